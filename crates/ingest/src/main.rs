@@ -1,1 +1,19 @@
-fn main(){}
+//! `lakeport`: ingest Gateway logs from Kafka into a Parquet lake and ClickHouse.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_logging(args.log_format);
+    match cli::run(args.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lakeport: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

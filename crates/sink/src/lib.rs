@@ -1,1 +1,11 @@
-pub fn x(){}
+//! lakeport's sinks: the Parquet lake and ClickHouse.
+//!
+//! - [`parquet`]: Parquet encoding of decoded batches (and, as the lake grows, object-store
+//!   layout and rolling).
+//! - [`clickhouse`]: ClickHouse table definitions for a dataset schema.
+
+pub mod clickhouse;
+mod error;
+pub mod parquet;
+
+pub use error::Error;

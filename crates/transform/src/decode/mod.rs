@@ -107,7 +107,7 @@ impl Decoder {
 
     /// As [`Decoder::decode`], appending rejects to `rejects`; returns the rows appended.
     pub fn decode_into(&mut self, message: &[u8], rejects: &mut Vec<Reject>) -> usize {
-        let before = self.rows.len() + self.ready.iter().map(RecordBatch::num_rows).sum::<usize>();
+        let before = self.buffered_rows();
         let mut inflated = std::mem::take(&mut self.inflated);
         let data = match framing::inflate(message, self.max_message_bytes, &mut inflated) {
             Ok(true) => &inflated[..],
@@ -118,12 +118,21 @@ impl Decoder {
                 return 0;
             }
         };
-        self.decode_records(data, rejects);
+        self.decode_records(data, true, rejects);
         self.inflated = inflated;
         self.buffered_rows() - before
     }
 
-    fn decode_records(&mut self, data: &[u8], rejects: &mut Vec<Reject>) {
+    /// Decodes newline-delimited records taken as they are: no decompression, and no
+    /// attempt to read several lines as one pretty-printed record. For callers that cut a
+    /// larger stream (a file) into chunks at line ends. Returns the rows appended.
+    pub fn decode_lines(&mut self, data: &[u8], rejects: &mut Vec<Reject>) -> usize {
+        let before = self.buffered_rows();
+        self.decode_records(data, false, rejects);
+        self.buffered_rows() - before
+    }
+
+    fn decode_records(&mut self, data: &[u8], whole_fallback: bool, rejects: &mut Vec<Reject>) {
         // simd-json unescapes strings in place and reads ahead: parse a padded copy, keep
         // `data` intact for the raw bytes of rejects.
         let mut work = std::mem::take(&mut self.work);
@@ -143,7 +152,7 @@ impl Decoder {
             } else {
                 match simd_json::fill_tape_padded(&mut work[start..], len, &mut self.buffers, &mut tape) {
                     Ok(()) => self.rows.push_record(&tape.0),
-                    Err(e) if line == 1 && lines.peek().is_some() => match self.decode_whole(data) {
+                    Err(e) if whole_fallback && line == 1 && lines.peek().is_some() => match self.decode_whole(data) {
                         // One pretty-printed object spread over several lines.
                         Some(outcome) => {
                             if let Err(reason) = outcome {

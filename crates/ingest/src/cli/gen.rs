@@ -1,0 +1,72 @@
+//! `lakeport gen`: synthetic Gateway records.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use transform::synth::{Dataset, Generator, RecordKind};
+
+#[derive(Args)]
+pub struct GenArgs {
+    /// Dataset: gateway_http or gateway_dns.
+    #[arg(long, value_parser = parse_dataset)]
+    dataset: Dataset,
+    /// Number of records.
+    #[arg(long, default_value_t = 1000)]
+    count: u64,
+    /// Seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Fraction (0–1) of malformed records, spread over every rejection class.
+    #[arg(long, default_value_t = 0.0)]
+    bad_ratio: f64,
+    /// Output file (`.gz` for gzip); default stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn parse_dataset(s: &str) -> Result<Dataset, String> {
+    Dataset::from_name(s).ok_or_else(|| format!("unknown dataset `{s}`: use gateway_http or gateway_dns"))
+}
+
+pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!((0.0..=1.0).contains(&args.bad_ratio), "--bad-ratio must be between 0 and 1, got {}", args.bad_ratio);
+    let out: Box<dyn Write> = match &args.out {
+        None => Box::new(std::io::stdout().lock()),
+        Some(p) => {
+            let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            if p.extension().is_some_and(|e| e == "gz") {
+                Box::new(flate2::write::GzEncoder::new(f, flate2::Compression::fast()))
+            } else {
+                Box::new(f)
+            }
+        }
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let kinds = generate(args.dataset, args.seed, args.bad_ratio, args.count, &mut out)?;
+    out.into_inner().map_err(|e| e.into_error()).context("flushing output")?.flush().context("flushing output")?;
+    let summary: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}={n}")).collect();
+    eprintln!("lakeport gen: {} {} records ({})", args.count, args.dataset.name(), summary.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `count` records, one per line; returns how many of each kind.
+pub fn generate(dataset: Dataset, seed: u64, bad_ratio: f64, count: u64, out: &mut impl Write) -> anyhow::Result<BTreeMap<String, u64>> {
+    let mut g = Generator::new(dataset, seed).with_bad_ratio(bad_ratio);
+    let mut kinds = BTreeMap::new();
+    let mut buf = Vec::with_capacity(4096);
+    for _ in 0..count {
+        buf.clear();
+        let kind = match g.next_record(&mut buf) {
+            RecordKind::Valid => "valid".to_string(),
+            RecordKind::Bad(b) => format!("{b:?}"),
+        };
+        *kinds.entry(kind).or_insert(0) += 1;
+        buf.push(b'\n');
+        out.write_all(&buf).context("writing records")?;
+    }
+    Ok(kinds)
+}

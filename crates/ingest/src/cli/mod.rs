@@ -1,0 +1,76 @@
+//! The command line: one file per command.
+
+mod convert;
+mod demo;
+mod gen;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use transform::Schema;
+
+/// Exit code when a run completed but broke a limit the user set (e.g. `--max-rejects`).
+pub const EXIT_LIMIT: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "lakeport", version, about = "Ingest Gateway HTTP/DNS logs into a Parquet lake and ClickHouse")]
+pub struct Cli {
+    /// Log output format (logs go to stderr; level from RUST_LOG, default info).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check, print as ClickHouse DDL, or draft dataset schemas.
+    #[command(subcommand)]
+    Schema(schema::SchemaCommand),
+    /// Convert an NDJSON file into a Parquet file, keeping rejected records with their reason.
+    Convert(convert::ConvertArgs),
+    /// Generate synthetic Gateway log records (NDJSON), optionally with malformed ones.
+    Gen(gen::GenArgs),
+    /// Run the demo job on embedded defaults: generate both Gateway datasets and convert them.
+    Demo(demo::DemoArgs),
+}
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Schema(c) => schema::run(c),
+        Command::Convert(a) => convert::run(a),
+        Command::Gen(a) => gen::run(a),
+        Command::Demo(a) => demo::run(a),
+    }
+}
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Loads a schema given as a file path or as a dataset name in `schemas_dir`.
+pub fn load_schema(spec: &str, schemas_dir: &Path) -> anyhow::Result<Schema> {
+    let path = if spec.ends_with(".toml") || spec.contains('/') {
+        PathBuf::from(spec)
+    } else {
+        schemas_dir.join(format!("{spec}.toml"))
+    };
+    Schema::from_path(&path).with_context(|| format!("loading schema {}", path.display()))
+}

@@ -1,0 +1,78 @@
+//! The shipped schemas validate, and broken schemas get precise errors.
+
+use transform::{Error, LogicalType, Schema};
+
+fn shipped(name: &str) -> Schema {
+    Schema::from_path(format!("{}/../../schemas/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// Every field of the reference appears once, as a source key.
+fn assert_covers_reference(schema: &Schema, reference: &str) {
+    let path = format!("{}/../../../shared/reference/{reference}", env!("CARGO_MANIFEST_DIR"));
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("reference {path} not present; skipping coverage check");
+        return;
+    };
+    let keys: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).skip(1).filter_map(|l| l.split('\t').next()).collect();
+    assert!(keys.len() > 50);
+    for k in &keys {
+        assert_eq!(schema.fields.iter().filter(|f| f.source == [k.to_string()]).count(), 1, "{k}");
+    }
+    assert_eq!(schema.fields.len(), keys.len());
+}
+
+#[test]
+fn gateway_schemas_validate_and_cover_the_reference() {
+    let dns = shipped("gateway_dns");
+    assert_covers_reference(&dns, "gateway_dns.fields.tsv");
+    let http = shipped("gateway_http");
+    assert_covers_reference(&http, "gateway_http.fields.tsv");
+    for s in [&dns, &http] {
+        let dt = s.fields.iter().find(|f| f.name == "datetime").unwrap();
+        assert!(dt.required && dt.ty == LogicalType::Timestamp);
+        assert_eq!(s.parquet.partition_by, ["date", "hour"]);
+        assert_eq!(s.arrow_schema().fields().len(), s.fields.len() + 2);
+    }
+}
+
+fn invalid(body: &str) -> String {
+    let text = format!("name = \"t\"\nversion = 1\n{body}");
+    match Schema::from_toml_str(&text, "t.toml") {
+        Err(e @ (Error::Invalid { .. } | Error::Syntax { .. })) => e.to_string(),
+        other => panic!("expected an error for {body:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn errors_name_the_file_field_problem_and_fix() {
+    let cases = [
+        ("[[field]]\nname = \"Bad\"\ntype = \"string\"", &["t.toml", "field \"Bad\"", "lowercase"][..]),
+        ("[[field]]\nname = \"a\"\ntype = \"strng\"", &["unknown type `strng`", "use string"]),
+        ("[[field]]\nname = \"a\"\ntype = \"string\"\ncolour = 1", &["unknown field `colour`"]),
+        ("[[field]]\nname = \"a\"\ntype = \"uint8\"\ndefault = 300", &["field \"a\"", "default"]),
+        ("[[field]]\nname = \"a\"\ntype = \"uint8\"\nrequired = true\ndefault = 1", &["both required and have a default"]),
+        ("[[field]]\nname = \"a\"\ntype = \"string\"\n[[field]]\nname = \"a\"\ntype = \"int8\"", &["used twice"]),
+        ("[[field]]\nname = \"a\"\ntype = \"json\"\n[[field]]\nname = \"b\"\nsource = \"a.x\"\ntype = \"int8\"", &["inside field \"a\""]),
+        ("[[field]]\nname = \"a\"\ntype = \"int8\"\nlowercase = true", &["string fields only"]),
+        ("[[field]]\nname = \"a\"\ntype = \"string\"\n[clickhouse]\norder_by = [\"a\"]", &["nullable", "give it a default"]),
+        ("[[field]]\nname = \"a\"\ntype = \"string\"\n[clickhouse]\norder_by = [\"zz\"]", &["no column `zz`"]),
+        ("[[field]]\nname = \"a\"\ntype = \"timestamp\"\n[parquet]\npartition_by = [\"a\"]", &["poor partition"]),
+        ("[[field]]\nname = \"a\"\ntype = \"string\"\n[[derived]]\nname = \"d\"\nfrom = \"a\"\nkind = \"date\"", &["not a timestamp field"]),
+        ("", &["no fields"]),
+    ];
+    for (body, words) in cases {
+        let msg = invalid(body);
+        for w in words {
+            assert!(msg.contains(w), "{msg:?} should contain {w:?}");
+        }
+    }
+}
+
+#[test]
+fn sql_and_path_hostile_names_are_refused() {
+    for name in ["a`b", "a;drop table x", "../etc", "a/b", "a b", "_extra"] {
+        let body = format!("[[field]]\nname = {name:?}\ntype = \"string\"");
+        invalid(&body);
+    }
+    assert!(Schema::from_toml_str("name = \"../x\"\nversion = 1\n[[field]]\nname = \"a\"\ntype = \"string\"", "t").is_err());
+}
