@@ -25,7 +25,7 @@
 mod decode;
 mod error;
 mod schema;
-// pub mod synth;
+pub mod synth;
 
 pub use decode::{Decoder, Reject, RejectReason};
 pub use error::Error;

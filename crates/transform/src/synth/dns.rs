@@ -1,0 +1,874 @@
+//! One valid `gateway_dns` record: a query from a user or location of an account, its
+//! resolver decision, and the DNS answers (wire-format RRs as base64, a JSON text copy).
+
+use super::json::{write_base64, write_datetime, write_hex, write_str, write_str_bytes, write_u64, Record};
+use super::pools::{
+    below, between, chance, pick, record_time, weighted, Domain, Pools, Rng, APPS, CATEGORIES, CAT_CDN,
+    CAT_CONTENT_SERVERS, COLOS, FEEDS, GEOS,
+};
+
+/// One answer RR: ranges into [`Scratch::wire`] and [`Scratch::text`].
+struct Ans {
+    rtype: u16,
+    ttl: u32,
+    owner: (usize, usize),
+    wire: (usize, usize),
+    rdata: (usize, usize),
+    ip: bool,
+    geo: usize,
+}
+
+/// Reusable per-record buffers.
+pub(crate) struct Scratch {
+    wire: Vec<u8>,
+    text: Vec<u8>,
+    answers: Vec<Ans>,
+    json: Vec<u8>,
+    name: String,
+    name_wire: Vec<u8>,
+    cats: Vec<u16>,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch {
+            wire: Vec::with_capacity(1024),
+            text: Vec::with_capacity(1024),
+            answers: Vec::with_capacity(16),
+            json: Vec::with_capacity(1024),
+            name: String::with_capacity(128),
+            name_wire: Vec::with_capacity(128),
+            cats: Vec::with_capacity(8),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.wire.clear();
+        self.text.clear();
+        self.answers.clear();
+        self.json.clear();
+        self.name.clear();
+        self.name_wire.clear();
+        self.cats.clear();
+    }
+
+    fn text(&self, r: (usize, usize)) -> &[u8] {
+        &self.text[r.0..r.1]
+    }
+
+    /// Appends one RR: owner (wire + text), type, ttl, rdata (wire + text pieces).
+    #[allow(clippy::too_many_arguments)]
+    fn push(&mut self, owner_wire: &[u8], owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8], rdata_text: &[&[u8]], ip: bool, geo: usize) {
+        let w0 = self.wire.len();
+        self.wire.extend_from_slice(owner_wire);
+        self.wire.extend_from_slice(&rtype.to_be_bytes());
+        self.wire.extend_from_slice(&1u16.to_be_bytes());
+        self.wire.extend_from_slice(&ttl.to_be_bytes());
+        self.wire.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        self.wire.extend_from_slice(rdata);
+        let o0 = self.text.len();
+        self.text.extend_from_slice(owner);
+        let r0 = self.text.len();
+        for p in rdata_text {
+            self.text.extend_from_slice(p);
+        }
+        self.answers.push(Ans {
+            rtype,
+            ttl,
+            owner: (o0, r0),
+            wire: (w0, self.wire.len()),
+            rdata: (r0, self.text.len()),
+            ip,
+            geo,
+        });
+    }
+}
+
+/// (QueryType, QueryTypeName, weight).
+const QTYPES: &[(u16, &str, u32)] = &[
+    (1, "A", 500),
+    (28, "AAAA", 250),
+    (65, "HTTPS", 120),
+    (5, "CNAME", 8),
+    (15, "MX", 15),
+    (16, "TXT", 30),
+    (2, "NS", 6),
+    (6, "SOA", 5),
+    (33, "SRV", 8),
+    (64, "SVCB", 5),
+];
+
+fn type_name(t: u16) -> &'static str {
+    match t {
+        1 => "A",
+        2 => "NS",
+        5 => "CNAME",
+        6 => "SOA",
+        12 => "PTR",
+        15 => "MX",
+        16 => "TXT",
+        28 => "AAAA",
+        33 => "SRV",
+        64 => "SVCB",
+        65 => "HTTPS",
+        _ => "TYPE0",
+    }
+}
+
+/// Resolver decisions: (name, blocked, from a policy).
+const DEC_NO_MATCH: (&str, bool, bool) = ("allowedOnNoPolicyMatch", false, false);
+const DEC_BY_CATEGORY: (&str, bool, bool) = ("blockedByCategory", true, true);
+const DEC_OTHERS: [((&str, bool, bool), u32); 8] = [
+    (("blockedByQueryName", true, true), 15),
+    (("allowedByQueryName", false, true), 30),
+    (("blockedAlwaysCategory", true, true), 4),
+    (("allowedOnNoLocation", false, false), 10),
+    (("allowedRedirect", false, true), 3),
+    (("overrideForSafeSearch", false, true), 4),
+    (("blockedByIndicatorFeed", true, true), 3),
+    (("resolvedByCustomResolver", false, true), 6),
+];
+
+const DOH_V4: &[&str] = &["172.64.36.1", "172.64.36.2", "162.159.36.1", "162.159.46.1"];
+const DOH_V6: &[&str] = &["2a06:98c1:54::1f", "2a06:98c1:54::c", "2606:4700:4700::1111"];
+
+/// A Logpush job's field list: (keep-function, weight). Most jobs select a subset of fields.
+pub(crate) const PROFILES: [(fn(&str) -> bool, u32); 3] = [(keep_minimal, 30), (keep_standard, 55), (|_| true, 15)];
+
+fn keep_minimal(k: &str) -> bool {
+    matches!(
+        k,
+        "AccountID"
+            | "ColoCode"
+            | "Datetime"
+            | "DeviceName"
+            | "DstIP"
+            | "DstPort"
+            | "Email"
+            | "IsResponseCached"
+            | "Location"
+            | "PolicyID"
+            | "PolicyName"
+            | "Protocol"
+            | "QueryCategoryIDs"
+            | "QueryCategoryNames"
+            | "QueryName"
+            | "QuerySize"
+            | "QueryType"
+            | "QueryTypeName"
+            | "RCode"
+            | "ResolvedIPs"
+            | "ResolverDecision"
+            | "ResourceRecords"
+            | "ResponseTimeMs"
+            | "SrcIP"
+            | "SrcPort"
+            | "UserID"
+    )
+}
+
+fn keep_standard(k: &str) -> bool {
+    !matches!(
+        k,
+        "AppliedMaxTTL"
+            | "AuthoritativeNameServerIPs"
+            | "CNAMECategoryIDs"
+            | "CNAMECategoryNames"
+            | "CNAMEsReversed"
+            | "CustomResolveDurationMs"
+            | "CustomResolverAddress"
+            | "CustomResolverPolicyID"
+            | "CustomResolverPolicyName"
+            | "CustomResolverResponse"
+            | "DoTSubdomain"
+            | "InitialCategoryIDs"
+            | "InitialCategoryNames"
+            | "InitialResolvedIPs"
+            | "InternalDNSDurationMs"
+            | "InternalDNSFallbackStrategy"
+            | "InternalDNSRCode"
+            | "InternalDNSViewID"
+            | "InternalDNSZoneID"
+            | "MatchedIndicatorFeedIDs"
+            | "MatchedIndicatorFeedNames"
+            | "Policy"
+            | "QueryApplicationIDs"
+            | "QueryApplicationNames"
+            | "QueryIndicatorFeedIDs"
+            | "QueryIndicatorFeedNames"
+            | "RData"
+            | "RedirectTargetURI"
+            | "RequestContextCategoryIDs"
+            | "RequestContextCategoryNames"
+            | "ResolvedIPCategoryIDs"
+            | "ResolvedIPCategoryNames"
+            | "ResolvedIPContinentCodes"
+            | "ResourceRecordsJSON"
+            | "RegistrationID"
+            | "ApplicationID"
+            | "ApplicationName"
+            | "CNAMEs"
+            | "DoHSubdomain"
+            | "TenantID"
+            | "TimeZone"
+            | "TimeZoneInferredMethod"
+    )
+}
+
+/// Builds one valid record into `rec`.
+pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch, start: i64) {
+    sc.clear();
+    let (secs, nanos) = record_time(rng, start);
+    let acct = p.account(rng);
+    let user = if chance(rng, 700) { Some(acct.user(rng)) } else { None };
+    let device = user.and_then(|u| if u.devices.is_empty() || chance(rng, 50) { None } else { Some(pick(rng, &u.devices)) });
+    let loc = if user.is_none() || chance(rng, 350) { Some(acct.location(rng)) } else { None };
+    let src = match (user, loc) {
+        (_, Some(l)) => pick(rng, &l.ips),
+        (Some(u), None) => pick(rng, &u.ips),
+        (None, None) => &acct.locations[0].ips[0],
+    };
+
+    // The query.
+    let dom: &Domain = p.domain(rng);
+    let special = below(rng, 1000);
+    let (qtype, qtype_name) = if special < 15 {
+        use std::fmt::Write;
+        let _ = write!(sc.name, "{}.{}.{}.{}.in-addr.arpa", below(rng, 256), below(rng, 256), below(rng, 256), between(rng, 1, 223));
+        (12u16, "PTR")
+    } else if special < 17 {
+        sc.name.push('.');
+        (2, "NS")
+    } else {
+        let (t, n, _) = QTYPES[weighted(rng, &QTYPE_WEIGHTS)];
+        (t, n)
+    };
+    let dynamic = !sc.name.is_empty();
+    if dynamic {
+        super::pools::name_wire(&sc.name, &mut sc.name_wire);
+    }
+
+    let protocol = *pick(rng, &["udp", "udp", "udp", "udp", "udp", "https", "https", "https", "tls", "tcp"]);
+
+    // Decision.
+    let decision = if !dynamic && dom.security && chance(rng, 800) {
+        DEC_BY_CATEGORY
+    } else if !dynamic && !dom.cats.is_empty() && chance(rng, 45) {
+        DEC_BY_CATEGORY
+    } else if chance(rng, 70) {
+        let w: [u32; 8] = DEC_OTHERS.map(|d| d.1);
+        let d = DEC_OTHERS[weighted(rng, &w)].0;
+        if d.0 == "overrideForSafeSearch" && !(dom.name.contains("google") || dom.name.contains("youtube") || dom.name.contains("bing")) {
+            DEC_NO_MATCH
+        } else {
+            d
+        }
+    } else {
+        DEC_NO_MATCH
+    };
+    let blocked = decision.1;
+    let rcode: u16 = if blocked {
+        *pick(rng, &[0, 0, 0, 0, 0, 0, 3, 5])
+    } else if dynamic {
+        *pick(rng, &[0, 0, 3])
+    } else {
+        let r = [0u16, 3, 2, 5][weighted(rng, &[920, 55, 18, 7])];
+        if dom.security && r == 0 && chance(rng, 300) {
+            3
+        } else {
+            r
+        }
+    };
+    let cached = chance(rng, 550);
+
+    // Answers.
+    if rcode == 0 {
+        answers(rng, dom, qtype, decision.0, blocked, cached, sc);
+    }
+
+    let custom = decision.0 == "resolvedByCustomResolver";
+    let esc = rec.esc;
+
+    // Fields, in reference order.
+    rec.str("AccountID", &acct.id);
+    match dom.app.filter(|_| !dynamic) {
+        Some(a) => {
+            rec.int("ApplicationID", u64::from(APPS[a as usize].0));
+            rec.str("ApplicationName", APPS[a as usize].1);
+        }
+        None => {
+            rec.int_or_zero("ApplicationID", 0);
+            rec.opt_str("ApplicationName", "");
+        }
+    }
+    rec.int_or_zero("AppliedMaxTTL", if chance(rng, 20) { 3600 } else { 0 });
+    if !cached && rcode == 0 && chance(rng, 150) {
+        let n = between(rng, 1, 2);
+        let s = rec.begin();
+        rec.buf.push(b'[');
+        for i in 0..n {
+            if i > 0 {
+                rec.buf.push(b',');
+            }
+            write_str(&mut rec.buf, pick(rng, &p.ns_ips).as_str(), esc);
+        }
+        rec.buf.push(b']');
+        rec.end("AuthoritativeNameServerIPs", s);
+    } else {
+        rec.empty_list("AuthoritativeNameServerIPs");
+    }
+    let has_cname = sc.answers.iter().any(|a| a.rtype == 5);
+    if has_cname {
+        let cat = if chance(rng, 500) { CAT_CONTENT_SERVERS } else { CAT_CDN };
+        rec.int_list("CNAMECategoryIDs", [u64::from(CATEGORIES[cat as usize].0)]);
+        rec.str_list("CNAMECategoryNames", [CATEGORIES[cat as usize].1]);
+        sc.cats.push(cat);
+        let cname = dom.cname.as_deref().unwrap_or("");
+        rec.str_list("CNAMEs", [cname]);
+        let s = rec.begin();
+        rec.buf.push(b'[');
+        write_reversed(&mut rec.buf, cname, esc);
+        rec.buf.push(b']');
+        rec.end("CNAMEsReversed", s);
+    } else {
+        rec.empty_list("CNAMECategoryIDs");
+        rec.empty_list("CNAMECategoryNames");
+        rec.empty_list("CNAMEs");
+        rec.empty_list("CNAMEsReversed");
+    }
+    let colo = colo_for(rng, src.geo);
+    rec.str("ColoCode", colo.0);
+    rec.int("ColoID", u64::from(colo.1));
+    if custom {
+        rec.int("CustomResolveDurationMs", u64::from(between(rng, 2, 400)));
+        rec.str("CustomResolverAddress", *pick(rng, &["10.0.0.53:53", "192.168.1.1:53", "[fd00::53]:53", "172.16.4.2:5353"]));
+        if chance(rng, 300) {
+            let pol = pick(rng, &acct.dns_policies);
+            rec.str("CustomResolverPolicyID", &pol.id);
+            rec.str("CustomResolverPolicyName", pol.name);
+        } else {
+            rec.opt_str("CustomResolverPolicyID", "");
+            rec.opt_str("CustomResolverPolicyName", "");
+        }
+        rec.str("CustomResolverResponse", *pick(rng, &["success", "success", "success", "timeout", "error"]));
+    } else {
+        rec.int_or_zero("CustomResolveDurationMs", 0);
+        rec.opt_str("CustomResolverAddress", "");
+        rec.opt_str("CustomResolverPolicyID", "");
+        rec.opt_str("CustomResolverPolicyName", "");
+        rec.opt_str("CustomResolverResponse", "");
+    }
+    let s = rec.begin();
+    write_datetime(&mut rec.buf, secs, nanos, super::json::time_format(rng));
+    rec.end("Datetime", s);
+    match device {
+        Some(d) => {
+            rec.str("DeviceID", &d.id);
+            rec.str("DeviceName", &d.name);
+        }
+        None => {
+            rec.opt_str("DeviceID", "");
+            rec.opt_str("DeviceName", "");
+        }
+    }
+    let doh = loc.map(|l| l.doh.as_str()).unwrap_or("");
+    rec.opt_str("DoHSubdomain", if protocol == "https" { doh } else { "" });
+    rec.opt_str("DoTSubdomain", if protocol == "tls" { doh } else { "" });
+    if chance(rng, 30) {
+        rec.raw("DstIP", b"\"\"");
+    } else {
+        rec.str("DstIP", if src.v6 { *pick(rng, DOH_V6) } else { *pick(rng, DOH_V4) });
+    }
+    let dport = match protocol {
+        "https" => 443,
+        "tls" => 853,
+        _ => 53,
+    };
+    rec.int("DstPort", if chance(rng, 100) { 0 } else { dport });
+    let ede: &[u64] = match rcode {
+        2 => *pick(rng, &[&[22u64][..], &[2][..], &[23][..], &[9, 22][..]]),
+        3 if blocked => &[15],
+        5 => &[18],
+        _ if blocked => *pick(rng, &[&[][..], &[15][..], &[17][..]]),
+        _ if chance(rng, 10) => &[3],
+        _ => &[],
+    };
+    rec.int_list("EDEErrors", ede.iter().copied());
+    rec.opt_str("Email", user.map(|u| u.email.as_str()).unwrap_or(""));
+    let cats: &[u16] = if dynamic { &[] } else { &dom.cats };
+    rec.int_list("InitialCategoryIDs", cats.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)));
+    rec.str_list("InitialCategoryNames", cats.iter().map(|&c| CATEGORIES[c as usize].1));
+    if chance(rng, 80) && sc.answers.iter().any(|a| a.ip) {
+        write_ip_list(rec, sc, "InitialResolvedIPs");
+    } else {
+        rec.empty_list("InitialResolvedIPs");
+    }
+    if chance(rng, 15) {
+        rec.int("InternalDNSDurationMs", u64::from(between(rng, 1, 80)));
+        rec.opt_str("InternalDNSFallbackStrategy", *pick(rng, &["", "publicDns", "internalDnsOnly"]));
+        rec.int("InternalDNSRCode", u64::from(rcode));
+        rec.str("InternalDNSViewID", *pick(rng, &["f1e2d3c4b5a6978899aabbccddeeff00", "default-view"]));
+        rec.str("InternalDNSZoneID", *pick(rng, &["9a8b7c6d5e4f30211203f4e5d6c7b8a9", "corp.internal"]));
+    } else {
+        rec.int_or_zero("InternalDNSDurationMs", 0);
+        rec.opt_str("InternalDNSFallbackStrategy", "");
+        rec.int_or_zero("InternalDNSRCode", 0);
+        rec.opt_str("InternalDNSViewID", "");
+        rec.opt_str("InternalDNSZoneID", "");
+    }
+    rec.bool("IsResponseCached", cached);
+    match loc {
+        Some(l) => {
+            rec.str("Location", l.name);
+            rec.str("LocationID", &l.id);
+        }
+        None => {
+            rec.opt_str("Location", "");
+            rec.opt_str("LocationID", "");
+        }
+    }
+    if decision == DEC_BY_CATEGORY && !cats.is_empty() {
+        let m = &cats[..1 + below(rng, cats.len() as u32) as usize];
+        rec.int_list("MatchedCategoryIDs", m.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)));
+        rec.str_list("MatchedCategoryNames", m.iter().map(|&c| CATEGORIES[c as usize].1));
+    } else {
+        rec.empty_list("MatchedCategoryIDs");
+        rec.empty_list("MatchedCategoryNames");
+    }
+    let feed = if decision.0 == "blockedByIndicatorFeed" || (dom.security && chance(rng, 300)) { Some(pick(rng, FEEDS)) } else { None };
+    match feed.filter(|_| blocked) {
+        Some(f) => {
+            rec.int_list("MatchedIndicatorFeedIDs", [u64::from(f.0)]);
+            rec.str_list("MatchedIndicatorFeedNames", [f.1]);
+        }
+        None => {
+            rec.empty_list("MatchedIndicatorFeedIDs");
+            rec.empty_list("MatchedIndicatorFeedNames");
+        }
+    }
+    if decision.2 {
+        let pol = pick(rng, &acct.dns_policies);
+        if chance(rng, 400) {
+            rec.str("Policy", &pol.id);
+        } else {
+            rec.opt_str("Policy", "");
+        }
+        rec.str("PolicyID", &pol.id);
+        rec.str("PolicyName", pol.name);
+    } else {
+        rec.opt_str("Policy", "");
+        rec.opt_str("PolicyID", "");
+        rec.opt_str("PolicyName", "");
+    }
+    rec.str("Protocol", protocol);
+    match dom.app.filter(|_| !dynamic) {
+        Some(a) => {
+            rec.int_list("QueryApplicationIDs", [u64::from(APPS[a as usize].0)]);
+            rec.str_list("QueryApplicationNames", [APPS[a as usize].1]);
+        }
+        None => {
+            rec.empty_list("QueryApplicationIDs");
+            rec.empty_list("QueryApplicationNames");
+        }
+    }
+    // Union of initial and CNAME categories.
+    for &c in cats {
+        if !sc.cats.contains(&c) {
+            sc.cats.push(c);
+        }
+    }
+    rec.int_list("QueryCategoryIDs", sc.cats.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)));
+    rec.str_list("QueryCategoryNames", sc.cats.iter().map(|&c| CATEGORIES[c as usize].1));
+    let s = rec.begin();
+    rec.buf.push(b'"');
+    write_hex(&mut rec.buf, rng, 16);
+    rec.buf.push(b'"');
+    rec.end("QueryID", s);
+    match feed {
+        Some(f) => {
+            rec.int_list("QueryIndicatorFeedIDs", [u64::from(f.0)]);
+            rec.str_list("QueryIndicatorFeedNames", [f.1]);
+        }
+        None => {
+            rec.empty_list("QueryIndicatorFeedIDs");
+            rec.empty_list("QueryIndicatorFeedNames");
+        }
+    }
+    let qname: &str = if dynamic { &sc.name } else { &dom.name };
+    let s = rec.begin();
+    if chance(rng, 10) {
+        // DNS 0x20 case randomisation.
+        let q0 = rec.buf.len();
+        write_str(&mut rec.buf, qname, esc);
+        for b in &mut rec.buf[q0..] {
+            if b.is_ascii_lowercase() && chance(rng, 500) {
+                *b = b.to_ascii_uppercase();
+            }
+        }
+    } else {
+        write_str(&mut rec.buf, qname, esc);
+    }
+    rec.end("QueryName", s);
+    let s = rec.begin();
+    if dynamic {
+        write_reversed(&mut rec.buf, qname, esc);
+    } else {
+        write_str(&mut rec.buf, &dom.reversed, esc);
+    }
+    rec.end("QueryNameReversed", s);
+    let qwire = if dynamic { sc.name_wire.len() } else { dom.wire.len() };
+    let qsize = 12 + qwire + 4 + if chance(rng, 800) { 11 } else { 0 } + if protocol == "https" { below(rng, 96) as usize } else { 0 };
+    rec.int("QuerySize", qsize as u64);
+    rec.int("QueryType", u64::from(qtype));
+    rec.str("QueryTypeName", qtype_name);
+    rec.int("RCode", u64::from(rcode));
+    let rdata_deprecated = chance(rng, 100);
+    if rdata_deprecated {
+        write_rr_objects(rec, sc, "RData");
+    } else {
+        rec.empty_list("RData");
+    }
+    if decision.0 == "allowedRedirect" {
+        rec.str("RedirectTargetURI", "https://blocked.example.com/?reason=policy&lang=de");
+    } else {
+        rec.opt_str("RedirectTargetURI", "");
+    }
+    rec.opt_str("RegistrationID", device.map(|d| d.registration_id.as_str()).unwrap_or(""));
+    if chance(rng, 20) {
+        let c = below(rng, 41) as usize;
+        rec.int_list("RequestContextCategoryIDs", [u64::from(CATEGORIES[c].0)]);
+        rec.str_list("RequestContextCategoryNames", [CATEGORIES[c].1]);
+    } else {
+        rec.empty_list("RequestContextCategoryIDs");
+        rec.empty_list("RequestContextCategoryNames");
+    }
+    let any_ip = sc.answers.iter().any(|a| a.ip);
+    if any_ip && !blocked && chance(rng, 300) {
+        rec.int_list("ResolvedIPCategoryIDs", [u64::from(CATEGORIES[CAT_CONTENT_SERVERS as usize].0)]);
+        rec.str_list("ResolvedIPCategoryNames", [CATEGORIES[CAT_CONTENT_SERVERS as usize].1]);
+    } else {
+        rec.empty_list("ResolvedIPCategoryIDs");
+        rec.empty_list("ResolvedIPCategoryNames");
+    }
+    if any_ip {
+        let s = rec.begin();
+        rec.buf.push(b'[');
+        let mut first = true;
+        for a in sc.answers.iter().filter(|a| a.ip) {
+            if !first {
+                rec.buf.push(b',');
+            }
+            first = false;
+            write_str(&mut rec.buf, GEOS[a.geo].0.continent, esc);
+        }
+        rec.buf.push(b']');
+        rec.end("ResolvedIPContinentCodes", s);
+        let s = rec.begin();
+        rec.buf.push(b'[');
+        let mut first = true;
+        for a in sc.answers.iter().filter(|a| a.ip) {
+            if !first {
+                rec.buf.push(b',');
+            }
+            first = false;
+            write_str(&mut rec.buf, GEOS[a.geo].0.country, esc);
+        }
+        rec.buf.push(b']');
+        rec.end("ResolvedIPCountryCodes", s);
+        write_ip_list(rec, sc, "ResolvedIPs");
+    } else {
+        rec.empty_list("ResolvedIPContinentCodes");
+        rec.empty_list("ResolvedIPCountryCodes");
+        rec.empty_list("ResolvedIPs");
+    }
+    rec.str("ResolverDecision", decision.0);
+    if custom || chance(rng, 10) {
+        let pol = pick(rng, &acct.dns_policies);
+        rec.str("ResolverPolicyID", &pol.id);
+        rec.str("ResolverPolicyName", pol.name);
+    } else {
+        rec.opt_str("ResolverPolicyID", "");
+        rec.opt_str("ResolverPolicyName", "");
+    }
+    write_rr_objects(rec, sc, "ResourceRecords");
+    // ResourceRecordsJSON: a string holding JSON text.
+    if !sc.answers.is_empty() || chance(rng, rec.p_empty) {
+        sc.json.clear();
+        sc.json.push(b'[');
+        for (i, a) in sc.answers.iter().enumerate() {
+            if i > 0 {
+                sc.json.push(b',');
+            }
+            sc.json.extend_from_slice(b"{\"name\":");
+            write_str_bytes(&mut sc.json, &sc.text[a.owner.0..a.owner.1], esc);
+            sc.json.extend_from_slice(b",\"type\":\"");
+            sc.json.extend_from_slice(type_name(a.rtype).as_bytes());
+            sc.json.extend_from_slice(b"\",\"class\":\"IN\",\"ttl\":");
+            write_u64(&mut sc.json, u64::from(a.ttl));
+            sc.json.extend_from_slice(b",\"rdata\":");
+            write_str_bytes(&mut sc.json, &sc.text[a.rdata.0..a.rdata.1], esc);
+            sc.json.push(b'}');
+        }
+        sc.json.push(b']');
+        let s = rec.begin();
+        write_str_bytes(&mut rec.buf, &sc.json, esc);
+        rec.end("ResourceRecordsJSON", s);
+    }
+    let rt = if cached {
+        between(rng, 0, 3)
+    } else if chance(rng, 20) {
+        between(rng, 500, 5000)
+    } else {
+        between(rng, 4, 250)
+    };
+    rec.int("ResponseTimeMs", u64::from(rt));
+    rec.ip("SrcIP", &src.text, src.v6);
+    rec.str("SrcIPContinentCode", GEOS[src.geo].0.continent);
+    rec.str("SrcIPCountryCode", GEOS[src.geo].0.country);
+    let sport = if protocol == "udp" && chance(rng, 850) { between(rng, 1024, 65535) } else if chance(rng, 500) { 0 } else { between(rng, 32768, 60999) };
+    rec.int("SrcPort", u64::from(sport));
+    rec.opt_str("TenantID", acct.tenant_id);
+    if chance(rng, 20) {
+        rec.str("TimeZone", *pick(rng, &["America/New_York", "Europe/Berlin", "Asia/Tokyo", "America/Sao_Paulo", "UTC"]));
+        rec.str("TimeZoneInferredMethod", *pick(rng, &["fromRuleSettings", "fromUserIp", "fromLocalTime"]));
+    } else {
+        rec.opt_str("TimeZone", "");
+        rec.opt_str("TimeZoneInferredMethod", "");
+    }
+    rec.int_list("UpstreamRecordTTLs", sc.answers.iter().map(|a| u64::from(a.ttl)));
+    rec.opt_str("UserID", user.map(|u| u.id.as_str()).unwrap_or(""));
+}
+
+const QTYPE_WEIGHTS: [u32; 10] = {
+    let mut w = [0u32; 10];
+    let mut i = 0;
+    while i < 10 {
+        w[i] = QTYPES[i].2;
+        i += 1;
+    }
+    w
+};
+
+/// A colo near `geo` (same country when there is one).
+fn colo_for(rng: &mut Rng, geo: usize) -> (&'static str, u32) {
+    let n = COLOS.iter().filter(|c| c.2 == geo).count() as u32;
+    if n == 0 || chance(rng, 50) {
+        let c = pick(rng, COLOS);
+        return (c.0, c.1);
+    }
+    let k = below(rng, n) as usize;
+    COLOS.iter().filter(|c| c.2 == geo).nth(k).map(|c| (c.0, c.1)).unwrap_or((COLOS[0].0, COLOS[0].1))
+}
+
+/// Writes `["ip",...]` of the IP answers.
+fn write_ip_list(rec: &mut Record, sc: &Scratch, key: &'static str) {
+    let s = rec.begin();
+    rec.buf.push(b'[');
+    let mut first = true;
+    for a in sc.answers.iter().filter(|a| a.ip) {
+        if !first {
+            rec.buf.push(b',');
+        }
+        first = false;
+        write_str_bytes(&mut rec.buf, sc.text(a.rdata), rec.esc);
+    }
+    rec.buf.push(b']');
+    rec.end(key, s);
+}
+
+/// Writes `[{"type":"1","data":"<base64>"},...]`.
+fn write_rr_objects(rec: &mut Record, sc: &Scratch, key: &'static str) {
+    let s = rec.begin();
+    rec.buf.push(b'[');
+    for (i, a) in sc.answers.iter().enumerate() {
+        if i > 0 {
+            rec.buf.push(b',');
+        }
+        rec.buf.extend_from_slice(b"{\"type\":\"");
+        write_u64(&mut rec.buf, u64::from(a.rtype));
+        rec.buf.extend_from_slice(b"\",\"data\":\"");
+        write_base64(&mut rec.buf, &sc.wire[a.wire.0..a.wire.1]);
+        rec.buf.extend_from_slice(b"\"}");
+    }
+    rec.buf.push(b']');
+    rec.end(key, s);
+}
+
+/// Writes `name` with its labels reversed as a JSON string (`.` stays `.`).
+fn write_reversed(out: &mut Vec<u8>, name: &str, esc: super::json::Escape) {
+    if name == "." {
+        write_str(out, ".", esc);
+        return;
+    }
+    let mut tmp = [0u8; 256];
+    let mut n = 0;
+    for (i, label) in name.rsplit('.').enumerate() {
+        let l = label.as_bytes();
+        let need = l.len() + usize::from(i > 0);
+        if n + need > tmp.len() {
+            break;
+        }
+        if i > 0 {
+            tmp[n] = b'.';
+            n += 1;
+        }
+        tmp[n..n + l.len()].copy_from_slice(l);
+        n += l.len();
+    }
+    write_str_bytes(out, &tmp[..n], esc);
+}
+
+/// Builds the answer section for a NOERROR response.
+#[allow(clippy::too_many_arguments)]
+fn answers(rng: &mut Rng, dom: &Domain, qtype: u16, decision: &str, blocked: bool, cached: bool, sc: &mut Scratch) {
+    let age = if cached { below(rng, dom.ttl.max(1)) } else { 0 };
+    let ttl = dom.ttl - age;
+    if qtype == 12 {
+        let owner = std::mem::take(&mut sc.name_wire);
+        let name = std::mem::take(&mut sc.name);
+        let mut rd = Vec::new();
+        let host = if chance(rng, 500) { "host-203-0-113-7.isp.example.net" } else { "dsl-pool.telekom.example" };
+        super::pools::name_wire(host, &mut rd);
+        sc.push(&owner, name.as_bytes(), 12, 3600 - age.min(3599), &rd, &[host.as_bytes()], false, 0);
+        sc.name_wire = owner;
+        sc.name = name;
+        return;
+    }
+    if qtype == 2 && sc.name == "." {
+        let owner = std::mem::take(&mut sc.name_wire);
+        for r in ["a", "b", "c", "d"].iter().take(between(rng, 2, 4) as usize) {
+            let mut host = [0u8; 20];
+            let h = format_root(&mut host, r);
+            let mut rd = Vec::with_capacity(24);
+            super::pools::name_wire(std::str::from_utf8(h).unwrap_or("a.root-servers.net"), &mut rd);
+            sc.push(&owner, b".", 2, 518_400 - age, &rd, &[h], false, 0);
+        }
+        sc.name_wire = owner;
+        return;
+    }
+    let qn = dom.name.as_bytes();
+    if blocked {
+        match qtype {
+            1 => sc.push(&dom.wire, qn, 1, 60, &[0, 0, 0, 0], &[b"0.0.0.0"], true, 0),
+            28 => sc.push(&dom.wire, qn, 28, 60, &[0; 16], &[b"::"], true, 0),
+            _ => {}
+        }
+        return;
+    }
+    if decision == "overrideForSafeSearch" {
+        let target = "forcesafesearch.google.com";
+        let mut tw = Vec::with_capacity(32);
+        super::pools::name_wire(target, &mut tw);
+        sc.push(&dom.wire, qn, 5, ttl, &tw, &[target.as_bytes()], false, 0);
+        if qtype == 1 {
+            sc.push(&tw, target.as_bytes(), 1, ttl, &[216, 239, 38, 120], &[b"216.239.38.120"], true, 0);
+        }
+        return;
+    }
+    let (owner_wire, owner): (&[u8], &[u8]) = match &dom.cname {
+        Some(c) if matches!(qtype, 1 | 28 | 5 | 65) => {
+            sc.push(&dom.wire, qn, 5, ttl, &dom.cname_wire, &[c.as_bytes()], false, 0);
+            (&dom.cname_wire, c.as_bytes())
+        }
+        _ => (&dom.wire, qn),
+    };
+    let ttl2 = if dom.cname.is_some() { ttl.min(300) } else { ttl };
+    match qtype {
+        1 => {
+            for (ip, t) in dom.v4.iter().zip(&dom.v4_text) {
+                sc.push(owner_wire, owner, 1, ttl2, ip, &[t.as_bytes()], true, dom.ip_geo);
+            }
+        }
+        28 => {
+            for (ip, t) in dom.v6.iter().zip(&dom.v6_text) {
+                sc.push(owner_wire, owner, 28, ttl2, ip, &[t.as_bytes()], true, dom.ip_geo);
+            }
+        }
+        65 => {
+            // priority 1, target ".", alpn=h3,h2, ipv4hint=…
+            let mut rd = Vec::with_capacity(48);
+            rd.extend_from_slice(&[0, 1, 0, 0, 1, 0, 6, 2, b'h', b'3', 2, b'h', b'2']);
+            let n4 = dom.v4.len().min(2);
+            if n4 > 0 {
+                rd.extend_from_slice(&[0, 4, 0, (4 * n4) as u8]);
+                for ip in &dom.v4[..n4] {
+                    rd.extend_from_slice(ip);
+                }
+            }
+            let mut text: [&[u8]; 5] = [b"1 . alpn=\"h3,h2\"", b"", b"", b"", b""];
+            if n4 > 0 {
+                text[1] = b" ipv4hint=";
+                text[2] = dom.v4_text[0].as_bytes();
+                if n4 > 1 {
+                    text[3] = b",";
+                    text[4] = dom.v4_text[1].as_bytes();
+                }
+            }
+            sc.push(owner_wire, owner, 65, ttl2, &rd, &text, false, 0);
+        }
+        15 => {
+            for (pref, host) in [(1u16, "aspmx.l.google.com"), (5, "alt1.aspmx.l.google.com"), (10, "alt2.aspmx.l.google.com")]
+                .iter()
+                .take(between(rng, 1, 3) as usize)
+            {
+                let mut rd = Vec::with_capacity(32);
+                rd.extend_from_slice(&pref.to_be_bytes());
+                super::pools::name_wire(host, &mut rd);
+                let mut pb = itoa::Buffer::new();
+                let ps = pb.format(*pref).as_bytes().to_vec();
+                sc.push(&dom.wire, qn, 15, ttl, &rd, &[&ps, b" ", host.as_bytes()], false, 0);
+            }
+        }
+        16 => {
+            const TXT: &[&str] = &[
+                "v=spf1 include:_spf.google.com include:mailgun.org ~all",
+                "google-site-verification=Xq3kL0pZ8vT2yR5wN1mB7cJ4hG6fD9sA0eU2iO3pQ",
+                "MS=ms58294731",
+                "v=DMARC1; p=reject; rua=mailto:dmarc@example.com",
+                "docusign=1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901",
+                "apple-domain-verification=\\\"quoted\\\" token",
+            ];
+            for _ in 0..between(rng, 1, 3) {
+                let t = *pick(rng, TXT);
+                let mut rd = Vec::with_capacity(t.len() + 1);
+                rd.push(t.len().min(255) as u8);
+                rd.extend_from_slice(&t.as_bytes()[..t.len().min(255)]);
+                sc.push(&dom.wire, qn, 16, ttl, &rd, &[b"\"", t.as_bytes(), b"\""], false, 0);
+            }
+        }
+        2 => {
+            for h in ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"] {
+                let mut rd = Vec::with_capacity(24);
+                super::pools::name_wire(h, &mut rd);
+                sc.push(&dom.wire, qn, 2, 86_400 - age.min(86_399), &rd, &[h.as_bytes()], false, 0);
+            }
+        }
+        6 => {
+            let mut rd = Vec::with_capacity(64);
+            super::pools::name_wire("ns1.example-dns.net", &mut rd);
+            super::pools::name_wire("hostmaster.example-dns.net", &mut rd);
+            for v in [2_026_112_301u32, 10_000, 2_400, 604_800, 1_800] {
+                rd.extend_from_slice(&v.to_be_bytes());
+            }
+            sc.push(
+                &dom.wire,
+                qn,
+                6,
+                ttl,
+                &rd,
+                &[b"ns1.example-dns.net. hostmaster.example-dns.net. 2026112301 10000 2400 604800 1800"],
+                false,
+                0,
+            );
+        }
+        _ => {}
+    }
+}
+
+/// `X.root-servers.net` into `buf`.
+fn format_root<'a>(buf: &'a mut [u8; 20], letter: &str) -> &'a [u8] {
+    let l = letter.as_bytes().first().copied().unwrap_or(b'a');
+    buf[0] = l;
+    buf[1..18].copy_from_slice(b".root-servers.net");
+    &buf[..18]
+}
