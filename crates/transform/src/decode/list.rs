@@ -3,25 +3,23 @@
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, ListArray};
-use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::Field as ArrowField;
 use simd_json::Node;
 
 use super::column::{push_value, Column, NullPolicy};
+use super::offsets::Offsets;
 use super::value::{describe, value_len, ValueError};
 use crate::schema::LogicalType;
 
 pub(crate) struct ListColumn {
-    offsets: Vec<i32>,
-    nulls: NullBufferBuilder,
+    rows: Offsets,
     items: Box<dyn Column>,
     item_type: LogicalType,
-    policy: NullPolicy,
 }
 
 impl ListColumn {
     pub(crate) fn new(items: Box<dyn Column>, item_type: LogicalType, policy: NullPolicy) -> Self {
-        Self { offsets: vec![0], nulls: NullBufferBuilder::new(0), items, item_type, policy }
+        Self { rows: Offsets::new(policy.nullable), items, item_type }
     }
 }
 
@@ -43,37 +41,27 @@ impl Column for ListColumn {
             })?;
             pos += n;
         }
-        self.offsets.push(self.items.len() as i32);
-        self.nulls.append_non_null();
+        self.rows.push_valid(self.items.len());
         Ok(())
     }
 
     fn push_null(&mut self) -> Result<(), ValueError> {
-        if !self.policy.nullable {
-            return Err(ValueError::Missing);
-        }
-        self.offsets.push(self.items.len() as i32);
-        self.nulls.append_null();
-        Ok(())
+        self.rows.push_null()
     }
 
     fn len(&self) -> usize {
-        self.offsets.len() - 1
+        self.rows.len()
     }
 
     fn truncate(&mut self, len: usize) {
-        if len < self.len() {
-            self.offsets.truncate(len + 1);
-            self.items.truncate(self.offsets[len] as usize);
-            self.nulls.truncate(len);
+        if let Some(items) = self.rows.truncate(len) {
+            self.items.truncate(items);
         }
     }
 
     fn finish(&mut self) -> ArrayRef {
-        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
         let field = Arc::new(ArrowField::new("item", self.item_type.arrow_type(), false));
-        // SAFETY: offsets start at 0 and never decrease; the last is the item count.
-        let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) };
-        Arc::new(ListArray::new(field, offsets, self.items.finish(), self.nulls.finish()))
+        let (offsets, nulls) = self.rows.finish();
+        Arc::new(ListArray::new(field, offsets, self.items.finish(), nulls))
     }
 }

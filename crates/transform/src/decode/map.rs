@@ -3,19 +3,18 @@
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, MapArray, StructArray};
-use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, FieldRef};
 use simd_json::Node;
 
 use super::column::{Column, NullPolicy};
 use super::json_text::write_value;
+use super::offsets::Offsets;
 use super::string::Utf8Buf;
 use super::value::{describe, value_len, ValueError};
 use crate::schema::map_entries_field;
 
 pub(crate) struct MapColumn {
-    offsets: Vec<i32>,
-    nulls: NullBufferBuilder,
+    rows: Offsets,
     keys: Utf8Buf,
     values: Utf8Buf,
     policy: NullPolicy,
@@ -23,7 +22,7 @@ pub(crate) struct MapColumn {
 
 impl MapColumn {
     pub(crate) fn new(policy: NullPolicy) -> Self {
-        Self { offsets: vec![0], nulls: NullBufferBuilder::new(0), keys: Utf8Buf::new(), values: Utf8Buf::new(), policy }
+        Self { rows: Offsets::new(policy.nullable), keys: Utf8Buf::new(), values: Utf8Buf::new(), policy }
     }
 }
 
@@ -56,31 +55,22 @@ impl Column for MapColumn {
             self.keys.push_str(key);
             pos += 1 + n;
         }
-        self.offsets.push(self.keys.len() as i32);
-        self.nulls.append_non_null();
+        self.rows.push_valid(self.keys.len());
         Ok(())
     }
 
     fn push_null(&mut self) -> Result<(), ValueError> {
-        if !self.policy.nullable {
-            return Err(ValueError::Missing);
-        }
-        self.offsets.push(self.keys.len() as i32);
-        self.nulls.append_null();
-        Ok(())
+        self.rows.push_null()
     }
 
     fn len(&self) -> usize {
-        self.offsets.len() - 1
+        self.rows.len()
     }
 
     fn truncate(&mut self, len: usize) {
-        if len < self.len() {
-            self.offsets.truncate(len + 1);
-            let entries = self.offsets[len] as usize;
+        if let Some(entries) = self.rows.truncate(len) {
             self.keys.truncate(entries);
             self.values.truncate(entries);
-            self.nulls.truncate(len);
         }
     }
 
@@ -90,11 +80,9 @@ impl Column for MapColumn {
         let keys: ArrayRef = Arc::new(self.keys.finish());
         let values: ArrayRef = Arc::new(self.values.finish());
         let entries = StructArray::new(fields, vec![keys, values], None);
-        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
-        // SAFETY: offsets start at 0 and never decrease; the last is the entry count.
-        let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) };
+        let (offsets, nulls) = self.rows.finish();
         let field: FieldRef = Arc::new(entries_field);
-        Arc::new(MapArray::new(field, offsets, entries, self.nulls.finish(), false))
+        Arc::new(MapArray::new(field, offsets, entries, nulls, false))
     }
 }
 

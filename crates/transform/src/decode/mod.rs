@@ -9,6 +9,7 @@ mod framing;
 mod json_text;
 mod list;
 mod map;
+mod offsets;
 mod primitive;
 mod record;
 mod reject;

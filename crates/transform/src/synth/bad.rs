@@ -2,11 +2,17 @@
 //! exactly one thing, so the record is otherwise valid; none writes a raw newline byte.
 
 use super::json::Record;
-use super::pools::{below, between, chance, pick, Rng};
+use super::pools::{below, between, chance, choose, pick, Rng};
 use super::{BadKind, Dataset};
 
 /// Writes `rec`, spoiled as `kind`, to `out`.
-pub(crate) fn write(kind: BadKind, ds: Dataset, rng: &mut Rng, rec: &mut Record, out: &mut Vec<u8>) {
+pub(crate) fn write(
+    kind: BadKind,
+    ds: Dataset,
+    rng: &mut Rng,
+    rec: &mut Record,
+    out: &mut Vec<u8>,
+) {
     let dns = ds == Dataset::GatewayDns;
     match kind {
         BadKind::MalformedJson => malformed(rng, rec, out),
@@ -22,9 +28,16 @@ pub(crate) fn write(kind: BadKind, ds: Dataset, rng: &mut Rng, rec: &mut Record,
             out.truncate(start + cut);
         }
         BadKind::InvalidUtf8 => {
-            let keys: &[&str] = if dns { &["QueryName", "DeviceName", "Location", "QueryNameReversed"] } else { &["HTTPHost", "URL", "UserAgent", "DeviceName"] };
-            let key = *pick(rng, keys);
-            let i = rec.find(key).filter(|&i| rec.value(i).len() >= 2 && rec.value(i)[0] == b'"').or_else(|| rec.find(keys[0]));
+            let keys: &[&str] = if dns {
+                &["QueryName", "DeviceName", "Location", "QueryNameReversed"]
+            } else {
+                &["HTTPHost", "URL", "UserAgent", "DeviceName"]
+            };
+            let key = choose(rng, keys);
+            let i = rec
+                .find(key)
+                .filter(|&i| rec.value(i).len() >= 2 && rec.value(i)[0] == b'"')
+                .or_else(|| rec.find(keys[0]));
             if let Some(i) = i {
                 let (f_start, f_end) = (rec.frags[i].start, rec.frags[i].end);
                 let s = rec.buf.len();
@@ -45,20 +58,50 @@ pub(crate) fn write(kind: BadKind, ds: Dataset, rng: &mut Rng, rec: &mut Record,
         }
         BadKind::WrongType => {
             if dns {
-                let v: &[u8] = *pick(rng, &[&b"\"big\""[..], b"\"big\"", b"[151]", b"{\"bytes\":151}", b"\"151 bytes\""]);
+                let v: &[u8] = choose(
+                    rng,
+                    &[
+                        &b"\"big\""[..],
+                        b"\"big\"",
+                        b"[151]",
+                        b"{\"bytes\":151}",
+                        b"\"151 bytes\"",
+                    ],
+                );
                 rec.set_raw("QuerySize", v);
             } else {
-                let v: &[u8] = *pick(rng, &[&b"true"[..], b"true", b"\"OK\"", b"[200]", b"{\"code\":200}"]);
+                let v: &[u8] = choose(
+                    rng,
+                    &[
+                        &b"true"[..],
+                        b"true",
+                        b"\"OK\"",
+                        b"[200]",
+                        b"{\"code\":200}",
+                    ],
+                );
                 rec.set_raw("HTTPStatusCode", v);
             }
             rec.write_object(out);
         }
         BadKind::OutOfRange => {
             if dns {
-                let v: &[u8] = *pick(rng, &[&b"70000"[..], b"70000", b"65536", b"-1", b"18446744073709551616"]);
+                let v: &[u8] = choose(
+                    rng,
+                    &[
+                        &b"70000"[..],
+                        b"70000",
+                        b"65536",
+                        b"-1",
+                        b"18446744073709551616",
+                    ],
+                );
                 rec.set_raw("SrcPort", v);
             } else {
-                let v: &[u8] = *pick(rng, &[&b"-1"[..], b"-1", b"65536", b"99999999999", b"-32768"]);
+                let v: &[u8] = choose(
+                    rng,
+                    &[&b"-1"[..], b"-1", b"65536", b"99999999999", b"-32768"],
+                );
                 rec.set_raw("SourcePort", v);
             }
             rec.write_object(out);
@@ -69,17 +112,44 @@ pub(crate) fn write(kind: BadKind, ds: Dataset, rng: &mut Rng, rec: &mut Record,
         }
         BadKind::InvalidIp => {
             if dns {
-                let v: &[u8] = *pick(rng, &[&b"\"104.16.132.2290\""[..], b"\"104.16.132.2290\"", b"\"256.1.1.1\"", b"\"2001:db8::1::2\"", b"\"10.0.0\""]);
+                let v: &[u8] = choose(
+                    rng,
+                    &[
+                        &b"\"104.16.132.2290\""[..],
+                        b"\"104.16.132.2290\"",
+                        b"\"256.1.1.1\"",
+                        b"\"2001:db8::1::2\"",
+                        b"\"10.0.0\"",
+                    ],
+                );
                 rec.set_raw("DstIP", v);
             } else {
-                let v: &[u8] = *pick(rng, &[&b"\"999.1.1.1\""[..], b"\"999.1.1.1\"", b"\"1.2.3.4.5\"", b"\"fe80::g1\"", b"\"localhost\""]);
+                let v: &[u8] = choose(
+                    rng,
+                    &[
+                        &b"\"999.1.1.1\""[..],
+                        b"\"999.1.1.1\"",
+                        b"\"1.2.3.4.5\"",
+                        b"\"fe80::g1\"",
+                        b"\"localhost\"",
+                    ],
+                );
                 rec.set_raw("SourceIP", v);
             }
             rec.write_object(out);
         }
         BadKind::InvalidTimestamp => {
-            let v: &[u8] =
-                *pick(rng, &[&b"\"yesterday\""[..], b"\"yesterday\"", b"\"2026-13-01T00:00:00Z\"", b"\"2026-11-23T25:61:00Z\"", b"\"23/11/2026 07:01\"", b"\"2026-11-31T10:00:00Z\""]);
+            let v: &[u8] = choose(
+                rng,
+                &[
+                    &b"\"yesterday\""[..],
+                    b"\"yesterday\"",
+                    b"\"2026-13-01T00:00:00Z\"",
+                    b"\"2026-11-23T25:61:00Z\"",
+                    b"\"23/11/2026 07:01\"",
+                    b"\"2026-11-31T10:00:00Z\"",
+                ],
+            );
             rec.set_raw("Datetime", v);
             rec.write_object(out);
         }
@@ -92,11 +162,15 @@ pub(crate) fn write(kind: BadKind, ds: Dataset, rng: &mut Rng, rec: &mut Record,
             2 => out.extend_from_slice(b"[1,2,3]"),
             3 => out.extend_from_slice(b"42"),
             4 => out.extend_from_slice(b"\"gateway log\""),
-            _ => out.extend_from_slice(*pick(rng, &[&b"null"[..], b"true", b"[]"])),
+            _ => out.extend_from_slice(choose(rng, &[&b"null"[..], b"true", b"[]"])),
         },
         BadKind::Oversize => {
             let key = if dns { "DeviceName" } else { "UserAgent" };
-            let pattern: &[u8] = if dns { b"Laptop-MB810-" } else { b"Mozilla/5.0 (X11; Linux x86_64) " };
+            let pattern: &[u8] = if dns {
+                b"Laptop-MB810-"
+            } else {
+                b"Mozilla/5.0 (X11; Linux x86_64) "
+            };
             // ~1.1 MiB for the whole record.
             let target = 1_153_434 + below(rng, 8192) as usize;
             let s = rec.buf.len();
@@ -125,7 +199,11 @@ pub(crate) fn write(kind: BadKind, ds: Dataset, rng: &mut Rng, rec: &mut Record,
                 if chance(rng, 500) {
                     // A different value under the same key.
                     let s = rec.buf.len();
-                    rec.buf.extend_from_slice(if key == "Datetime" { b"1795400000" } else { b"\"example.com\"" });
+                    rec.buf.extend_from_slice(if key == "Datetime" {
+                        b"1795400000"
+                    } else {
+                        b"\"example.com\""
+                    });
                     dup.start = s;
                     dup.end = rec.buf.len();
                 }

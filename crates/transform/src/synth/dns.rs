@@ -1,10 +1,13 @@
 //! One valid `gateway_dns` record: a query from a user or location of an account, its
 //! resolver decision, and the DNS answers (wire-format RRs as base64, a JSON text copy).
 
-use super::json::{write_base64, write_datetime, write_hex, write_str, write_str_bytes, write_u64, Record};
+use super::json::{
+    write_base64, write_datetime, write_hex, write_str, write_str_bytes, write_u64, KeyFilter,
+    Record,
+};
 use super::pools::{
-    below, between, chance, pick, record_time, weighted, Domain, Pools, Rng, APPS, CATEGORIES, CAT_CDN,
-    CAT_CONTENT_SERVERS, COLOS, FEEDS, GEOS,
+    below, between, chance, choose, pick, record_time, weighted, Domain, Pools, Rng, APPS,
+    CATEGORIES, CAT_CDN, CAT_CONTENT_SERVERS, COLOS, FEEDS, GEOS,
 };
 
 /// One answer RR: ranges into [`Scratch::wire`] and [`Scratch::text`].
@@ -58,13 +61,24 @@ impl Scratch {
 
     /// Appends one RR: owner (wire + text), type, ttl, rdata (wire + text pieces).
     #[allow(clippy::too_many_arguments)]
-    fn push(&mut self, owner_wire: &[u8], owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8], rdata_text: &[&[u8]], ip: bool, geo: usize) {
+    fn push(
+        &mut self,
+        owner_wire: &[u8],
+        owner: &[u8],
+        rtype: u16,
+        ttl: u32,
+        rdata: &[u8],
+        rdata_text: &[&[u8]],
+        ip: bool,
+        geo: usize,
+    ) {
         let w0 = self.wire.len();
         self.wire.extend_from_slice(owner_wire);
         self.wire.extend_from_slice(&rtype.to_be_bytes());
         self.wire.extend_from_slice(&1u16.to_be_bytes());
         self.wire.extend_from_slice(&ttl.to_be_bytes());
-        self.wire.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        self.wire
+            .extend_from_slice(&(rdata.len() as u16).to_be_bytes());
         self.wire.extend_from_slice(rdata);
         let o0 = self.text.len();
         self.text.extend_from_slice(owner);
@@ -130,10 +144,15 @@ const DEC_OTHERS: [((&str, bool, bool), u32); 8] = [
 ];
 
 const DOH_V4: &[&str] = &["172.64.36.1", "172.64.36.2", "162.159.36.1", "162.159.46.1"];
-const DOH_V6: &[&str] = &["2a06:98c1:54::1f", "2a06:98c1:54::c", "2606:4700:4700::1111"];
+const DOH_V6: &[&str] = &[
+    "2a06:98c1:54::1f",
+    "2a06:98c1:54::c",
+    "2606:4700:4700::1111",
+];
 
 /// A Logpush job's field list: (keep-function, weight). Most jobs select a subset of fields.
-pub(crate) const PROFILES: [(fn(&str) -> bool, u32); 3] = [(keep_minimal, 30), (keep_standard, 55), (|_| true, 15)];
+pub(crate) const PROFILES: [(KeyFilter, u32); 3] =
+    [(keep_minimal, 30), (keep_standard, 55), (|_| true, 15)];
 
 fn keep_minimal(k: &str) -> bool {
     matches!(
@@ -220,9 +239,23 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     sc.clear();
     let (secs, nanos) = record_time(rng, start);
     let acct = p.account(rng);
-    let user = if chance(rng, 700) { Some(acct.user(rng)) } else { None };
-    let device = user.and_then(|u| if u.devices.is_empty() || chance(rng, 50) { None } else { Some(pick(rng, &u.devices)) });
-    let loc = if user.is_none() || chance(rng, 350) { Some(acct.location(rng)) } else { None };
+    let user = if chance(rng, 700) {
+        Some(acct.user(rng))
+    } else {
+        None
+    };
+    let device = user.and_then(|u| {
+        if u.devices.is_empty() || chance(rng, 50) {
+            None
+        } else {
+            Some(pick(rng, &u.devices))
+        }
+    });
+    let loc = if user.is_none() || chance(rng, 350) {
+        Some(acct.location(rng))
+    } else {
+        None
+    };
     let src = match (user, loc) {
         (_, Some(l)) => pick(rng, &l.ips),
         (Some(u), None) => pick(rng, &u.ips),
@@ -234,7 +267,14 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     let special = below(rng, 1000);
     let (qtype, qtype_name) = if special < 15 {
         use std::fmt::Write;
-        let _ = write!(sc.name, "{}.{}.{}.{}.in-addr.arpa", below(rng, 256), below(rng, 256), below(rng, 256), between(rng, 1, 223));
+        let _ = write!(
+            sc.name,
+            "{}.{}.{}.{}.in-addr.arpa",
+            below(rng, 256),
+            below(rng, 256),
+            below(rng, 256),
+            between(rng, 1, 223)
+        );
         (12u16, "PTR")
     } else if special < 17 {
         sc.name.push('.');
@@ -248,17 +288,26 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         super::pools::name_wire(&sc.name, &mut sc.name_wire);
     }
 
-    let protocol = *pick(rng, &["udp", "udp", "udp", "udp", "udp", "https", "https", "https", "tls", "tcp"]);
+    let protocol = choose(
+        rng,
+        &[
+            "udp", "udp", "udp", "udp", "udp", "https", "https", "https", "tls", "tcp",
+        ],
+    );
 
     // Decision.
-    let decision = if !dynamic && dom.security && chance(rng, 800) {
-        DEC_BY_CATEGORY
-    } else if !dynamic && !dom.cats.is_empty() && chance(rng, 45) {
+    let by_category = !dynamic
+        && ((dom.security && chance(rng, 800)) || (!dom.cats.is_empty() && chance(rng, 45)));
+    let decision = if by_category {
         DEC_BY_CATEGORY
     } else if chance(rng, 70) {
         let w: [u32; 8] = DEC_OTHERS.map(|d| d.1);
         let d = DEC_OTHERS[weighted(rng, &w)].0;
-        if d.0 == "overrideForSafeSearch" && !(dom.name.contains("google") || dom.name.contains("youtube") || dom.name.contains("bing")) {
+        if d.0 == "overrideForSafeSearch"
+            && !(dom.name.contains("google")
+                || dom.name.contains("youtube")
+                || dom.name.contains("bing"))
+        {
             DEC_NO_MATCH
         } else {
             d
@@ -268,9 +317,9 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     };
     let blocked = decision.1;
     let rcode: u16 = if blocked {
-        *pick(rng, &[0, 0, 0, 0, 0, 0, 3, 5])
+        choose(rng, &[0, 0, 0, 0, 0, 0, 3, 5])
     } else if dynamic {
-        *pick(rng, &[0, 0, 3])
+        choose(rng, &[0, 0, 3])
     } else {
         let r = [0u16, 3, 2, 5][weighted(rng, &[920, 55, 18, 7])];
         if dom.security && r == 0 && chance(rng, 300) {
@@ -319,7 +368,11 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     }
     let has_cname = sc.answers.iter().any(|a| a.rtype == 5);
     if has_cname {
-        let cat = if chance(rng, 500) { CAT_CONTENT_SERVERS } else { CAT_CDN };
+        let cat = if chance(rng, 500) {
+            CAT_CONTENT_SERVERS
+        } else {
+            CAT_CDN
+        };
         rec.int_list("CNAMECategoryIDs", [u64::from(CATEGORIES[cat as usize].0)]);
         rec.str_list("CNAMECategoryNames", [CATEGORIES[cat as usize].1]);
         sc.cats.push(cat);
@@ -341,7 +394,18 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     rec.int("ColoID", u64::from(colo.1));
     if custom {
         rec.int("CustomResolveDurationMs", u64::from(between(rng, 2, 400)));
-        rec.str("CustomResolverAddress", *pick(rng, &["10.0.0.53:53", "192.168.1.1:53", "[fd00::53]:53", "172.16.4.2:5353"]));
+        rec.str(
+            "CustomResolverAddress",
+            choose(
+                rng,
+                &[
+                    "10.0.0.53:53",
+                    "192.168.1.1:53",
+                    "[fd00::53]:53",
+                    "172.16.4.2:5353",
+                ],
+            ),
+        );
         if chance(rng, 300) {
             let pol = pick(rng, &acct.dns_policies);
             rec.str("CustomResolverPolicyID", &pol.id);
@@ -350,7 +414,10 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
             rec.opt_str("CustomResolverPolicyID", "");
             rec.opt_str("CustomResolverPolicyName", "");
         }
-        rec.str("CustomResolverResponse", *pick(rng, &["success", "success", "success", "timeout", "error"]));
+        rec.str(
+            "CustomResolverResponse",
+            choose(rng, &["success", "success", "success", "timeout", "error"]),
+        );
     } else {
         rec.int_or_zero("CustomResolveDurationMs", 0);
         rec.opt_str("CustomResolverAddress", "");
@@ -377,7 +444,14 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     if chance(rng, 30) {
         rec.raw("DstIP", b"\"\"");
     } else {
-        rec.str("DstIP", if src.v6 { *pick(rng, DOH_V6) } else { *pick(rng, DOH_V4) });
+        rec.str(
+            "DstIP",
+            if src.v6 {
+                choose(rng, DOH_V6)
+            } else {
+                choose(rng, DOH_V4)
+            },
+        );
     }
     let dport = match protocol {
         "https" => 443,
@@ -386,18 +460,24 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     };
     rec.int("DstPort", if chance(rng, 100) { 0 } else { dport });
     let ede: &[u64] = match rcode {
-        2 => *pick(rng, &[&[22u64][..], &[2][..], &[23][..], &[9, 22][..]]),
+        2 => choose(rng, &[&[22u64][..], &[2][..], &[23][..], &[9, 22][..]]),
         3 if blocked => &[15],
         5 => &[18],
-        _ if blocked => *pick(rng, &[&[][..], &[15][..], &[17][..]]),
+        _ if blocked => choose(rng, &[&[][..], &[15][..], &[17][..]]),
         _ if chance(rng, 10) => &[3],
         _ => &[],
     };
     rec.int_list("EDEErrors", ede.iter().copied());
     rec.opt_str("Email", user.map(|u| u.email.as_str()).unwrap_or(""));
     let cats: &[u16] = if dynamic { &[] } else { &dom.cats };
-    rec.int_list("InitialCategoryIDs", cats.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)));
-    rec.str_list("InitialCategoryNames", cats.iter().map(|&c| CATEGORIES[c as usize].1));
+    rec.int_list(
+        "InitialCategoryIDs",
+        cats.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)),
+    );
+    rec.str_list(
+        "InitialCategoryNames",
+        cats.iter().map(|&c| CATEGORIES[c as usize].1),
+    );
     if chance(rng, 80) && sc.answers.iter().any(|a| a.ip) {
         write_ip_list(rec, sc, "InitialResolvedIPs");
     } else {
@@ -405,10 +485,19 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     }
     if chance(rng, 15) {
         rec.int("InternalDNSDurationMs", u64::from(between(rng, 1, 80)));
-        rec.opt_str("InternalDNSFallbackStrategy", *pick(rng, &["", "publicDns", "internalDnsOnly"]));
+        rec.opt_str(
+            "InternalDNSFallbackStrategy",
+            choose(rng, &["", "publicDns", "internalDnsOnly"]),
+        );
         rec.int("InternalDNSRCode", u64::from(rcode));
-        rec.str("InternalDNSViewID", *pick(rng, &["f1e2d3c4b5a6978899aabbccddeeff00", "default-view"]));
-        rec.str("InternalDNSZoneID", *pick(rng, &["9a8b7c6d5e4f30211203f4e5d6c7b8a9", "corp.internal"]));
+        rec.str(
+            "InternalDNSViewID",
+            choose(rng, &["f1e2d3c4b5a6978899aabbccddeeff00", "default-view"]),
+        );
+        rec.str(
+            "InternalDNSZoneID",
+            choose(rng, &["9a8b7c6d5e4f30211203f4e5d6c7b8a9", "corp.internal"]),
+        );
     } else {
         rec.int_or_zero("InternalDNSDurationMs", 0);
         rec.opt_str("InternalDNSFallbackStrategy", "");
@@ -429,13 +518,23 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     }
     if decision == DEC_BY_CATEGORY && !cats.is_empty() {
         let m = &cats[..1 + below(rng, cats.len() as u32) as usize];
-        rec.int_list("MatchedCategoryIDs", m.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)));
-        rec.str_list("MatchedCategoryNames", m.iter().map(|&c| CATEGORIES[c as usize].1));
+        rec.int_list(
+            "MatchedCategoryIDs",
+            m.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)),
+        );
+        rec.str_list(
+            "MatchedCategoryNames",
+            m.iter().map(|&c| CATEGORIES[c as usize].1),
+        );
     } else {
         rec.empty_list("MatchedCategoryIDs");
         rec.empty_list("MatchedCategoryNames");
     }
-    let feed = if decision.0 == "blockedByIndicatorFeed" || (dom.security && chance(rng, 300)) { Some(pick(rng, FEEDS)) } else { None };
+    let feed = if decision.0 == "blockedByIndicatorFeed" || (dom.security && chance(rng, 300)) {
+        Some(pick(rng, FEEDS))
+    } else {
+        None
+    };
     match feed.filter(|_| blocked) {
         Some(f) => {
             rec.int_list("MatchedIndicatorFeedIDs", [u64::from(f.0)]);
@@ -477,8 +576,14 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
             sc.cats.push(c);
         }
     }
-    rec.int_list("QueryCategoryIDs", sc.cats.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)));
-    rec.str_list("QueryCategoryNames", sc.cats.iter().map(|&c| CATEGORIES[c as usize].1));
+    rec.int_list(
+        "QueryCategoryIDs",
+        sc.cats.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)),
+    );
+    rec.str_list(
+        "QueryCategoryNames",
+        sc.cats.iter().map(|&c| CATEGORIES[c as usize].1),
+    );
     let s = rec.begin();
     rec.buf.push(b'"');
     write_hex(&mut rec.buf, rng, 16);
@@ -516,8 +621,20 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         write_str(&mut rec.buf, &dom.reversed, esc);
     }
     rec.end("QueryNameReversed", s);
-    let qwire = if dynamic { sc.name_wire.len() } else { dom.wire.len() };
-    let qsize = 12 + qwire + 4 + if chance(rng, 800) { 11 } else { 0 } + if protocol == "https" { below(rng, 96) as usize } else { 0 };
+    let qwire = if dynamic {
+        sc.name_wire.len()
+    } else {
+        dom.wire.len()
+    };
+    let qsize = 12
+        + qwire
+        + 4
+        + if chance(rng, 800) { 11 } else { 0 }
+        + if protocol == "https" {
+            below(rng, 96) as usize
+        } else {
+            0
+        };
     rec.int("QuerySize", qsize as u64);
     rec.int("QueryType", u64::from(qtype));
     rec.str("QueryTypeName", qtype_name);
@@ -529,11 +646,17 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         rec.empty_list("RData");
     }
     if decision.0 == "allowedRedirect" {
-        rec.str("RedirectTargetURI", "https://blocked.example.com/?reason=policy&lang=de");
+        rec.str(
+            "RedirectTargetURI",
+            "https://blocked.example.com/?reason=policy&lang=de",
+        );
     } else {
         rec.opt_str("RedirectTargetURI", "");
     }
-    rec.opt_str("RegistrationID", device.map(|d| d.registration_id.as_str()).unwrap_or(""));
+    rec.opt_str(
+        "RegistrationID",
+        device.map(|d| d.registration_id.as_str()).unwrap_or(""),
+    );
     if chance(rng, 20) {
         let c = below(rng, 41) as usize;
         rec.int_list("RequestContextCategoryIDs", [u64::from(CATEGORIES[c].0)]);
@@ -544,8 +667,14 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     }
     let any_ip = sc.answers.iter().any(|a| a.ip);
     if any_ip && !blocked && chance(rng, 300) {
-        rec.int_list("ResolvedIPCategoryIDs", [u64::from(CATEGORIES[CAT_CONTENT_SERVERS as usize].0)]);
-        rec.str_list("ResolvedIPCategoryNames", [CATEGORIES[CAT_CONTENT_SERVERS as usize].1]);
+        rec.int_list(
+            "ResolvedIPCategoryIDs",
+            [u64::from(CATEGORIES[CAT_CONTENT_SERVERS as usize].0)],
+        );
+        rec.str_list(
+            "ResolvedIPCategoryNames",
+            [CATEGORIES[CAT_CONTENT_SERVERS as usize].1],
+        );
     } else {
         rec.empty_list("ResolvedIPCategoryIDs");
         rec.empty_list("ResolvedIPCategoryNames");
@@ -592,7 +721,7 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     }
     write_rr_objects(rec, sc, "ResourceRecords");
     // ResourceRecordsJSON: a string holding JSON text.
-    if !sc.answers.is_empty() || chance(rng, rec.p_empty) {
+    if rec.wants("ResourceRecordsJSON") && (!sc.answers.is_empty() || chance(rng, rec.p_empty)) {
         sc.json.clear();
         sc.json.push(b'[');
         for (i, a) in sc.answers.iter().enumerate() {
@@ -625,17 +754,41 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     rec.ip("SrcIP", &src.text, src.v6);
     rec.str("SrcIPContinentCode", GEOS[src.geo].0.continent);
     rec.str("SrcIPCountryCode", GEOS[src.geo].0.country);
-    let sport = if protocol == "udp" && chance(rng, 850) { between(rng, 1024, 65535) } else if chance(rng, 500) { 0 } else { between(rng, 32768, 60999) };
+    let sport = if protocol == "udp" && chance(rng, 850) {
+        between(rng, 1024, 65535)
+    } else if chance(rng, 500) {
+        0
+    } else {
+        between(rng, 32768, 60999)
+    };
     rec.int("SrcPort", u64::from(sport));
     rec.opt_str("TenantID", acct.tenant_id);
     if chance(rng, 20) {
-        rec.str("TimeZone", *pick(rng, &["America/New_York", "Europe/Berlin", "Asia/Tokyo", "America/Sao_Paulo", "UTC"]));
-        rec.str("TimeZoneInferredMethod", *pick(rng, &["fromRuleSettings", "fromUserIp", "fromLocalTime"]));
+        rec.str(
+            "TimeZone",
+            choose(
+                rng,
+                &[
+                    "America/New_York",
+                    "Europe/Berlin",
+                    "Asia/Tokyo",
+                    "America/Sao_Paulo",
+                    "UTC",
+                ],
+            ),
+        );
+        rec.str(
+            "TimeZoneInferredMethod",
+            choose(rng, &["fromRuleSettings", "fromUserIp", "fromLocalTime"]),
+        );
     } else {
         rec.opt_str("TimeZone", "");
         rec.opt_str("TimeZoneInferredMethod", "");
     }
-    rec.int_list("UpstreamRecordTTLs", sc.answers.iter().map(|a| u64::from(a.ttl)));
+    rec.int_list(
+        "UpstreamRecordTTLs",
+        sc.answers.iter().map(|a| u64::from(a.ttl)),
+    );
     rec.opt_str("UserID", user.map(|u| u.id.as_str()).unwrap_or(""));
 }
 
@@ -657,7 +810,12 @@ fn colo_for(rng: &mut Rng, geo: usize) -> (&'static str, u32) {
         return (c.0, c.1);
     }
     let k = below(rng, n) as usize;
-    COLOS.iter().filter(|c| c.2 == geo).nth(k).map(|c| (c.0, c.1)).unwrap_or((COLOS[0].0, COLOS[0].1))
+    COLOS
+        .iter()
+        .filter(|c| c.2 == geo)
+        .nth(k)
+        .map(|c| (c.0, c.1))
+        .unwrap_or((COLOS[0].0, COLOS[0].1))
 }
 
 /// Writes `["ip",...]` of the IP answers.
@@ -720,27 +878,58 @@ fn write_reversed(out: &mut Vec<u8>, name: &str, esc: super::json::Escape) {
 
 /// Builds the answer section for a NOERROR response.
 #[allow(clippy::too_many_arguments)]
-fn answers(rng: &mut Rng, dom: &Domain, qtype: u16, decision: &str, blocked: bool, cached: bool, sc: &mut Scratch) {
-    let age = if cached { below(rng, dom.ttl.max(1)) } else { 0 };
+fn answers(
+    rng: &mut Rng,
+    dom: &Domain,
+    qtype: u16,
+    decision: &str,
+    blocked: bool,
+    cached: bool,
+    sc: &mut Scratch,
+) {
+    let age = if cached {
+        below(rng, dom.ttl.max(1))
+    } else {
+        0
+    };
     let ttl = dom.ttl - age;
     if qtype == 12 {
         let owner = std::mem::take(&mut sc.name_wire);
         let name = std::mem::take(&mut sc.name);
         let mut rd = Vec::new();
-        let host = if chance(rng, 500) { "host-203-0-113-7.isp.example.net" } else { "dsl-pool.telekom.example" };
+        let host = if chance(rng, 500) {
+            "host-203-0-113-7.isp.example.net"
+        } else {
+            "dsl-pool.telekom.example"
+        };
         super::pools::name_wire(host, &mut rd);
-        sc.push(&owner, name.as_bytes(), 12, 3600 - age.min(3599), &rd, &[host.as_bytes()], false, 0);
+        sc.push(
+            &owner,
+            name.as_bytes(),
+            12,
+            3600 - age.min(3599),
+            &rd,
+            &[host.as_bytes()],
+            false,
+            0,
+        );
         sc.name_wire = owner;
         sc.name = name;
         return;
     }
     if qtype == 2 && sc.name == "." {
         let owner = std::mem::take(&mut sc.name_wire);
-        for r in ["a", "b", "c", "d"].iter().take(between(rng, 2, 4) as usize) {
+        for r in ["a", "b", "c", "d"]
+            .iter()
+            .take(between(rng, 2, 4) as usize)
+        {
             let mut host = [0u8; 20];
             let h = format_root(&mut host, r);
             let mut rd = Vec::with_capacity(24);
-            super::pools::name_wire(std::str::from_utf8(h).unwrap_or("a.root-servers.net"), &mut rd);
+            super::pools::name_wire(
+                std::str::from_utf8(h).unwrap_or("a.root-servers.net"),
+                &mut rd,
+            );
             sc.push(&owner, b".", 2, 518_400 - age, &rd, &[h], false, 0);
         }
         sc.name_wire = owner;
@@ -761,27 +950,67 @@ fn answers(rng: &mut Rng, dom: &Domain, qtype: u16, decision: &str, blocked: boo
         super::pools::name_wire(target, &mut tw);
         sc.push(&dom.wire, qn, 5, ttl, &tw, &[target.as_bytes()], false, 0);
         if qtype == 1 {
-            sc.push(&tw, target.as_bytes(), 1, ttl, &[216, 239, 38, 120], &[b"216.239.38.120"], true, 0);
+            sc.push(
+                &tw,
+                target.as_bytes(),
+                1,
+                ttl,
+                &[216, 239, 38, 120],
+                &[b"216.239.38.120"],
+                true,
+                0,
+            );
         }
         return;
     }
     let (owner_wire, owner): (&[u8], &[u8]) = match &dom.cname {
         Some(c) if matches!(qtype, 1 | 28 | 5 | 65) => {
-            sc.push(&dom.wire, qn, 5, ttl, &dom.cname_wire, &[c.as_bytes()], false, 0);
+            sc.push(
+                &dom.wire,
+                qn,
+                5,
+                ttl,
+                &dom.cname_wire,
+                &[c.as_bytes()],
+                false,
+                0,
+            );
             (&dom.cname_wire, c.as_bytes())
         }
         _ => (&dom.wire, qn),
     };
-    let ttl2 = if dom.cname.is_some() { ttl.min(300) } else { ttl };
+    let ttl2 = if dom.cname.is_some() {
+        ttl.min(300)
+    } else {
+        ttl
+    };
     match qtype {
         1 => {
             for (ip, t) in dom.v4.iter().zip(&dom.v4_text) {
-                sc.push(owner_wire, owner, 1, ttl2, ip, &[t.as_bytes()], true, dom.ip_geo);
+                sc.push(
+                    owner_wire,
+                    owner,
+                    1,
+                    ttl2,
+                    ip,
+                    &[t.as_bytes()],
+                    true,
+                    dom.ip_geo,
+                );
             }
         }
         28 => {
             for (ip, t) in dom.v6.iter().zip(&dom.v6_text) {
-                sc.push(owner_wire, owner, 28, ttl2, ip, &[t.as_bytes()], true, dom.ip_geo);
+                sc.push(
+                    owner_wire,
+                    owner,
+                    28,
+                    ttl2,
+                    ip,
+                    &[t.as_bytes()],
+                    true,
+                    dom.ip_geo,
+                );
             }
         }
         65 => {
@@ -807,16 +1036,29 @@ fn answers(rng: &mut Rng, dom: &Domain, qtype: u16, decision: &str, blocked: boo
             sc.push(owner_wire, owner, 65, ttl2, &rd, &text, false, 0);
         }
         15 => {
-            for (pref, host) in [(1u16, "aspmx.l.google.com"), (5, "alt1.aspmx.l.google.com"), (10, "alt2.aspmx.l.google.com")]
-                .iter()
-                .take(between(rng, 1, 3) as usize)
+            for (pref, host) in [
+                (1u16, "aspmx.l.google.com"),
+                (5, "alt1.aspmx.l.google.com"),
+                (10, "alt2.aspmx.l.google.com"),
+            ]
+            .iter()
+            .take(between(rng, 1, 3) as usize)
             {
                 let mut rd = Vec::with_capacity(32);
                 rd.extend_from_slice(&pref.to_be_bytes());
                 super::pools::name_wire(host, &mut rd);
                 let mut pb = itoa::Buffer::new();
                 let ps = pb.format(*pref).as_bytes().to_vec();
-                sc.push(&dom.wire, qn, 15, ttl, &rd, &[&ps, b" ", host.as_bytes()], false, 0);
+                sc.push(
+                    &dom.wire,
+                    qn,
+                    15,
+                    ttl,
+                    &rd,
+                    &[&ps, b" ", host.as_bytes()],
+                    false,
+                    0,
+                );
             }
         }
         16 => {
@@ -829,18 +1071,36 @@ fn answers(rng: &mut Rng, dom: &Domain, qtype: u16, decision: &str, blocked: boo
                 "apple-domain-verification=\\\"quoted\\\" token",
             ];
             for _ in 0..between(rng, 1, 3) {
-                let t = *pick(rng, TXT);
+                let t = choose(rng, TXT);
                 let mut rd = Vec::with_capacity(t.len() + 1);
                 rd.push(t.len().min(255) as u8);
                 rd.extend_from_slice(&t.as_bytes()[..t.len().min(255)]);
-                sc.push(&dom.wire, qn, 16, ttl, &rd, &[b"\"", t.as_bytes(), b"\""], false, 0);
+                sc.push(
+                    &dom.wire,
+                    qn,
+                    16,
+                    ttl,
+                    &rd,
+                    &[b"\"", t.as_bytes(), b"\""],
+                    false,
+                    0,
+                );
             }
         }
         2 => {
             for h in ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"] {
                 let mut rd = Vec::with_capacity(24);
                 super::pools::name_wire(h, &mut rd);
-                sc.push(&dom.wire, qn, 2, 86_400 - age.min(86_399), &rd, &[h.as_bytes()], false, 0);
+                sc.push(
+                    &dom.wire,
+                    qn,
+                    2,
+                    86_400 - age.min(86_399),
+                    &rd,
+                    &[h.as_bytes()],
+                    false,
+                    0,
+                );
             }
         }
         6 => {

@@ -1,8 +1,13 @@
 //! One valid `gateway_http` record: a request from a user's device (or a proxy endpoint /
 //! location) to a domain of the pool, Gateway's action, and file / DLP details when relevant.
 
-use super::json::{time_format, write_datetime, write_hex, write_str, write_u64, Record};
-use super::pools::{below, between, chance, pick, private_ip, record_time, weighted, Pools, Rng, APPS, CATEGORIES, GEOS};
+use super::json::{
+    time_format, write_datetime, write_hex, write_str, write_u64, KeyFilter, Record,
+};
+use super::pools::{
+    below, between, chance, choose, pick, private_ip, record_time, weighted, Pools, Rng, APPS,
+    CATEGORIES, GEOS,
+};
 
 /// Reusable per-record buffers.
 pub(crate) struct Scratch {
@@ -12,7 +17,10 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     pub fn new() -> Self {
-        Scratch { s: String::with_capacity(64), url: Vec::with_capacity(512) }
+        Scratch {
+            s: String::with_capacity(64),
+            url: Vec::with_capacity(512),
+        }
     }
 }
 
@@ -28,7 +36,9 @@ const ACTIONS: &[(&str, u32)] = &[
 ];
 const ACTION_WEIGHTS: [u32; 7] = [780, 90, 30, 5, 40, 15, 10];
 
-const STATUS: &[u16] = &[200, 204, 206, 301, 302, 304, 400, 401, 403, 404, 429, 500, 502, 503, 0];
+const STATUS: &[u16] = &[
+    200, 204, 206, 301, 302, 304, 400, 401, 403, 404, 429, 500, 502, 503, 0,
+];
 const STATUS_WEIGHTS: [u32; 15] = [600, 50, 20, 30, 50, 80, 10, 15, 15, 40, 5, 8, 5, 5, 20];
 const METHODS: &[&str] = &["GET", "POST", "PUT", "HEAD", "OPTIONS", "DELETE", "PATCH"];
 const METHOD_WEIGHTS: [u32; 7] = [700, 200, 20, 20, 40, 5, 10];
@@ -63,9 +73,32 @@ const UA_WEIGHTS: [u32; 17] = {
 };
 
 const WORDS: &[&str] = &[
-    "report", "invoice", "search", "profile", "settings", "dashboard", "video", "image", "news", "product", "cart",
-    "checkout", "login", "docs", "release", "download", "article", "comments", "feed", "api", "user", "team", "café",
-    "straße", "résumé", "data",
+    "report",
+    "invoice",
+    "search",
+    "profile",
+    "settings",
+    "dashboard",
+    "video",
+    "image",
+    "news",
+    "product",
+    "cart",
+    "checkout",
+    "login",
+    "docs",
+    "release",
+    "download",
+    "article",
+    "comments",
+    "feed",
+    "api",
+    "user",
+    "team",
+    "café",
+    "straße",
+    "résumé",
+    "data",
 ];
 
 /// Files: (name stem, extension, content type, file type).
@@ -73,22 +106,41 @@ const FILES: &[(&str, &str, &str, &str)] = &[
     ("Q3-report", "pdf", "application/pdf", "pdf"),
     ("setup", "exe", "application/x-msdownload", "exe"),
     ("holiday photo", "jpg", "image/jpeg", "jpg"),
-    ("budget 2027", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    (
+        "budget 2027",
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "xlsx",
+    ),
     ("archive", "zip", "application/zip", "zip"),
-    ("Präsentation", "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx"),
+    (
+        "Präsentation",
+        "pptx",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "pptx",
+    ),
     ("firmware", "bin", "application/octet-stream", "bin"),
-    ("notes \"final\"", "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
+    (
+        "notes \"final\"",
+        "docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "docx",
+    ),
 ];
 
 const DLP_PROFILES: &[(&str, &str)] = &[
     ("Financial Information", "Credit Card Numbers"),
-    ("Social Security, Insurance, Tax, and Identifier Numbers", "United States SSN Numeric Detection"),
+    (
+        "Social Security, Insurance, Tax, and Identifier Numbers",
+        "United States SSN Numeric Detection",
+    ),
     ("Source Code", "Python"),
     ("Custom – Projekt Überblick", "Codename \"Falcon\""),
 ];
 
 /// A Logpush job's field list: (keep-function, weight). Most jobs select a subset of fields.
-pub(crate) const PROFILES: [(fn(&str) -> bool, u32); 3] = [(keep_minimal, 20), (keep_standard, 65), (|_| true, 15)];
+pub(crate) const PROFILES: [(KeyFilter, u32); 3] =
+    [(keep_minimal, 20), (keep_standard, 65), (|_| true, 15)];
 
 fn keep_minimal(k: &str) -> bool {
     matches!(
@@ -137,9 +189,23 @@ fn keep_standard(k: &str) -> bool {
 pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch, start: i64) {
     let (secs, nanos) = record_time(rng, start);
     let acct = p.account(rng);
-    let user = if chance(rng, 920) { Some(acct.user(rng)) } else { None };
-    let device = user.and_then(|u| if u.devices.is_empty() { None } else { Some(pick(rng, &u.devices)) });
-    let loc = if user.is_none() || chance(rng, 150) { Some(acct.location(rng)) } else { None };
+    let user = if chance(rng, 920) {
+        Some(acct.user(rng))
+    } else {
+        None
+    };
+    let device = user.and_then(|u| {
+        if u.devices.is_empty() {
+            None
+        } else {
+            Some(pick(rng, &u.devices))
+        }
+    });
+    let loc = if user.is_none() || chance(rng, 150) {
+        Some(acct.location(rng))
+    } else {
+        None
+    };
     let src = match (user, loc) {
         (Some(u), _) if chance(rng, 800) => pick(rng, &u.ips),
         (_, Some(l)) => pick(rng, &l.ips),
@@ -153,10 +219,14 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     if dom.security && chance(rng, 700) {
         action = "block";
     }
-    let method = if action == "off" { "CONNECT" } else { METHODS[weighted(rng, &METHOD_WEIGHTS)] };
+    let method = if action == "off" {
+        "CONNECT"
+    } else {
+        METHODS[weighted(rng, &METHOD_WEIGHTS)]
+    };
     let status: u16 = match action {
-        "block" => *pick(rng, &[403, 403, 403, 200]),
-        "redirect" => *pick(rng, &[302, 307]),
+        "block" => choose(rng, &[403, 403, 403, 200]),
+        "redirect" => choose(rng, &[302, 307]),
         "off" => 0,
         _ => STATUS[weighted(rng, &STATUS_WEIGHTS)],
     };
@@ -170,7 +240,11 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     } else {
         0
     };
-    let file = if file_kind > 0 { Some(pick(rng, FILES)) } else { None };
+    let file = if file_kind > 0 {
+        Some(pick(rng, FILES))
+    } else {
+        None
+    };
     let file_blocked = file.is_some() && action == "block";
     let file_size = if file.is_some() {
         if chance(rng, 100) {
@@ -181,13 +255,22 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     } else {
         0
     };
-    let dlp = if file_kind > 0 && chance(rng, 100) { Some(pick(rng, DLP_PROFILES)) } else { None };
+    let dlp = if file_kind > 0 && chance(rng, 100) {
+        Some(pick(rng, DLP_PROFILES))
+    } else {
+        None
+    };
 
     // Fields, in reference order.
     rec.str("AccountID", &acct.id);
     rec.str("Action", action);
     if chance(rng, 20) {
-        rec.str_list("AddedHeaders", ["Cf-Access-Token", "X-Tenant-Id"].into_iter().take(between(rng, 1, 2) as usize));
+        rec.str_list(
+            "AddedHeaders",
+            ["Cf-Access-Token", "X-Tenant-Id"]
+                .into_iter()
+                .take(between(rng, 1, 2) as usize),
+        );
     } else {
         rec.empty_list("AddedHeaders");
     }
@@ -202,9 +285,12 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
             if file_kind == 2 {
                 rec.buf.extend_from_slice(b"{\"id\":3,\"name\":\"Upload\"}");
             } else if chance(rng, 500) {
-                rec.buf.extend_from_slice(b"{\"id\":1,\"name\":\"Login\"},{\"id\":7,\"name\":\"Share\"}");
+                rec.buf.extend_from_slice(
+                    b"{\"id\":1,\"name\":\"Login\"},{\"id\":7,\"name\":\"Share\"}",
+                );
             }
-            rec.buf.extend_from_slice(b"],\"apis\":[],\"groups\":[\"Collaboration\"]}");
+            rec.buf
+                .extend_from_slice(b"],\"apis\":[],\"groups\":[\"Collaboration\"]}");
             rec.end("AppControlInfo", s);
         }
         _ => {
@@ -217,7 +303,17 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         Some(a) => {
             rec.int_list("ApplicationIDs", [u64::from(APPS[a as usize].0)]);
             rec.str_list("ApplicationNames", [APPS[a as usize].1]);
-            let st = *pick(rng, &["approved", "approved", "approved", "unapproved", "in review", "unreviewed"]);
+            let st = choose(
+                rng,
+                &[
+                    "approved",
+                    "approved",
+                    "approved",
+                    "unapproved",
+                    "in review",
+                    "unreviewed",
+                ],
+            );
             rec.str_list("ApplicationStatuses", [st]);
         }
         None => {
@@ -235,7 +331,10 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
             rec.end("BlockedFileHash", s);
             file_name(&mut sc.s, f);
             rec.str("BlockedFileName", &sc.s);
-            rec.str("BlockedFileReason", *pick(rng, &["malware", "dlp", "policy", "password protected"]));
+            rec.str(
+                "BlockedFileReason",
+                choose(rng, &["malware", "dlp", "policy", "password protected"]),
+            );
             rec.int("BlockedFileSize", file_size);
             rec.str("BlockedFileType", f.3);
         }
@@ -247,8 +346,16 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
             rec.opt_str("BlockedFileType", "");
         }
     }
-    rec.int_list("CategoryIDs", dom.cats.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)));
-    rec.str_list("CategoryNames", dom.cats.iter().map(|&c| CATEGORIES[c as usize].1));
+    rec.int_list(
+        "CategoryIDs",
+        dom.cats
+            .iter()
+            .map(|&c| u64::from(CATEGORIES[c as usize].0)),
+    );
+    rec.str_list(
+        "CategoryNames",
+        dom.cats.iter().map(|&c| CATEGORIES[c as usize].1),
+    );
     let s = rec.begin();
     write_datetime(&mut rec.buf, secs, nanos, time_format(rng));
     rec.end("Datetime", s);
@@ -258,7 +365,11 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         rec.empty_list("DeletedHeaders");
     }
     let use_v6 = !dom.v6_text.is_empty() && (dom.v4_text.is_empty() || chance(rng, 200));
-    let dst = if use_v6 { pick(rng, &dom.v6_text) } else { pick(rng, &dom.v4_text) };
+    let dst = if use_v6 {
+        pick(rng, &dom.v6_text)
+    } else {
+        pick(rng, &dom.v4_text)
+    };
     rec.ip("DestinationIP", dst, use_v6);
     rec.str("DestinationIPContinentCode", GEOS[dom.ip_geo].0.continent);
     rec.str("DestinationIPCountryCode", GEOS[dom.ip_geo].0.country);
@@ -304,9 +415,14 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
                 write_u64(&mut rec.buf, file_size);
                 rec.buf.extend_from_slice(b"}]}");
             } else {
-                let dir: &[u8] = if file_kind == 1 { b"download" } else { b"upload" };
+                let dir: &[u8] = if file_kind == 1 {
+                    b"download"
+                } else {
+                    b"upload"
+                };
                 rec.buf.extend_from_slice(b"{\"files\":[{\"action\":\"");
-                rec.buf.extend_from_slice(if file_blocked { b"block" } else { b"allow" });
+                rec.buf
+                    .extend_from_slice(if file_blocked { b"block" } else { b"allow" });
                 rec.buf.extend_from_slice(b"\",\"content_type\":");
                 write_str(&mut rec.buf, f.2, esc);
                 rec.buf.extend_from_slice(b",\"direction\":\"");
@@ -325,15 +441,32 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         }
         None => {
             if chance(rng, rec.p_empty / 2) {
-                rec.raw("FileInfo", if chance(rng, 500) { b"{}" } else { b"{\"files\":[]}" });
+                rec.raw(
+                    "FileInfo",
+                    if chance(rng, 500) {
+                        b"{}"
+                    } else {
+                        b"{\"files\":[]}"
+                    },
+                );
             }
         }
     }
-    rec.opt_str("ForensicCopyStatus", if file.is_some() && chance(rng, 50) { "success" } else { "" });
+    rec.opt_str(
+        "ForensicCopyStatus",
+        if file.is_some() && chance(rng, 50) {
+            "success"
+        } else {
+            ""
+        },
+    );
     rec.str("HTTPHost", &dom.name);
     rec.str("HTTPMethod", method);
     rec.int("HTTPStatusCode", u64::from(status));
-    rec.str("HTTPVersion", ["HTTP/1.1", "HTTP/2", "HTTP/3"][weighted(rng, &[300, 600, 100])]);
+    rec.str(
+        "HTTPVersion",
+        ["HTTP/1.1", "HTTP/2", "HTTP/3"][weighted(rng, &[300, 600, 100])],
+    );
     rec.bool("IsIsolated", action == "isolate");
     if from_policy {
         let pol = pick(rng, &acct.http_policies);
@@ -356,26 +489,41 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         let s = rec.begin();
         rec.buf.extend_from_slice(b"\"");
         write_hex(&mut rec.buf, rng, 5);
-        rec.buf.extend_from_slice(b".proxy.cloudflare-gateway.com\"");
+        rec.buf
+            .extend_from_slice(b".proxy.cloudflare-gateway.com\"");
         rec.end("ProxyEndpoint", s);
     } else {
         rec.opt_str("ProxyEndpoint", "");
     }
     rec.bool("Quarantined", file.is_some() && chance(rng, 30));
     if action == "redirect" {
-        rec.str("RedirectTargetURI", "https://intranet.example.com/blocked?src=gateway&lang=en");
+        rec.str(
+            "RedirectTargetURI",
+            "https://intranet.example.com/blocked?src=gateway&lang=en",
+        );
     } else {
         rec.opt_str("RedirectTargetURI", "");
     }
     // URL (built now, also used for the Referer of same-site requests).
-    build_url(rng, p, dom.name.as_str(), file.filter(|_| file_kind == 1), &mut sc.url);
+    build_url(
+        rng,
+        p,
+        dom.name.as_str(),
+        file.filter(|_| file_kind == 1),
+        &mut sc.url,
+    );
     match below(rng, 10) {
         0..=3 => rec.opt_str("Referer", ""),
         4..=7 => {
             let s = rec.begin();
             let u = &sc.url;
             // same site: scheme + host + "/"
-            let host_end = u.iter().skip(8).position(|&b| b == b'/').map(|i| i + 9).unwrap_or(u.len());
+            let host_end = u
+                .iter()
+                .skip(8)
+                .position(|&b| b == b'/')
+                .map(|i| i + 9)
+                .unwrap_or(u.len());
             super::json::write_str_bytes(&mut rec.buf, &u[..host_end], esc);
             rec.end("Referer", s);
         }
@@ -388,7 +536,10 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
             rec.end("Referer", s);
         }
     }
-    rec.opt_str("RegistrationID", device.map(|d| d.registration_id.as_str()).unwrap_or(""));
+    rec.opt_str(
+        "RegistrationID",
+        device.map(|d| d.registration_id.as_str()).unwrap_or(""),
+    );
     if action == "off" && chance(rng, 500) {
         rec.opt_str("RequestID", "");
     } else {
@@ -460,7 +611,17 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         }
     }
     if chance(rng, 15) {
-        rec.str_list("Warnings", [*pick(rng, &["http2 downgrade", "certificate verification skipped", "body too large to scan"])]);
+        rec.str_list(
+            "Warnings",
+            [choose(
+                rng,
+                &[
+                    "http2 downgrade",
+                    "certificate verification skipped",
+                    "body too large to scan",
+                ],
+            )],
+        );
     } else {
         rec.empty_list("Warnings");
     }
@@ -474,9 +635,19 @@ fn file_name(s: &mut String, f: &(&str, &str, &str, &str)) {
 }
 
 /// Writes a request URL (raw text, not yet JSON-escaped) for `host` into `out`.
-fn build_url(rng: &mut Rng, p: &Pools, host: &str, download: Option<&(&str, &str, &str, &str)>, out: &mut Vec<u8>) {
+fn build_url(
+    rng: &mut Rng,
+    p: &Pools,
+    host: &str,
+    download: Option<&(&str, &str, &str, &str)>,
+    out: &mut Vec<u8>,
+) {
     out.clear();
-    out.extend_from_slice(if chance(rng, 950) { b"https://" } else { b"http://" });
+    out.extend_from_slice(if chance(rng, 950) {
+        b"https://"
+    } else {
+        b"http://"
+    });
     out.extend_from_slice(host.as_bytes());
     if let Some(f) = download {
         out.extend_from_slice(b"/download/");
@@ -485,7 +656,7 @@ fn build_url(rng: &mut Rng, p: &Pools, host: &str, download: Option<&(&str, &str
         out.extend_from_slice(f.1.as_bytes());
         return;
     }
-    let word = |rng: &mut Rng| *pick(rng, WORDS);
+    let word = |rng: &mut Rng| choose(rng, WORDS);
     match below(rng, 100) {
         0..=14 => out.push(b'/'),
         15..=29 => {
@@ -529,7 +700,11 @@ fn build_url(rng: &mut Rng, p: &Pools, host: &str, download: Option<&(&str, &str
             write_hex(out, rng, 5);
             out.extend_from_slice(b"&cid=");
             write_u64(out, u64::from(rng_u32(rng)));
-            let n = if chance(rng, 100) { between(rng, 40, 160) } else { between(rng, 3, 14) };
+            let n = if chance(rng, 100) {
+                between(rng, 40, 160)
+            } else {
+                between(rng, 3, 14)
+            };
             for i in 0..n {
                 out.extend_from_slice(b"&ep.");
                 out.extend_from_slice(word(rng).as_bytes());
@@ -543,7 +718,18 @@ fn build_url(rng: &mut Rng, p: &Pools, host: &str, download: Option<&(&str, &str
         }
         93..=95 => {
             out.extend_from_slice(b"/wiki/");
-            out.extend_from_slice(pick(rng, &["Caf\u{e9}_M\u{fc}ller", "%E6%9D%B1%E4%BA%AC", "Stra%C3%9Fe", "\u{1F600}_emoji"]).as_bytes());
+            out.extend_from_slice(
+                pick(
+                    rng,
+                    &[
+                        "Caf\u{e9}_M\u{fc}ller",
+                        "%E6%9D%B1%E4%BA%AC",
+                        "Stra%C3%9Fe",
+                        "\u{1F600}_emoji",
+                    ],
+                )
+                .as_bytes(),
+            );
         }
         96..=97 => {
             out.extend_from_slice(b"/share\\folder/\"quoted\"/");

@@ -49,6 +49,35 @@ pub(crate) fn write_str_bytes(out: &mut Vec<u8>, s: &[u8], esc: Escape) {
     let mut start = 0;
     let mut i = 0;
     while i < s.len() {
+        // Skip 8 plain bytes at a time (SWAR): no control byte, `"`, `\`, and per mode no
+        // `<>&` / non-ASCII byte.
+        if let Some(chunk) = s.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(w);
+            const LO: u64 = 0x0101_0101_0101_0101;
+            const HI: u64 = 0x8080_8080_8080_8080;
+            let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+            let mut hit = w.wrapping_sub(LO * 0x20) & !w & HI
+                | zero(w ^ (LO * b'"' as u64))
+                | zero(w ^ (LO * b'\\' as u64));
+            match esc {
+                Escape::Minimal => {}
+                Escape::Go => {
+                    hit |= zero(w ^ (LO * b'<' as u64))
+                        | zero(w ^ (LO * b'>' as u64))
+                        | zero(w ^ (LO * b'&' as u64))
+                        | zero(w ^ (LO * 0xE2))
+                }
+                Escape::Ascii => hit |= w & HI,
+            }
+            if hit == 0 {
+                i += 8;
+                continue;
+            }
+            // The lowest flagged byte is a true hit (borrows only propagate upwards).
+            i += (hit.trailing_zeros() / 8) as usize;
+        }
         let b = s[i];
         let need = match CLASS[b as usize] {
             0 => false,
@@ -57,7 +86,11 @@ pub(crate) fn write_str_bytes(out: &mut Vec<u8>, s: &[u8], esc: Escape) {
             _ => match esc {
                 Escape::Minimal => false,
                 Escape::Ascii => true,
-                Escape::Go => b == 0xE2 && s.get(i + 1) == Some(&0x80) && matches!(s.get(i + 2), Some(0xA8 | 0xA9)),
+                Escape::Go => {
+                    b == 0xE2
+                        && s.get(i + 1) == Some(&0x80)
+                        && matches!(s.get(i + 2), Some(0xA8 | 0xA9))
+                }
             },
         };
         if !need {
@@ -148,16 +181,31 @@ pub(crate) fn write_base64(out: &mut Vec<u8>, data: &[u8]) {
     let mut chunks = data.chunks_exact(3);
     for c in &mut chunks {
         let n = (c[0] as u32) << 16 | (c[1] as u32) << 8 | c[2] as u32;
-        out.extend_from_slice(&[A[(n >> 18) as usize & 63], A[(n >> 12) as usize & 63], A[(n >> 6) as usize & 63], A[n as usize & 63]]);
+        out.extend_from_slice(&[
+            A[(n >> 18) as usize & 63],
+            A[(n >> 12) as usize & 63],
+            A[(n >> 6) as usize & 63],
+            A[n as usize & 63],
+        ]);
     }
     match *chunks.remainder() {
         [a] => {
             let n = (a as u32) << 16;
-            out.extend_from_slice(&[A[(n >> 18) as usize & 63], A[(n >> 12) as usize & 63], b'=', b'=']);
+            out.extend_from_slice(&[
+                A[(n >> 18) as usize & 63],
+                A[(n >> 12) as usize & 63],
+                b'=',
+                b'=',
+            ]);
         }
         [a, b] => {
             let n = (a as u32) << 16 | (b as u32) << 8;
-            out.extend_from_slice(&[A[(n >> 18) as usize & 63], A[(n >> 12) as usize & 63], A[(n >> 6) as usize & 63], b'=']);
+            out.extend_from_slice(&[
+                A[(n >> 18) as usize & 63],
+                A[(n >> 12) as usize & 63],
+                A[(n >> 6) as usize & 63],
+                b'=',
+            ]);
         }
         _ => {}
     }
@@ -212,7 +260,10 @@ pub(crate) fn write_datetime(out: &mut Vec<u8>, secs: i64, nanos: u32, fmt: Time
     match fmt {
         TimeFormat::UnixSeconds => write_i64(out, secs),
         TimeFormat::UnixNanos => {
-            match secs.checked_mul(1_000_000_000).and_then(|v| v.checked_add(i64::from(nanos))) {
+            match secs
+                .checked_mul(1_000_000_000)
+                .and_then(|v| v.checked_add(i64::from(nanos)))
+            {
                 Some(v) if v >= 100_000_000_000_000_000 => write_i64(out, v),
                 _ => write_i64(out, secs),
             }
@@ -255,6 +306,9 @@ pub(crate) fn write_datetime(out: &mut Vec<u8>, secs: i64, nanos: u32, fmt: Time
     }
 }
 
+/// Which keys a producer writes: a Logpush job's field list.
+pub(crate) type KeyFilter = fn(&str) -> bool;
+
 /// One top-level key and its value's JSON text, `buf[start..end]` of its [`Record`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Frag {
@@ -274,14 +328,22 @@ pub(crate) struct Record {
     /// Per mille: how often an integer value is replaced by `""` or left out (both null).
     pub p_null_int: u32,
     /// Which keys this record's producer (a Logpush job's field list) includes.
-    pub keep: fn(&str) -> bool,
+    pub keep: KeyFilter,
     /// SplitMix64 state for the small per-field decisions (reseeded from the main RNG per record).
     noise: u64,
 }
 
 impl Record {
     pub fn new() -> Self {
-        Record { buf: Vec::with_capacity(4096), frags: Vec::with_capacity(96), esc: Escape::Minimal, p_empty: 500, p_null_int: 20, keep: |_| true, noise: 0 }
+        Record {
+            buf: Vec::with_capacity(4096),
+            frags: Vec::with_capacity(96),
+            esc: Escape::Minimal,
+            p_empty: 500,
+            p_null_int: 20,
+            keep: |_| true,
+            noise: 0,
+        }
     }
 
     /// Empties the record and reseeds its decision source.
@@ -318,10 +380,20 @@ impl Record {
     #[inline]
     pub fn end(&mut self, key: &'static str, start: usize) {
         if (self.keep)(key) {
-            self.frags.push(Frag { key, start, end: self.buf.len() });
+            self.frags.push(Frag {
+                key,
+                start,
+                end: self.buf.len(),
+            });
         } else {
             self.buf.truncate(start);
         }
+    }
+
+    /// Whether this record's field list includes `key` (to skip building costly values).
+    #[inline]
+    pub fn wants(&self, key: &str) -> bool {
+        (self.keep)(key)
     }
 
     /// `key` with raw JSON `value`.
@@ -449,11 +521,19 @@ impl Record {
 
     /// Like [`Record::set_raw`] for a value already appended to `buf` from `start`.
     pub fn set_span(&mut self, key: &'static str, start: usize) {
-        let frag = Frag { key, start, end: self.buf.len() };
+        let frag = Frag {
+            key,
+            start,
+            end: self.buf.len(),
+        };
         if let Some(i) = self.find(key) {
             self.frags[i] = frag;
         } else {
-            let at = self.frags.iter().position(|f| f.key > key).unwrap_or(self.frags.len());
+            let at = self
+                .frags
+                .iter()
+                .position(|f| f.key > key)
+                .unwrap_or(self.frags.len());
             self.frags.insert(at, frag);
         }
     }
@@ -500,7 +580,8 @@ impl Record {
             0..=9 => self.buf.extend_from_slice(b"\"\""),
             10..=14 if v6 => {
                 self.buf.push(b'"');
-                self.buf.extend(text.bytes().map(|b| b.to_ascii_uppercase()));
+                self.buf
+                    .extend(text.bytes().map(|b| b.to_ascii_uppercase()));
                 self.buf.push(b'"');
             }
             10..=14 => {

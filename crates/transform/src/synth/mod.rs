@@ -2,10 +2,15 @@
 //! `gateway_dns` datasets — valid ones with realistic skew, sizes and encodings, and
 //! malformed ones of each [`BadKind`] — for tests and benchmarks of the decoder.
 //!
-//! ```ignore
+//! ```
+//! use transform::synth::{Dataset, Generator, RecordKind};
+//!
 //! let mut g = Generator::new(Dataset::GatewayDns, 42).with_bad_ratio(0.01);
 //! let mut line = Vec::new();
-//! let kind = g.next_record(&mut line);
+//! if g.next_record(&mut line) == RecordKind::Valid {
+//!     let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+//!     assert!(v.get("Datetime").is_some());
+//! }
 //! ```
 
 mod bad;
@@ -143,7 +148,11 @@ impl Generator {
     /// Fraction in \[0,1\] of records that are malformed (clamped; NaN is 0). Bad records
     /// cycle through every [`BadKind`] in a freshly shuffled order per round of 11.
     pub fn with_bad_ratio(mut self, ratio: f64) -> Self {
-        let r = if ratio.is_nan() { 0.0 } else { ratio.clamp(0.0, 1.0) };
+        let r = if ratio.is_nan() {
+            0.0
+        } else {
+            ratio.clamp(0.0, 1.0)
+        };
         self.bad_always = r >= 1.0;
         // r < 1, so r * 2^64 < 2^64; `as` saturates anyway.
         self.bad_threshold = (r * 18_446_744_073_709_551_616.0) as u64;
@@ -181,8 +190,12 @@ impl Generator {
         };
         rec.keep = profiles[pools::weighted(&mut self.rng, &profiles.map(|p| p.1))].0;
         match self.dataset {
-            Dataset::GatewayDns => dns::fill(&mut self.rng, &self.pools, rec, &mut self.dns, self.start),
-            Dataset::GatewayHttp => http::fill(&mut self.rng, &self.pools, rec, &mut self.http, self.start),
+            Dataset::GatewayDns => {
+                dns::fill(&mut self.rng, &self.pools, rec, &mut self.dns, self.start)
+            }
+            Dataset::GatewayHttp => {
+                http::fill(&mut self.rng, &self.pools, rec, &mut self.http, self.start)
+            }
         }
         if chance(&mut self.rng, 50) {
             // Producers do not guarantee key order: swap a few keys.

@@ -64,6 +64,12 @@ pub(crate) fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
     &items[below(rng, items.len() as u32) as usize]
 }
 
+/// A uniformly chosen element, copied (`items` non-empty).
+#[inline]
+pub(crate) fn choose<T: Copy>(rng: &mut Rng, items: &[T]) -> T {
+    items[below(rng, items.len() as u32) as usize]
+}
+
 /// Index chosen with integer weights (non-empty, positive sum).
 pub(crate) fn weighted(rng: &mut Rng, weights: &[u32]) -> usize {
     let total: u32 = weights.iter().sum();
@@ -105,7 +111,9 @@ impl Zipf {
     pub fn sample(&self, rng: &mut Rng) -> usize {
         let total = self.cum.last().copied().unwrap_or(1);
         let r = below64(rng, total);
-        self.cum.partition_point(|&c| c <= r).min(self.cum.len() - 1)
+        self.cum
+            .partition_point(|&c| c <= r)
+            .min(self.cum.len() - 1)
     }
 }
 
@@ -118,26 +126,146 @@ pub(crate) struct Geo {
 
 /// Countries with traffic weights.
 pub(crate) const GEOS: &[(Geo, u32)] = &[
-    (Geo { country: "US", continent: "NA" }, 340),
-    (Geo { country: "DE", continent: "EU" }, 90),
-    (Geo { country: "GB", continent: "EU" }, 80),
-    (Geo { country: "FR", continent: "EU" }, 50),
-    (Geo { country: "CA", continent: "NA" }, 40),
-    (Geo { country: "IN", continent: "AS" }, 60),
-    (Geo { country: "JP", continent: "AS" }, 40),
-    (Geo { country: "BR", continent: "SA" }, 40),
-    (Geo { country: "AU", continent: "OC" }, 30),
-    (Geo { country: "NL", continent: "EU" }, 30),
-    (Geo { country: "SG", continent: "AS" }, 25),
-    (Geo { country: "PT", continent: "EU" }, 15),
-    (Geo { country: "MX", continent: "NA" }, 20),
-    (Geo { country: "ZA", continent: "AF" }, 10),
-    (Geo { country: "CH", continent: "EU" }, 15),
-    (Geo { country: "PL", continent: "EU" }, 15),
-    (Geo { country: "KR", continent: "AS" }, 15),
-    (Geo { country: "AR", continent: "SA" }, 8),
-    (Geo { country: "NG", continent: "AF" }, 6),
-    (Geo { country: "NZ", continent: "OC" }, 6),
+    (
+        Geo {
+            country: "US",
+            continent: "NA",
+        },
+        340,
+    ),
+    (
+        Geo {
+            country: "DE",
+            continent: "EU",
+        },
+        90,
+    ),
+    (
+        Geo {
+            country: "GB",
+            continent: "EU",
+        },
+        80,
+    ),
+    (
+        Geo {
+            country: "FR",
+            continent: "EU",
+        },
+        50,
+    ),
+    (
+        Geo {
+            country: "CA",
+            continent: "NA",
+        },
+        40,
+    ),
+    (
+        Geo {
+            country: "IN",
+            continent: "AS",
+        },
+        60,
+    ),
+    (
+        Geo {
+            country: "JP",
+            continent: "AS",
+        },
+        40,
+    ),
+    (
+        Geo {
+            country: "BR",
+            continent: "SA",
+        },
+        40,
+    ),
+    (
+        Geo {
+            country: "AU",
+            continent: "OC",
+        },
+        30,
+    ),
+    (
+        Geo {
+            country: "NL",
+            continent: "EU",
+        },
+        30,
+    ),
+    (
+        Geo {
+            country: "SG",
+            continent: "AS",
+        },
+        25,
+    ),
+    (
+        Geo {
+            country: "PT",
+            continent: "EU",
+        },
+        15,
+    ),
+    (
+        Geo {
+            country: "MX",
+            continent: "NA",
+        },
+        20,
+    ),
+    (
+        Geo {
+            country: "ZA",
+            continent: "AF",
+        },
+        10,
+    ),
+    (
+        Geo {
+            country: "CH",
+            continent: "EU",
+        },
+        15,
+    ),
+    (
+        Geo {
+            country: "PL",
+            continent: "EU",
+        },
+        15,
+    ),
+    (
+        Geo {
+            country: "KR",
+            continent: "AS",
+        },
+        15,
+    ),
+    (
+        Geo {
+            country: "AR",
+            continent: "SA",
+        },
+        8,
+    ),
+    (
+        Geo {
+            country: "NG",
+            continent: "AF",
+        },
+        6,
+    ),
+    (
+        Geo {
+            country: "NZ",
+            continent: "OC",
+        },
+        6,
+    ),
 ];
 
 /// Colos (code, id, index into GEOS of its country).
@@ -357,9 +485,10 @@ const HEAD_DOMAINS: &[(&str, i16)] = &[
 ];
 
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ra", "tech", "net", "ve", "zo", "cloud", "data", "shop", "ar", "en", "is", "ul", "pro", "go",
-    "bit", "ly", "sta", "tic", "fo", "rum", "news", "lab", "pix", "ex", "um", "ta", "qui", "ro", "mar", "ket", "on",
-    "line", "soft", "ware", "box", "hub", "bay", "fi", "nan", "ce", "med", "ia", "app", "ser", "vo", "dy", "nix",
+    "ka", "lo", "mi", "ra", "tech", "net", "ve", "zo", "cloud", "data", "shop", "ar", "en", "is",
+    "ul", "pro", "go", "bit", "ly", "sta", "tic", "fo", "rum", "news", "lab", "pix", "ex", "um",
+    "ta", "qui", "ro", "mar", "ket", "on", "line", "soft", "ware", "box", "hub", "bay", "fi",
+    "nan", "ce", "med", "ia", "app", "ser", "vo", "dy", "nix",
 ];
 const TLDS: &[(&str, u32)] = &[
     ("com", 500),
@@ -394,11 +523,32 @@ const SUBDOMAINS: &[(&str, u32)] = &[
     ("telemetry.", 15),
     ("eu-west-1.api.", 5),
 ];
-const CNAME_SUFFIXES: &[&str] = &[".cdn.cloudflare.net", ".edgekey.net", ".cloudfront.net", ".azureedge.net", ".akamaized.net", ".fastly.net"];
+const CNAME_SUFFIXES: &[&str] = &[
+    ".cdn.cloudflare.net",
+    ".edgekey.net",
+    ".cloudfront.net",
+    ".azureedge.net",
+    ".akamaized.net",
+    ".fastly.net",
+];
 /// IPv4 /16 prefixes of content networks.
 const V4_PREFIXES: &[u32] = &[
-    0x6810_0000, 0x6812_0000, 0xAC40_0000, 0x8EFA_0000, 0xACD9_0000, 0x3400_0000, 0x3600_0000, 0x1700_0000, 0x9765_0000,
-    0x0D20_0000, 0x1440_0000, 0x2845_0000, 0xB9C7_0000, 0x5DB8_0000, 0x9DF0_0000, 0x1F0D_0000,
+    0x6810_0000,
+    0x6812_0000,
+    0xAC40_0000,
+    0x8EFA_0000,
+    0xACD9_0000,
+    0x3400_0000,
+    0x3600_0000,
+    0x1700_0000,
+    0x9765_0000,
+    0x0D20_0000,
+    0x1440_0000,
+    0x2845_0000,
+    0xB9C7_0000,
+    0x5DB8_0000,
+    0x9DF0_0000,
+    0x1F0D_0000,
 ];
 /// IPv6 /32 prefixes of content networks and ISPs.
 const V6_PREFIXES: &[u128] = &[
@@ -415,13 +565,31 @@ const V6_PREFIXES: &[u128] = &[
 ];
 
 const FIRST_NAMES: &[&str] = &[
-    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "olivia",
-    "peggy", "rupert", "sybil", "trent", "victor", "walter", "zoe", "jose", "maria", "chen", "priya", "ahmed", "yuki",
-    "lars", "ines", "kofi", "amara",
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
+    "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "zoe", "jose",
+    "maria", "chen", "priya", "ahmed", "yuki", "lars", "ines", "kofi", "amara",
 ];
 const LAST_NAMES: &[&str] = &[
-    "smith", "jones", "garcia", "muller", "schmidt", "martin", "tanaka", "kumar", "silva", "nguyen", "kowalski",
-    "rossi", "dubois", "oconnor", "andersson", "okafor", "lopez", "fischer", "wang", "patel",
+    "smith",
+    "jones",
+    "garcia",
+    "muller",
+    "schmidt",
+    "martin",
+    "tanaka",
+    "kumar",
+    "silva",
+    "nguyen",
+    "kowalski",
+    "rossi",
+    "dubois",
+    "oconnor",
+    "andersson",
+    "okafor",
+    "lopez",
+    "fischer",
+    "wang",
+    "patel",
 ];
 const DEVICE_TEMPLATES: &[&str] = &[
     "Laptop MB{}",
@@ -452,8 +620,26 @@ const LOCATION_NAMES: &[&str] = &[
     "Zürich Lab",
 ];
 const COMPANY_WORDS: &[&str] = &[
-    "acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell", "cyberdyne", "soylent", "wonka",
-    "vandelay", "pied-piper", "oscorp", "aperture", "blue-sun", "nakatomi", "gringotts", "monarch", "kaiba",
+    "acme",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "stark",
+    "wayne",
+    "tyrell",
+    "cyberdyne",
+    "soylent",
+    "wonka",
+    "vandelay",
+    "pied-piper",
+    "oscorp",
+    "aperture",
+    "blue-sun",
+    "nakatomi",
+    "gringotts",
+    "monarch",
+    "kaiba",
 ];
 const COMPANY_TLDS: &[&str] = &["com", "io", "de", "co.uk", "fr", "example", "net", "com.au"];
 const DNS_POLICY_NAMES: &[&str] = &[
@@ -563,7 +749,14 @@ fn uuid(rng: &mut Rng) -> String {
     let b = rng.next_u64();
     let v = (u128::from(a) << 64) | u128::from(b);
     let h = format!("{v:032x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 fn hex(rng: &mut Rng, bytes: usize) -> String {
@@ -596,11 +789,20 @@ fn geo_index(rng: &mut Rng, weights: &[u32]) -> usize {
 fn random_ip(rng: &mut Rng, weights: &[u32], v6_permille: u32) -> Ip {
     let geo = geo_index(rng, weights);
     if chance(rng, v6_permille) {
-        let p = *pick(rng, V6_PREFIXES);
-        let v = p | (u128::from(rng.next_u64()) << 32 | u128::from(rng.next_u32())) & ((1u128 << 96) - 1);
+        let p = choose(rng, V6_PREFIXES);
+        let v = p
+            | (u128::from(rng.next_u64()) << 32 | u128::from(rng.next_u32())) & ((1u128 << 96) - 1);
         // ISPs hand out /64s: often a low interface id, sometimes a random one.
-        let v = if chance(rng, 300) { v & !0xffff_ffff_ffff_0000u128 } else { v };
-        Ip { text: Ipv6Addr::from(v).to_string(), v6: true, geo }
+        let v = if chance(rng, 300) {
+            v & !0xffff_ffff_ffff_0000u128
+        } else {
+            v
+        };
+        Ip {
+            text: Ipv6Addr::from(v).to_string(),
+            v6: true,
+            geo,
+        }
     } else {
         let v = loop {
             let v = between(rng, 0x0100_0000, 0xDFFF_FFFF);
@@ -609,7 +811,11 @@ fn random_ip(rng: &mut Rng, weights: &[u32], v6_permille: u32) -> Ip {
                 break v;
             }
         };
-        Ip { text: Ipv4Addr::from(v).to_string(), v6: false, geo }
+        Ip {
+            text: Ipv4Addr::from(v).to_string(),
+            v6: false,
+            geo,
+        }
     }
 }
 
@@ -617,7 +823,7 @@ fn syllable_word(rng: &mut Rng, min: u32, max: u32) -> String {
     let n = between(rng, min, max);
     let mut w = String::new();
     for _ in 0..n {
-        w.push_str(*pick(rng, SYLLABLES));
+        w.push_str(choose(rng, SYLLABLES));
     }
     w
 }
@@ -632,7 +838,11 @@ fn tail_domain(rng: &mut Rng) -> (String, bool) {
         let len = between(rng, 12, 30);
         for _ in 0..len {
             let c = below(rng, 36) as u8;
-            s.push(if c < 26 { (b'a' + c) as char } else { (b'0' + c - 26) as char });
+            s.push(if c < 26 {
+                (b'a' + c) as char
+            } else {
+                (b'0' + c - 26) as char
+            });
         }
         s.push('.');
         s.push_str(TLDS[weighted(rng, &tlds)].0);
@@ -644,12 +854,26 @@ fn tail_domain(rng: &mut Rng) -> (String, bool) {
             hex(rng, 6),
             hex(rng, 3),
             syllable_word(rng, 1, 2),
-            pick(rng, &["akamaiedge", "trafficmanager", "elb.amazonaws", "storage.googleapis", "blob.core.windows"]),
+            pick(
+                rng,
+                &[
+                    "akamaiedge",
+                    "trafficmanager",
+                    "elb.amazonaws",
+                    "storage.googleapis",
+                    "blob.core.windows"
+                ]
+            ),
             pick(rng, &["net", "com"])
         );
         (s, false)
     } else {
-        let s = format!("{}{}.{}", SUBDOMAINS[weighted(rng, &subs)].0, syllable_word(rng, 2, 4), TLDS[weighted(rng, &tlds)].0);
+        let s = format!(
+            "{}{}.{}",
+            SUBDOMAINS[weighted(rng, &subs)].0,
+            syllable_word(rng, 2, 4),
+            TLDS[weighted(rng, &tlds)].0
+        );
         (s, false)
     }
 }
@@ -660,7 +884,9 @@ fn build_domain(rng: &mut Rng, name: String, app: Option<u16>, security: bool) -
     let reversed = reverse_name(&name);
     let mut cats = Vec::new();
     if security {
-        cats.push((SECURITY_FROM + below(rng, (CATEGORIES.len() - SECURITY_FROM) as u32) as usize) as u16);
+        cats.push(
+            (SECURITY_FROM + below(rng, (CATEGORIES.len() - SECURITY_FROM) as u32) as usize) as u16,
+        );
         if chance(rng, 400) {
             cats.push(below(rng, SECURITY_FROM as u32) as u16);
         }
@@ -673,13 +899,22 @@ fn build_domain(rng: &mut Rng, name: String, app: Option<u16>, security: bool) -
             }
         }
     }
-    let prefix4 = *pick(rng, V4_PREFIXES);
+    let prefix4 = choose(rng, V4_PREFIXES);
     let n4 = weighted(rng, &[30, 500, 300, 100, 70]);
-    let v4: Vec<[u8; 4]> = (0..n4).map(|_| (prefix4 | below(rng, 0xffff)).to_be_bytes()).collect();
-    let prefix6 = *pick(rng, V6_PREFIXES);
-    let n6 = if n4 == 0 { 1 } else { weighted(rng, &[350, 450, 200]) };
+    let v4: Vec<[u8; 4]> = (0..n4)
+        .map(|_| (prefix4 | below(rng, 0xffff)).to_be_bytes())
+        .collect();
+    let prefix6 = choose(rng, V6_PREFIXES);
+    let n6 = if n4 == 0 {
+        1
+    } else {
+        weighted(rng, &[350, 450, 200])
+    };
     let v6: Vec<[u8; 16]> = (0..n6)
-        .map(|_| (prefix6 | u128::from(rng.next_u32()) << 64 | u128::from(below(rng, 0x1_0000))).to_be_bytes())
+        .map(|_| {
+            (prefix6 | u128::from(rng.next_u32()) << 64 | u128::from(below(rng, 0x1_0000)))
+                .to_be_bytes()
+        })
         .collect();
     let v4_text = v4.iter().map(|b| Ipv4Addr::from(*b).to_string()).collect();
     let v6_text = v6.iter().map(|b| Ipv6Addr::from(*b).to_string()).collect();
@@ -693,8 +928,81 @@ fn build_domain(rng: &mut Rng, name: String, app: Option<u16>, security: bool) -
     if let Some(c) = &cname {
         name_wire(c, &mut cname_wire);
     }
-    let ttl = *pick(rng, &[20, 30, 60, 60, 60, 120, 300, 300, 300, 600, 1800, 3600, 3600, 14400, 86400]);
-    Domain { name, reversed, wire, cats, app, v4, v6, v4_text, v6_text, ip_geo: 0, cname, cname_wire, ttl, security }
+    let ttl = choose(
+        rng,
+        &[
+            20, 30, 60, 60, 60, 120, 300, 300, 300, 600, 1800, 3600, 3600, 14400, 86400,
+        ],
+    );
+    Domain {
+        name,
+        reversed,
+        wire,
+        cats,
+        app,
+        v4,
+        v6,
+        v4_text,
+        v6_text,
+        ip_geo: 0,
+        cname,
+        cname_wire,
+        ttl,
+        security,
+    }
+}
+
+/// Plausible category ids of a popular name.
+fn head_categories(name: &str) -> &'static [u32] {
+    const RULES: &[(&[&str], &[u32])] = &[
+        (&["mail.google", "outlook."], &[35]),
+        (&["drive.google", "dropbox", "box.com", "icloud"], &[129]),
+        (&["doubleclick", "analytics", "tagmanager"], &[1]),
+        (
+            &[
+                "gstatic",
+                "googleapis",
+                "jsdelivr",
+                "amazonaws",
+                "digicert",
+                "pki.goog",
+                "githubusercontent",
+                "nflxso",
+                "ytimg",
+            ],
+            &[27, 163],
+        ),
+        (&["google", "bing"], &[28]),
+        (&["youtube", "netflix"], &[30, 5]),
+        (&["spotify"], &[29]),
+        (
+            &[
+                "facebook",
+                "instagram",
+                "twitter",
+                "x.com",
+                "linkedin",
+                "tiktok",
+                "reddit",
+            ],
+            &[18],
+        ),
+        (
+            &["discord", "whatsapp", "slack", "zoom", "teams"],
+            &[31, 11],
+        ),
+        (&["openai", "chatgpt", "claude"], &[169, 21]),
+        (&["wikipedia"], &[4]),
+        (&["nytimes", "bbc", "spiegel"], &[13]),
+        (&["salesforce", "hubspot", "atlassian"], &[122, 133]),
+        (&["amazon.com"], &[17]),
+        (&["xn--"], &[19]),
+    ];
+    RULES
+        .iter()
+        .find(|r| r.0.iter().any(|k| name.contains(k)))
+        .map(|r| r.1)
+        .unwrap_or(&[21, 10])
 }
 
 impl Pools {
@@ -707,22 +1015,49 @@ impl Pools {
         // Domains: a popular head followed by a generated long tail.
         let mut domains = Vec::with_capacity(4000);
         for &(name, app) in HEAD_DOMAINS {
-            let app = APPS.iter().position(|a| i32::try_from(a.0).ok() == Some(i32::from(app))).map(|i| i as u16);
+            let app = APPS
+                .iter()
+                .position(|a| i32::try_from(a.0).ok() == Some(i32::from(app)))
+                .map(|i| i as u16);
             domains.push(build_domain(rng, name.to_string(), app, false));
         }
         while domains.len() < 4000 {
             let (name, security) = tail_domain(rng);
-            let app = if !security && chance(rng, 40) { Some(below(rng, APPS.len() as u32) as u16) } else { None };
+            let app = if !security && chance(rng, 40) {
+                Some(below(rng, APPS.len() as u32) as u16)
+            } else {
+                None
+            };
             domains.push(build_domain(rng, name, app, security));
         }
-        for d in &mut domains {
-            d.ip_geo = weighted(rng, &geo_weights);
+        for (i, d) in domains.iter_mut().enumerate() {
+            d.ip_geo = if i < HEAD_DOMAINS.len() && chance(rng, 800) {
+                0
+            } else {
+                weighted(rng, &geo_weights)
+            };
+            if i < HEAD_DOMAINS.len() {
+                d.cats = head_categories(&d.name)
+                    .iter()
+                    .filter_map(|&id| CATEGORIES.iter().position(|c| c.0 == id))
+                    .map(|i| i as u16)
+                    .collect();
+            }
         }
         let domain_zipf = Zipf::new(domains.len(), 1.5, 2);
 
         let mut accounts = Vec::with_capacity(50);
         for rank in 0..50usize {
-            let company = format!("{}{}.{}", pick(rng, COMPANY_WORDS), if rank < 20 { String::new() } else { rank.to_string() }, pick(rng, COMPANY_TLDS));
+            let company = format!(
+                "{}{}.{}",
+                pick(rng, COMPANY_WORDS),
+                if rank < 20 {
+                    String::new()
+                } else {
+                    rank.to_string()
+                },
+                pick(rng, COMPANY_TLDS)
+            );
             let n_users = 4 + 400 / (rank + 1);
             let mut users = Vec::with_capacity(n_users);
             for u in 0..n_users {
@@ -731,37 +1066,66 @@ impl Pools {
                 let email = if chance(rng, 30) {
                     format!("zoë.{last}{u}@{company}")
                 } else {
-                    format!("{first}.{last}{}@{company}", if u < 30 { String::new() } else { u.to_string() })
+                    format!(
+                        "{first}.{last}{}@{company}",
+                        if u < 30 { String::new() } else { u.to_string() }
+                    )
                 };
                 let n_dev = weighted(rng, &[0, 700, 250, 50]);
                 let devices = (0..n_dev)
                     .map(|_| {
-                        let t = *pick(rng, DEVICE_TEMPLATES);
+                        let t = choose(rng, DEVICE_TEMPLATES);
                         let num = below(rng, 1000).to_string();
-                        Device { id: uuid(rng), name: t.replace("{}", &num), registration_id: uuid(rng) }
+                        Device {
+                            id: uuid(rng),
+                            name: t.replace("{}", &num),
+                            registration_id: uuid(rng),
+                        }
                     })
                     .collect();
                 let n_ip = between(rng, 1, 3);
-                let ips = (0..n_ip).map(|_| random_ip(rng, &geo_weights, 200)).collect();
-                users.push(User { id: uuid(rng), email, devices, ips });
+                let ips = (0..n_ip)
+                    .map(|_| random_ip(rng, &geo_weights, 200))
+                    .collect();
+                users.push(User {
+                    id: uuid(rng),
+                    email,
+                    devices,
+                    ips,
+                });
             }
             let n_loc = 1 + 5 / (rank / 4 + 1);
             let locations = (0..n_loc)
                 .map(|_| Location {
-                    name: *pick(rng, LOCATION_NAMES),
+                    name: choose(rng, LOCATION_NAMES),
                     id: uuid(rng),
                     doh: hex(rng, 5),
-                    ips: (0..between(rng, 1, 2)).map(|_| random_ip(rng, &geo_weights, 200)).collect(),
+                    ips: (0..between(rng, 1, 2))
+                        .map(|_| random_ip(rng, &geo_weights, 200))
+                        .collect(),
                     tunnel: chance(rng, 250),
                 })
                 .collect();
             let mk = |rng: &mut Rng, names: &'static [&'static str]| -> Vec<Policy> {
-                (0..between(rng, 3, 7)).map(|_| Policy { id: uuid(rng), name: *pick(rng, names) }).collect()
+                (0..between(rng, 3, 7))
+                    .map(|_| Policy {
+                        id: uuid(rng),
+                        name: choose(rng, names),
+                    })
+                    .collect()
             };
             let dns_policies = mk(rng, DNS_POLICY_NAMES);
             let http_policies = mk(rng, HTTP_POLICY_NAMES);
-            let tenant_id = if chance(rng, 100) { "a1b2c3d4-tenant" } else { "" };
-            let vnet = if chance(rng, 300) { Some((uuid(rng), *pick(rng, VNETS))) } else { None };
+            let tenant_id = if chance(rng, 100) {
+                "a1b2c3d4-tenant"
+            } else {
+                ""
+            };
+            let vnet = if chance(rng, 300) {
+                Some((uuid(rng), choose(rng, VNETS)))
+            } else {
+                None
+            };
             accounts.push(Account {
                 id: hex(rng, 16),
                 user_zipf: Zipf::new(users.len(), 2.0, 2),
@@ -774,8 +1138,16 @@ impl Pools {
             });
         }
         let account_zipf = Zipf::new(accounts.len(), 1.0, 2);
-        let ns_ips = (0..64).map(|_| random_ip(rng, &geo_weights, 200).text).collect();
-        Pools { accounts, account_zipf, domains, domain_zipf, ns_ips }
+        let ns_ips = (0..64)
+            .map(|_| random_ip(rng, &geo_weights, 200).text)
+            .collect();
+        Pools {
+            accounts,
+            account_zipf,
+            domains,
+            domain_zipf,
+            ns_ips,
+        }
     }
 
     pub fn account(&self, rng: &mut Rng) -> &Account {
@@ -794,13 +1166,20 @@ impl Account {
 
     pub fn location(&self, rng: &mut Rng) -> &Location {
         // Mostly the first (main office) location.
-        let i = if chance(rng, 600) { 0 } else { below(rng, self.locations.len() as u32) as usize };
+        let i = if chance(rng, 600) {
+            0
+        } else {
+            below(rng, self.locations.len() as u32) as usize
+        };
         &self.locations[i]
     }
 }
 
 /// UTC hour-of-day traffic weights (office hours in Europe and the Americas).
-const HOUR_WEIGHTS: [u32; 24] = [30, 25, 20, 20, 22, 30, 45, 65, 85, 95, 100, 100, 100, 105, 110, 115, 115, 110, 95, 80, 65, 55, 45, 35];
+const HOUR_WEIGHTS: [u32; 24] = [
+    30, 25, 20, 20, 22, 30, 45, 65, 85, 95, 100, 100, 100, 105, 110, 115, 115, 110, 95, 80, 65, 55,
+    45, 35,
+];
 
 /// A record time in `start .. start + 48 h`: (unix seconds, nanoseconds).
 pub(crate) fn record_time(rng: &mut Rng, start: i64) -> (i64, u32) {
@@ -815,8 +1194,20 @@ pub(crate) fn record_time(rng: &mut Rng, start: i64) -> (i64, u32) {
 pub(crate) fn private_ip(rng: &mut Rng, out: &mut String) {
     use std::fmt::Write;
     let _ = match below(rng, 3) {
-        0 => write!(out, "10.{}.{}.{}", below(rng, 256), below(rng, 256), between(rng, 1, 254)),
+        0 => write!(
+            out,
+            "10.{}.{}.{}",
+            below(rng, 256),
+            below(rng, 256),
+            between(rng, 1, 254)
+        ),
         1 => write!(out, "192.168.{}.{}", below(rng, 256), between(rng, 1, 254)),
-        _ => write!(out, "172.{}.{}.{}", between(rng, 16, 31), below(rng, 256), between(rng, 1, 254)),
+        _ => write!(
+            out,
+            "172.{}.{}.{}",
+            between(rng, 16, 31),
+            below(rng, 256),
+            between(rng, 1, 254)
+        ),
     };
 }

@@ -6,33 +6,150 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 const DNS_KEYS: &[&str] = &[
-    "AccountID", "ApplicationID", "ApplicationName", "AppliedMaxTTL", "AuthoritativeNameServerIPs", "CNAMECategoryIDs",
-    "CNAMECategoryNames", "CNAMEs", "CNAMEsReversed", "ColoCode", "ColoID", "CustomResolveDurationMs",
-    "CustomResolverAddress", "CustomResolverPolicyID", "CustomResolverPolicyName", "CustomResolverResponse", "Datetime",
-    "DeviceID", "DeviceName", "DoHSubdomain", "DoTSubdomain", "DstIP", "DstPort", "EDEErrors", "Email",
-    "InitialCategoryIDs", "InitialCategoryNames", "InitialResolvedIPs", "InternalDNSDurationMs",
-    "InternalDNSFallbackStrategy", "InternalDNSRCode", "InternalDNSViewID", "InternalDNSZoneID", "IsResponseCached",
-    "Location", "LocationID", "MatchedCategoryIDs", "MatchedCategoryNames", "MatchedIndicatorFeedIDs",
-    "MatchedIndicatorFeedNames", "Policy", "PolicyID", "PolicyName", "Protocol", "QueryApplicationIDs",
-    "QueryApplicationNames", "QueryCategoryIDs", "QueryCategoryNames", "QueryID", "QueryIndicatorFeedIDs",
-    "QueryIndicatorFeedNames", "QueryName", "QueryNameReversed", "QuerySize", "QueryType", "QueryTypeName", "RCode",
-    "RData", "RedirectTargetURI", "RegistrationID", "RequestContextCategoryIDs", "RequestContextCategoryNames",
-    "ResolvedIPCategoryIDs", "ResolvedIPCategoryNames", "ResolvedIPContinentCodes", "ResolvedIPCountryCodes",
-    "ResolvedIPs", "ResolverDecision", "ResolverPolicyID", "ResolverPolicyName", "ResourceRecords",
-    "ResourceRecordsJSON", "ResponseTimeMs", "SrcIP", "SrcIPContinentCode", "SrcIPCountryCode", "SrcPort", "TenantID",
-    "TimeZone", "TimeZoneInferredMethod", "UpstreamRecordTTLs", "UserID",
+    "AccountID",
+    "ApplicationID",
+    "ApplicationName",
+    "AppliedMaxTTL",
+    "AuthoritativeNameServerIPs",
+    "CNAMECategoryIDs",
+    "CNAMECategoryNames",
+    "CNAMEs",
+    "CNAMEsReversed",
+    "ColoCode",
+    "ColoID",
+    "CustomResolveDurationMs",
+    "CustomResolverAddress",
+    "CustomResolverPolicyID",
+    "CustomResolverPolicyName",
+    "CustomResolverResponse",
+    "Datetime",
+    "DeviceID",
+    "DeviceName",
+    "DoHSubdomain",
+    "DoTSubdomain",
+    "DstIP",
+    "DstPort",
+    "EDEErrors",
+    "Email",
+    "InitialCategoryIDs",
+    "InitialCategoryNames",
+    "InitialResolvedIPs",
+    "InternalDNSDurationMs",
+    "InternalDNSFallbackStrategy",
+    "InternalDNSRCode",
+    "InternalDNSViewID",
+    "InternalDNSZoneID",
+    "IsResponseCached",
+    "Location",
+    "LocationID",
+    "MatchedCategoryIDs",
+    "MatchedCategoryNames",
+    "MatchedIndicatorFeedIDs",
+    "MatchedIndicatorFeedNames",
+    "Policy",
+    "PolicyID",
+    "PolicyName",
+    "Protocol",
+    "QueryApplicationIDs",
+    "QueryApplicationNames",
+    "QueryCategoryIDs",
+    "QueryCategoryNames",
+    "QueryID",
+    "QueryIndicatorFeedIDs",
+    "QueryIndicatorFeedNames",
+    "QueryName",
+    "QueryNameReversed",
+    "QuerySize",
+    "QueryType",
+    "QueryTypeName",
+    "RCode",
+    "RData",
+    "RedirectTargetURI",
+    "RegistrationID",
+    "RequestContextCategoryIDs",
+    "RequestContextCategoryNames",
+    "ResolvedIPCategoryIDs",
+    "ResolvedIPCategoryNames",
+    "ResolvedIPContinentCodes",
+    "ResolvedIPCountryCodes",
+    "ResolvedIPs",
+    "ResolverDecision",
+    "ResolverPolicyID",
+    "ResolverPolicyName",
+    "ResourceRecords",
+    "ResourceRecordsJSON",
+    "ResponseTimeMs",
+    "SrcIP",
+    "SrcIPContinentCode",
+    "SrcIPCountryCode",
+    "SrcPort",
+    "TenantID",
+    "TimeZone",
+    "TimeZoneInferredMethod",
+    "UpstreamRecordTTLs",
+    "UserID",
 ];
 const HTTP_KEYS: &[&str] = &[
-    "AccountID", "Action", "AddedHeaders", "AppControlInfo", "ApplicationIDs", "ApplicationNames", "ApplicationStatuses",
-    "BlockedFileHash", "BlockedFileName", "BlockedFileReason", "BlockedFileSize", "BlockedFileType", "CategoryIDs",
-    "CategoryNames", "Datetime", "DeletedHeaders", "DestinationIP", "DestinationIPContinentCode",
-    "DestinationIPCountryCode", "DestinationPort", "DeviceID", "DeviceName", "DownloadMatchedDlpProfileEntries",
-    "DownloadMatchedDlpProfiles", "DownloadedFileNames", "Email", "FileInfo", "ForensicCopyStatus", "HTTPHost",
-    "HTTPMethod", "HTTPStatusCode", "HTTPVersion", "IsIsolated", "PolicyID", "PolicyName", "PrivateAppAUD",
-    "ProxyEndpoint", "Quarantined", "RedirectTargetURI", "Referer", "RegistrationID", "RequestID", "SessionID",
-    "SetHeaders", "SourceIP", "SourceIPContinentCode", "SourceIPCountryCode", "SourceInternalIP", "SourcePort",
-    "TenantID", "URL", "UntrustedCertificateAction", "UploadMatchedDlpProfileEntries", "UploadMatchedDlpProfiles",
-    "UploadedFileNames", "UserAgent", "UserID", "VirtualNetworkID", "VirtualNetworkName", "Warnings",
+    "AccountID",
+    "Action",
+    "AddedHeaders",
+    "AppControlInfo",
+    "ApplicationIDs",
+    "ApplicationNames",
+    "ApplicationStatuses",
+    "BlockedFileHash",
+    "BlockedFileName",
+    "BlockedFileReason",
+    "BlockedFileSize",
+    "BlockedFileType",
+    "CategoryIDs",
+    "CategoryNames",
+    "Datetime",
+    "DeletedHeaders",
+    "DestinationIP",
+    "DestinationIPContinentCode",
+    "DestinationIPCountryCode",
+    "DestinationPort",
+    "DeviceID",
+    "DeviceName",
+    "DownloadMatchedDlpProfileEntries",
+    "DownloadMatchedDlpProfiles",
+    "DownloadedFileNames",
+    "Email",
+    "FileInfo",
+    "ForensicCopyStatus",
+    "HTTPHost",
+    "HTTPMethod",
+    "HTTPStatusCode",
+    "HTTPVersion",
+    "IsIsolated",
+    "PolicyID",
+    "PolicyName",
+    "PrivateAppAUD",
+    "ProxyEndpoint",
+    "Quarantined",
+    "RedirectTargetURI",
+    "Referer",
+    "RegistrationID",
+    "RequestID",
+    "SessionID",
+    "SetHeaders",
+    "SourceIP",
+    "SourceIPContinentCode",
+    "SourceIPCountryCode",
+    "SourceInternalIP",
+    "SourcePort",
+    "TenantID",
+    "URL",
+    "UntrustedCertificateAction",
+    "UploadMatchedDlpProfileEntries",
+    "UploadMatchedDlpProfiles",
+    "UploadedFileNames",
+    "UserAgent",
+    "UserID",
+    "VirtualNetworkID",
+    "VirtualNetworkName",
+    "Warnings",
 ];
 
 /// Top-level keys in document order (serde_json's Map would hide duplicates).
@@ -63,9 +180,17 @@ fn int_max(ds: Dataset, key: &str) -> Option<u64> {
     const U32: u64 = u32::MAX as u64;
     match ds {
         Dataset::GatewayDns => match key {
-            "DstPort" | "SrcPort" | "RCode" | "QueryType" | "InternalDNSRCode" | "EDEErrors" => Some(U16),
-            "ApplicationID" | "AppliedMaxTTL" | "ColoID" | "CustomResolveDurationMs" | "InternalDNSDurationMs"
-            | "QuerySize" | "ResponseTimeMs" | "UpstreamRecordTTLs" => Some(U32),
+            "DstPort" | "SrcPort" | "RCode" | "QueryType" | "InternalDNSRCode" | "EDEErrors" => {
+                Some(U16)
+            }
+            "ApplicationID"
+            | "AppliedMaxTTL"
+            | "ColoID"
+            | "CustomResolveDurationMs"
+            | "InternalDNSDurationMs"
+            | "QuerySize"
+            | "ResponseTimeMs"
+            | "UpstreamRecordTTLs" => Some(U32),
             k if k.ends_with("IDs") && k != "InitialResolvedIPs" => Some(U32),
             _ => None,
         },
@@ -81,14 +206,22 @@ fn int_max(ds: Dataset, key: &str) -> Option<u64> {
 fn is_ip_field(key: &str) -> bool {
     matches!(
         key,
-        "SrcIP" | "DstIP" | "SourceIP" | "DestinationIP" | "SourceInternalIP" | "ResolvedIPs" | "InitialResolvedIPs" | "AuthoritativeNameServerIPs"
+        "SrcIP"
+            | "DstIP"
+            | "SourceIP"
+            | "DestinationIP"
+            | "SourceInternalIP"
+            | "ResolvedIPs"
+            | "InitialResolvedIPs"
+            | "AuthoritativeNameServerIPs"
     )
 }
 
 fn check_datetime(v: &Value, start: i64) -> Result<i64, String> {
     let secs = match v {
         Value::String(s) => {
-            let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|e| format!("Datetime {s:?}: {e}"))?;
+            let t = chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|e| format!("Datetime {s:?}: {e}"))?;
             t.timestamp()
         }
         Value::Number(n) => {
@@ -124,7 +257,11 @@ fn validate(ds: Dataset, bytes: &[u8], start: i64) -> Result<(), String> {
     }
     let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let obj = v.as_object().ok_or("not an object")?;
-    let known = if ds == Dataset::GatewayDns { DNS_KEYS } else { HTTP_KEYS };
+    let known = if ds == Dataset::GatewayDns {
+        DNS_KEYS
+    } else {
+        HTTP_KEYS
+    };
     for (k, val) in obj {
         if !known.contains(&k.as_str()) {
             return Err(format!("unknown key {k}"));
@@ -158,7 +295,10 @@ fn validate(ds: Dataset, bytes: &[u8], start: i64) -> Result<(), String> {
                 Value::Array(a) => a.iter().try_for_each(check)?,
                 x => check(x)?,
             }
-        } else if matches!(k.as_str(), "IsResponseCached" | "IsIsolated" | "Quarantined") {
+        } else if matches!(
+            k.as_str(),
+            "IsResponseCached" | "IsIsolated" | "Quarantined"
+        ) {
             if !val.is_boolean() && !empty {
                 return Err(format!("{k}: not a bool"));
             }
@@ -231,8 +371,14 @@ fn stable_fingerprint() {
             g.next_record(&mut out);
         }
         // FNV-1a over the bytes.
-        let h = out.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        eprintln!("{} fingerprint {h:#018x} over {} bytes", ds.name(), out.len());
+        let h = out.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        eprintln!(
+            "{} fingerprint {h:#018x} over {} bytes",
+            ds.name(),
+            out.len()
+        );
         assert!(!out.is_empty());
     }
 }
@@ -245,7 +391,11 @@ fn valid_records_decode() {
         for (i, (k, rec)) in generate(ds, 3, 0.0, 5000).into_iter().enumerate() {
             assert_eq!(k, RecordKind::Valid);
             if let Err(e) = validate(ds, &rec, DEFAULT_START) {
-                panic!("{} record {i} invalid: {e}\n{}", ds.name(), String::from_utf8_lossy(&rec));
+                panic!(
+                    "{} record {i} invalid: {e}\n{}",
+                    ds.name(),
+                    String::from_utf8_lossy(&rec)
+                );
             }
             let v: Value = serde_json::from_slice(&rec).unwrap();
             let dt = &v["Datetime"];
@@ -268,7 +418,10 @@ fn valid_records_decode() {
                     ("ResourceRecords", "UpstreamRecordTTLs"),
                 ]
             } else {
-                &[("CategoryIDs", "CategoryNames"), ("ApplicationIDs", "ApplicationNames")]
+                &[
+                    ("CategoryIDs", "CategoryNames"),
+                    ("ApplicationIDs", "ApplicationNames"),
+                ]
             };
             for (a, b) in pairs {
                 if let (Some(x), Some(y)) = (v[a].as_array(), v[b].as_array()) {
@@ -299,19 +452,31 @@ fn every_bad_kind_appears_and_is_rejected() {
                 RecordKind::Bad(b) => {
                     *counts.entry(b).or_insert(0) += 1;
                     if validate(ds, &rec, DEFAULT_START).is_ok() {
-                        panic!("{} record {i} ({b:?}) accepted: {}", ds.name(), String::from_utf8_lossy(&rec[..rec.len().min(2000)]));
+                        panic!(
+                            "{} record {i} ({b:?}) accepted: {}",
+                            ds.name(),
+                            String::from_utf8_lossy(&rec[..rec.len().min(2000)])
+                        );
                     }
                     match b {
-                        BadKind::Oversize => assert!(rec.len() > 1_100_000 && rec.len() < 1_200_000),
+                        BadKind::Oversize => {
+                            assert!(rec.len() > 1_100_000 && rec.len() < 1_200_000)
+                        }
                         BadKind::InvalidUtf8 => assert!(rec.windows(2).any(|w| w == [0xff, 0xfe])),
-                        BadKind::MissingRequired => assert!(!rec.windows(10).any(|w| w == b"\"Datetime\"")),
+                        BadKind::MissingRequired => {
+                            assert!(!rec.windows(10).any(|w| w == b"\"Datetime\""))
+                        }
                         _ => {}
                     }
                 }
             }
         }
         for b in BadKind::ALL {
-            assert!(counts.get(&b).copied().unwrap_or(0) >= 50, "{}: {b:?} {counts:?}", ds.name());
+            assert!(
+                counts.get(&b).copied().unwrap_or(0) >= 50,
+                "{}: {b:?} {counts:?}",
+                ds.name()
+            );
         }
         assert!((800..1200).contains(&valid), "{valid} valid");
     }
@@ -320,9 +485,15 @@ fn every_bad_kind_appears_and_is_rejected() {
 #[test]
 fn bad_ratio_extremes() {
     for ds in BOTH {
-        assert!(generate(ds, 5, 0.0, 300).iter().all(|r| r.0 == RecordKind::Valid));
-        assert!(generate(ds, 5, 1.0, 300).iter().all(|r| r.0 != RecordKind::Valid));
-        assert!(generate(ds, 5, f64::NAN, 100).iter().all(|r| r.0 == RecordKind::Valid));
+        assert!(generate(ds, 5, 0.0, 300)
+            .iter()
+            .all(|r| r.0 == RecordKind::Valid));
+        assert!(generate(ds, 5, 1.0, 300)
+            .iter()
+            .all(|r| r.0 != RecordKind::Valid));
+        assert!(generate(ds, 5, f64::NAN, 100)
+            .iter()
+            .all(|r| r.0 == RecordKind::Valid));
     }
 }
 
@@ -337,7 +508,10 @@ fn no_newlines_anywhere() {
 
 #[test]
 fn sizes_realistic() {
-    for (ds, lo, hi) in [(Dataset::GatewayDns, 600, 1200), (Dataset::GatewayHttp, 800, 1600)] {
+    for (ds, lo, hi) in [
+        (Dataset::GatewayDns, 600, 1200),
+        (Dataset::GatewayHttp, 800, 1600),
+    ] {
         let recs = generate(ds, 17, 0.0, 5000);
         let sizes: Vec<usize> = recs.iter().map(|r| r.1.len()).collect();
         let avg = sizes.iter().sum::<usize>() / sizes.len();
@@ -354,7 +528,9 @@ fn nanosecond_timestamps_exact() {
     let mut n = 0;
     for (_, rec) in generate(Dataset::GatewayDns, 19, 0.0, 2000) {
         let text = std::str::from_utf8(&rec).unwrap();
-        let Some(p) = text.find("\"Datetime\":") else { continue };
+        let Some(p) = text.find("\"Datetime\":") else {
+            continue;
+        };
         let rest = &text[p + 11..];
         let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
         if digits.len() == 19 {
@@ -385,7 +561,9 @@ fn popular_names_dominate() {
     let mut counts: HashMap<String, usize> = HashMap::new();
     for (_, rec) in generate(Dataset::GatewayDns, 23, 0.0, 5000) {
         let v: Value = serde_json::from_slice(&rec).unwrap();
-        *counts.entry(v["QueryName"].as_str().unwrap().to_ascii_lowercase()).or_insert(0) += 1;
+        *counts
+            .entry(v["QueryName"].as_str().unwrap().to_ascii_lowercase())
+            .or_insert(0) += 1;
     }
     let top = counts.get("www.google.com").copied().unwrap_or(0);
     assert!(top > 100, "www.google.com {top}");
@@ -395,8 +573,17 @@ fn popular_names_dominate() {
 #[test]
 fn string_writer_matches_serde_json() {
     let mut samples: Vec<String> = [
-        "", "plain", "quote \" and \\ backslash", "nl\nand\ttab\r", "\u{0}\u{1}\u{1f}\u{7f}", "Zoë Büro München",
-        "東京オフィス", "emoji 🚀✨", "<script>&amp;</script>", "line\u{2028}sep\u{2029}", "\u{8}\u{c}",
+        "",
+        "plain",
+        "quote \" and \\ backslash",
+        "nl\nand\ttab\r",
+        "\u{0}\u{1}\u{1f}\u{7f}",
+        "Zoë Büro München",
+        "東京オフィス",
+        "emoji 🚀✨",
+        "<script>&amp;</script>",
+        "line\u{2028}sep\u{2029}",
+        "\u{8}\u{c}",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -407,7 +594,9 @@ fn string_writer_matches_serde_json() {
     for _ in 0..500 {
         let mut s = String::new();
         for _ in 0..(x % 20) {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             s.push(alphabet[(x >> 33) as usize % alphabet.len()]);
         }
         samples.push(s);
@@ -415,7 +604,10 @@ fn string_writer_matches_serde_json() {
     for s in &samples {
         let mut out = Vec::new();
         json::write_str(&mut out, s, Escape::Minimal);
-        assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string(s).unwrap()
+        );
         for esc in [Escape::Go, Escape::Ascii] {
             let mut out = Vec::new();
             json::write_str(&mut out, s, esc);
@@ -433,7 +625,15 @@ fn string_writer_matches_serde_json() {
 
 #[test]
 fn base64_and_ints() {
-    for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+    for (i, o) in [
+        ("", ""),
+        ("f", "Zg=="),
+        ("fo", "Zm8="),
+        ("foo", "Zm9v"),
+        ("foob", "Zm9vYg=="),
+        ("fooba", "Zm9vYmE="),
+        ("foobar", "Zm9vYmFy"),
+    ] {
         let mut out = Vec::new();
         json::write_base64(&mut out, i.as_bytes());
         assert_eq!(out, o.as_bytes());
@@ -448,11 +648,17 @@ fn datetime_formatting_matches_chrono() {
     use chrono::{DateTime, Utc};
     let mut secs = 0i64;
     while secs < 253_402_300_799 {
-        for (fmt, nanos) in [(json::TimeFormat::Rfc3339, 0), (json::TimeFormat::Rfc3339Nanos, 123_456_789), (json::TimeFormat::Rfc3339Millis, 987_000_000)] {
+        for (fmt, nanos) in [
+            (json::TimeFormat::Rfc3339, 0),
+            (json::TimeFormat::Rfc3339Nanos, 123_456_789),
+            (json::TimeFormat::Rfc3339Millis, 987_000_000),
+        ] {
             let mut out = Vec::new();
             json::write_datetime(&mut out, secs, nanos, fmt);
             let s: String = serde_json::from_slice(&out).unwrap();
-            let t = DateTime::parse_from_rfc3339(&s).unwrap().with_timezone(&Utc);
+            let t = DateTime::parse_from_rfc3339(&s)
+                .unwrap()
+                .with_timezone(&Utc);
             assert_eq!(t.timestamp(), secs, "{s}");
             assert_eq!(t.timestamp_subsec_nanos(), nanos, "{s}");
         }
