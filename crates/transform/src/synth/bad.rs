@@ -2,7 +2,7 @@
 //! exactly one thing, so the record is otherwise valid; none writes a raw newline byte.
 
 use super::json::Record;
-use super::pools::{below, between, chance, choose, pick, Rng};
+use super::pools::{below, between, chance, choose, Rng};
 use super::{BadKind, Dataset};
 
 /// Writes `rec`, spoiled as `kind`, to `out`.
