@@ -4,8 +4,10 @@
 //!   layout and rolling).
 //! - [`clickhouse`]: ClickHouse table definitions for a dataset schema.
 
+mod batch_id;
 pub mod clickhouse;
 mod error;
 pub mod parquet;
 
+pub use batch_id::BatchId;
 pub use error::Error;
