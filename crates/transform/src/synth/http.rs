@@ -24,15 +24,15 @@ impl Scratch {
     }
 }
 
-/// (Action, weight, from a policy, status codes).
-const ACTIONS: &[(&str, u32)] = &[
-    ("allow", 780),
-    ("block", 90),
-    ("isolate", 30),
-    ("noisolate", 5),
-    ("off", 40),
-    ("noscan", 15),
-    ("redirect", 10),
+/// Gateway HTTP actions ("off" = do not inspect) and their weights.
+const ACTIONS: [&str; 7] = [
+    "allow",
+    "block",
+    "isolate",
+    "noisolate",
+    "off",
+    "noscan",
+    "redirect",
 ];
 const ACTION_WEIGHTS: [u32; 7] = [780, 90, 30, 5, 40, 15, 10];
 
@@ -215,7 +215,7 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     let dom = p.domain(rng);
     let esc = rec.esc;
 
-    let mut action = ACTIONS[weighted(rng, &ACTION_WEIGHTS)].0;
+    let mut action = ACTIONS[weighted(rng, &ACTION_WEIGHTS)];
     if dom.security && chance(rng, 700) {
         action = "block";
     }

@@ -782,12 +782,8 @@ pub(crate) fn reverse_name(name: &str) -> String {
     parts.join(".")
 }
 
-fn geo_index(rng: &mut Rng, weights: &[u32]) -> usize {
-    weighted(rng, weights)
-}
-
 fn random_ip(rng: &mut Rng, weights: &[u32], v6_permille: u32) -> Ip {
-    let geo = geo_index(rng, weights);
+    let geo = weighted(rng, weights);
     if chance(rng, v6_permille) {
         let p = choose(rng, V6_PREFIXES);
         let v = p
