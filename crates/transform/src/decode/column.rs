@@ -39,6 +39,20 @@ pub(crate) fn push_value(col: &mut dyn Column, value: &[Node<'_>], is_text: bool
     }
 }
 
+/// Takes a buffer's contents, leaving it empty with room for as many items, so that the
+/// next batch of a similar size fills it without reallocating.
+pub(crate) fn take_with_capacity<T>(v: &mut Vec<T>) -> Vec<T> {
+    let next = Vec::with_capacity(v.len());
+    std::mem::replace(v, next)
+}
+
+/// As [`take_with_capacity`] for an offsets buffer, which always starts with a 0.
+pub(crate) fn take_offsets(v: &mut Vec<i32>) -> Vec<i32> {
+    let mut next = Vec::with_capacity(v.len());
+    next.push(0);
+    std::mem::replace(v, next)
+}
+
 /// How a scalar column treats a missing value.
 #[derive(Clone, Copy)]
 pub(crate) struct NullPolicy {

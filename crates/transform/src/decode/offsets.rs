@@ -2,6 +2,7 @@
 
 use arrow_buffer::{NullBuffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 
+use super::column::take_offsets;
 use super::value::ValueError;
 
 /// Row `i` of a list or map column spans child entries `offsets[i]..offsets[i + 1]`.
@@ -50,7 +51,7 @@ impl Offsets {
     }
 
     pub(crate) fn finish(&mut self) -> (OffsetBuffer<i32>, Option<NullBuffer>) {
-        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let offsets = take_offsets(&mut self.offsets);
         // SAFETY: offsets start at 0 and never decrease (each row ends at or after the last).
         (unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) }, self.nulls.finish())
     }

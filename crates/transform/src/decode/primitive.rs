@@ -7,7 +7,7 @@ use arrow_buffer::{BooleanBufferBuilder, NullBufferBuilder, ScalarBuffer};
 use arrow_schema::DataType;
 use simd_json::{Node, StaticNode};
 
-use super::column::{Column, NullPolicy};
+use super::column::{take_with_capacity, Column, NullPolicy};
 use super::value::ValueError;
 
 /// Turns one JSON value into a native value of a primitive column.
@@ -64,7 +64,7 @@ impl<T: ArrowPrimitiveType, C: Convert<T::Native>> Column for PrimitiveColumn<T,
     }
 
     fn finish(&mut self) -> ArrayRef {
-        let values = ScalarBuffer::from(std::mem::take(&mut self.values));
+        let values = ScalarBuffer::from(take_with_capacity(&mut self.values));
         let array = PrimitiveArray::<T>::new(values, self.nulls.finish()).with_data_type(self.data_type.clone());
         Arc::new(array)
     }

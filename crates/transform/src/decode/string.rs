@@ -8,7 +8,7 @@ use arrow_array::{ArrayRef, StringArray};
 use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use simd_json::Node;
 
-use super::column::{Column, NullPolicy};
+use super::column::{take_offsets, take_with_capacity, Column, NullPolicy};
 use super::json_text::write_value;
 use super::value::ValueError;
 
@@ -59,8 +59,8 @@ impl Utf8Buf {
     }
 
     pub(crate) fn finish(&mut self) -> StringArray {
-        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
-        let data = std::mem::take(&mut self.data);
+        let offsets = take_offsets(&mut self.offsets);
+        let data = take_with_capacity(&mut self.data);
         // SAFETY: offsets start at 0, never decrease and end at data.len(); every value
         // appended is a whole `&str` or JSON text we wrote, so each slice is valid UTF-8.
         unsafe {

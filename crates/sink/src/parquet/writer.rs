@@ -1,0 +1,141 @@
+//! [`LakeWriter`]: a decoded batch → one Parquet object per Hive partition it touches.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use object_store::path::Path;
+use object_store::ObjectStore;
+
+use super::config::ValidLakeConfig;
+use super::partition::{count, group_rows, partitionable, split};
+use super::upload::UploadOptions;
+use super::{object, store, WriterOptions};
+use crate::{BatchId, Error};
+
+/// Writes the batches of one dataset to the lake. Cheap to share: `write` takes `&self` and
+/// may run for several batches at once.
+#[derive(Debug)]
+pub struct LakeWriter {
+    store: Arc<dyn ObjectStore>,
+    /// `<prefix>/<dataset>`.
+    root: Path,
+    dataset: String,
+    /// The dataset's Arrow schema, as the decoder produces it.
+    schema: SchemaRef,
+    /// Partition columns: index in `schema` and name, in path order.
+    partition_by: Vec<(usize, String)>,
+    /// Indices of the columns stored in files: all but the partition columns.
+    stored: Vec<usize>,
+    encoding: WriterOptions,
+    upload: UploadOptions,
+    max_file_rows: usize,
+}
+
+/// An object written by [`LakeWriter::write`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenFile {
+    /// Its path in the store (including the lake's prefix).
+    pub path: Path,
+    /// Rows it holds.
+    pub rows: usize,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+impl LakeWriter {
+    /// Opens the store `config` names (see [`LakeConfig::url`](super::LakeConfig::url)) for
+    /// the dataset of `schema`.
+    ///
+    /// # Errors
+    /// [`Error::LakeStore`] when the store cannot be set up (e.g. a malformed bucket name),
+    /// [`Error::Io`] when a local lake folder cannot be created, [`Error::LakeSchema`] as in
+    /// [`LakeWriter::with_store`].
+    pub fn new(config: &ValidLakeConfig, schema: &transform::Schema) -> Result<Self, Error> {
+        let (store, prefix) = store::open(config)?;
+        Self::with_store(store, prefix, config, schema)
+    }
+
+    /// Writes under `prefix` of an existing `store` (the URL of `config` is not used).
+    ///
+    /// # Errors
+    /// [`Error::LakeSchema`] when a partition column of `schema` is not a string, integer,
+    /// bool or date column.
+    pub fn with_store(store: Arc<dyn ObjectStore>, prefix: Path, config: &ValidLakeConfig, schema: &transform::Schema) -> Result<Self, Error> {
+        let arrow_schema = schema.arrow_schema();
+        let partition_by = schema
+            .parquet
+            .partition_by
+            .iter()
+            .map(|name| match arrow_schema.index_of(name) {
+                Ok(i) if partitionable(arrow_schema.field(i).data_type()) => Ok((i, name.clone())),
+                Ok(i) => Err(format!("partition column `{name}` is {}; use a string, integer, bool or date column", arrow_schema.field(i).data_type())),
+                Err(_) => Err(format!("partition column `{name}` is not a column of the dataset")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|problem| Error::LakeSchema { dataset: schema.name.clone(), problem })?;
+        let stored = (0..arrow_schema.fields().len()).filter(|i| !partition_by.iter().any(|(p, _)| p == i)).collect();
+        let c = &config.config;
+        Ok(Self {
+            store,
+            root: prefix.child(schema.name.as_str()),
+            dataset: schema.name.clone(),
+            schema: arrow_schema,
+            partition_by,
+            stored,
+            encoding: config.writer_options(),
+            upload: UploadOptions { part_bytes: c.multipart_part_bytes, max_concurrency: c.max_concurrent_uploads },
+            max_file_rows: c.max_file_rows,
+        })
+    }
+
+    /// Writes `batch`, whose rows come from `id`: one object per Hive partition directory its
+    /// rows fall in (more when a directory gets over `max_file_rows` rows), named after `id`,
+    /// so writing the same batch again replaces the same objects. Partition columns are in
+    /// the path, not in the files. Returns the objects in path order; an empty batch writes
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`Error::LakeSchema`] when `batch` does not have the dataset's schema,
+    /// [`Error::Parquet`] when encoding fails, [`Error::LakeUpload`] when the store failed
+    /// (after its retries). Objects written before the failure stay; write the batch again.
+    pub async fn write(&self, batch: &RecordBatch, id: &BatchId) -> Result<Vec<WrittenFile>, Error> {
+        let schema_error = |problem: String| Error::LakeSchema { dataset: self.dataset.clone(), problem };
+        if batch.schema().fields() != self.schema.fields() {
+            return Err(schema_error(format!("batch of {id} does not have the dataset's columns and types")));
+        }
+        if batch.num_rows() == 0 {
+            return Ok(Vec::new());
+        }
+        let groups = group_rows(batch, &self.partition_by).map_err(|e| schema_error(e.to_string()))?;
+        let stored = batch.project(&self.stored).map_err(|e| schema_error(e.to_string()))?;
+        let metadata = self.metadata(id);
+        let mut written = Vec::new();
+        for (segments, rows) in groups {
+            for (part, rows) in split(&rows, self.max_file_rows).into_iter().enumerate() {
+                let path = super::layout::object_path(&self.root, &segments, id, part);
+                let props = self.encoding.properties(stored.schema_ref(), &metadata);
+                let bytes = object::write(&self.store, &path, stored.clone(), &rows, props, self.upload).await?;
+                tracing::debug!(%path, rows = count(&rows), bytes, batch = %id, "lake file written");
+                written.push(WrittenFile { path, rows: count(&rows), bytes });
+            }
+        }
+        Ok(written)
+    }
+
+    /// Key-value metadata of the files of batch `id` (the dataset and schema version come
+    /// from the schema).
+    fn metadata(&self, id: &BatchId) -> Vec<(String, String)> {
+        let partition_by: Vec<&str> = self.partition_by.iter().map(|(_, name)| name.as_str()).collect();
+        [
+            ("lakeport.source_topic", id.topic.clone()),
+            ("lakeport.source_partition", id.partition.to_string()),
+            ("lakeport.first_offset", id.first_offset.to_string()),
+            ("lakeport.last_offset", id.last_offset.to_string()),
+            ("lakeport.partition_by", partition_by.join(",")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
