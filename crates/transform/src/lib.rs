@@ -31,5 +31,5 @@ pub use decode::{Decoder, Reject, RejectReason};
 pub use error::Error;
 pub use schema::{
     check_ident, infer_schema, ClickHouseHints, ColumnRef, Derived, DerivedKind, Engine, Field, LogicalType, ParquetHints,
-    PartitionGranularity, Schema, TimestampUnit, Ttl, UnknownFields, EXTRA_COLUMN,
+    PartitionGranularity, Schema, TimestampUnit, Ttl, UnknownFields, EXTRA_COLUMN, SOURCE_COLUMNS,
 };

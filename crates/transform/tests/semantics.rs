@@ -84,3 +84,19 @@ fn keys_in_any_order_and_predicted_order_changes() {
     assert_eq!((a.value(1), b.value(1), a.value(2), b.value(2)), (3, 4, 5, 6));
     assert!(a.is_null(3));
 }
+
+#[test]
+fn source_columns_identify_every_row() {
+    let schema = Schema::from_toml_str("name = \"t\"\nversion = 1\n[[field]]\nname = \"a\"\ntype = \"int64\"", "t").unwrap();
+    let mut d = Decoder::new(Arc::new(schema)).unwrap().with_source("logs", 3);
+    let mut rejects = Vec::new();
+    assert_eq!(d.decode_at(b"{\"a\":1}\nbad\n{\"a\":2}\n", 40, &mut rejects), 2);
+    assert_eq!(d.decode_at(b"{\"a\":3}", 41, &mut rejects), 1);
+    let batch = d.flush().unwrap();
+    assert_eq!(batch.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(), ["a", "_topic", "_partition", "_offset", "_line"]);
+    assert_eq!(batch.column(1).as_string::<i32>().value(2), "logs");
+    assert_eq!(batch.column(2).as_primitive::<arrow_array::types::Int32Type>().values().to_vec(), [3, 3, 3]);
+    assert_eq!(batch.column(3).as_primitive::<Int64Type>().values().to_vec(), [40, 40, 41]);
+    assert_eq!(batch.column(4).as_primitive::<arrow_array::types::UInt32Type>().values().to_vec(), [1, 3, 1]);
+    assert_eq!(rejects[0].line, 2);
+}

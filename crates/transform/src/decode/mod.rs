@@ -44,6 +44,7 @@ const AUTO_CUT_ROWS: usize = 1 << 20;
 /// returned as a [`Reject`] and leaves no trace in the batch; the other records of its
 /// message are unaffected.
 pub struct Decoder {
+    schema: Arc<Schema>,
     rows: record::Rows,
     max_record_bytes: usize,
     max_message_bytes: usize,
@@ -66,6 +67,7 @@ impl Decoder {
         Ok(Self {
             rows: record::Rows::new(&schema)?,
             max_record_bytes: schema.max_record_bytes,
+            schema,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             input_bytes: 0,
             ready: VecDeque::new(),
@@ -74,6 +76,22 @@ impl Decoder {
             buffers: Buffers::default(),
             tape: Some(Tape::null()),
         })
+    }
+
+    /// Appends the source coordinate columns ([`crate::SOURCE_COLUMNS`]) to every row:
+    /// `topic` and `partition` here, the offset given to [`Decoder::decode_at`], and the
+    /// record's line within its message.
+    pub fn with_source(mut self, topic: &str, partition: i32) -> Self {
+        self.rows.set_source(record::Source::new(topic, partition), &self.schema);
+        self
+    }
+
+    /// As [`Decoder::decode_into`] for the message at `offset` of the source partition.
+    pub fn decode_at(&mut self, message: &[u8], offset: i64, rejects: &mut Vec<Reject>) -> usize {
+        if let Some(src) = self.rows.source_mut() {
+            src.offset = offset;
+        }
+        self.decode_into(message, rejects)
     }
 
     /// Sets the largest decompressed message accepted (default 64 MiB); a larger one is
@@ -152,7 +170,7 @@ impl Decoder {
                 Err(RejectReason::TooLarge { bytes: len, limit: self.max_record_bytes })
             } else {
                 match simd_json::fill_tape_padded(&mut work[start..], len, &mut self.buffers, &mut tape) {
-                    Ok(()) => self.rows.push_record(&tape.0),
+                    Ok(()) => self.rows.push_record(&tape.0, line),
                     Err(e) if whole_fallback && line == 1 && lines.peek().is_some() => match self.decode_whole(data) {
                         // One pretty-printed object spread over several lines.
                         Some(outcome) => {
@@ -186,7 +204,7 @@ impl Decoder {
         whole.resize(data.len() + simd_json::INPUT_PADDING, b' ');
         let mut tape = Tape::null().reset();
         simd_json::fill_tape_padded(&mut whole, data.len(), &mut self.buffers, &mut tape).ok()?;
-        Some(self.rows.push_record(&tape.0))
+        Some(self.rows.push_record(&tape.0, 1))
     }
 
     fn cut(&mut self) {

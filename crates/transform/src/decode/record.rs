@@ -4,12 +4,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::types::{Date32Type, UInt8Type};
-use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, TimestampNanosecondArray};
+use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, RecordBatchOptions, StringArray, TimestampNanosecondArray, UInt32Array};
 use arrow_schema::SchemaRef;
 use foldhash::fast::FixedState;
 use simd_json::Node;
 
-use super::column::{make_column, push_value, Column};
+use super::column::{make_column, push_value, take_with_capacity, Column};
 use super::json_text::{write_str, write_value};
 use super::reject::RejectReason;
 use super::string::Utf8Buf;
@@ -98,8 +98,34 @@ struct FieldInfo {
     is_text: bool,
 }
 
+/// The source coordinate columns (see `SOURCE_COLUMNS`).
+pub(crate) struct Source {
+    pub topic: String,
+    pub partition: i32,
+    /// Offset of the message being decoded.
+    pub offset: i64,
+    offsets: Vec<i64>,
+    lines: Vec<u32>,
+}
+
+impl Source {
+    pub(crate) fn new(topic: &str, partition: i32) -> Self {
+        Self { topic: topic.to_string(), partition, offset: 0, offsets: Vec::new(), lines: Vec::new() }
+    }
+
+    fn finish(&mut self, rows: usize) -> [ArrayRef; 4] {
+        [
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(&self.topic, rows))),
+            Arc::new(Int32Array::from_value(self.partition, rows)),
+            Arc::new(Int64Array::from(take_with_capacity(&mut self.offsets))),
+            Arc::new(UInt32Array::from(take_with_capacity(&mut self.lines))),
+        ]
+    }
+}
+
 /// The columns of the batch being built, and the walk that fills them.
 pub(crate) struct Rows {
+    source: Option<Source>,
     schema: SchemaRef,
     derived: Vec<(usize, DerivedKind)>,
     columns: Vec<Box<dyn Column>>,
@@ -143,6 +169,7 @@ impl Rows {
             objects[obj].insert(last, Slot::Field(c));
         }
         Ok(Self {
+            source: None,
             schema: schema.arrow_schema(),
             derived: schema.derived.iter().map(|d| (d.from, d.kind)).collect(),
             seen: vec![0; columns.len()],
@@ -161,6 +188,16 @@ impl Rows {
         self.rows
     }
 
+    /// Adds the source coordinate columns to every row from now on.
+    pub(crate) fn set_source(&mut self, source: Source, schema: &Schema) {
+        self.source = Some(source);
+        self.schema = schema.arrow_schema_with_source();
+    }
+
+    pub(crate) fn source_mut(&mut self) -> Option<&mut Source> {
+        self.source.as_mut()
+    }
+
     pub(crate) fn unknown_keys(&self) -> u64 {
         self.unknown_keys
     }
@@ -169,9 +206,9 @@ impl Rows {
         &self.schema
     }
 
-    /// Appends one parsed record (`tape[0]` is its top-level value), or undoes whatever
-    /// it appended and says why it was refused.
-    pub(crate) fn push_record(&mut self, tape: &[Node<'_>]) -> Result<(), RejectReason> {
+    /// Appends one parsed record (`tape[0]` is its top-level value) read from `line` of its
+    /// message, or undoes whatever it appended and says why it was refused.
+    pub(crate) fn push_record(&mut self, tape: &[Node<'_>], line: usize) -> Result<(), RejectReason> {
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
             self.seen.fill(0);
@@ -186,6 +223,10 @@ impl Rows {
         match result {
             Ok(()) => {
                 self.push_extra();
+                if let Some(src) = &mut self.source {
+                    src.offsets.push(src.offset);
+                    src.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+                }
                 self.rows += 1;
                 Ok(())
             }
@@ -303,6 +344,9 @@ impl Rows {
         }
         if let Some(extra) = &mut self.extra {
             arrays.push(Arc::new(extra.finish()));
+        }
+        if let Some(src) = &mut self.source {
+            arrays.extend(src.finish(self.rows));
         }
         let rows = std::mem::take(&mut self.rows);
         let options = RecordBatchOptions::new().with_row_count(Some(rows));

@@ -11,6 +11,17 @@ use super::types::LogicalType;
 /// Name of the column that keeps unknown keys when `unknown_fields = "keep"`.
 pub const EXTRA_COLUMN: &str = "_extra";
 
+/// Columns that record where each row came from, appended after all others when the
+/// decoder is given a source ([`crate::Decoder::with_source`]): Kafka topic, partition,
+/// offset of the message, and 1-based line of the record within the message. Together they
+/// identify a row uniquely, which is how sinks are checked for exactly-once delivery.
+pub const SOURCE_COLUMNS: [(&str, LogicalType); 4] = [
+    ("_topic", LogicalType::String),
+    ("_partition", LogicalType::Int32),
+    ("_offset", LogicalType::Int64),
+    ("_line", LogicalType::UInt32),
+];
+
 /// A dataset's schema: its columns, how they are read from JSON, and how they are stored.
 #[derive(Debug, Clone)]
 pub struct Schema {
@@ -230,6 +241,14 @@ impl Schema {
                 ("lakeport.schema_version".to_string(), self.version.to_string()),
             ]),
         ))
+    }
+
+    /// [`Schema::arrow_schema`] followed by the [`SOURCE_COLUMNS`] (never null).
+    pub fn arrow_schema_with_source(&self) -> SchemaRef {
+        let base = self.arrow_schema();
+        let mut cols: Vec<ArrowField> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+        cols.extend(SOURCE_COLUMNS.iter().map(|(name, ty)| ArrowField::new(*name, ty.arrow_type(), false)));
+        Arc::new(ArrowSchema::new_with_metadata(cols, base.metadata().clone()))
     }
 
     /// Looks up an output column (field or derived) by name.
