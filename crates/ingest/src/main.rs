@@ -1,6 +1,11 @@
 //! `lakeport`: ingest Gateway logs from Kafka into a Parquet lake and ClickHouse.
 
+mod batch;
 mod cli;
+mod commit;
+mod metrics;
+mod pipeline;
+mod source;
 
 use std::process::ExitCode;
 

@@ -3,6 +3,8 @@
 mod convert;
 mod demo;
 mod gen;
+pub mod progress;
+mod run;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +45,8 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Generate synthetic Gateway log records (NDJSON), optionally with malformed ones.
     Gen(gen::GenArgs),
+    /// Consume a pipeline's topics into the Parquet lake and ClickHouse.
+    Run(run::RunArgs),
     /// Run the demo job on embedded defaults: generate both Gateway datasets and convert them.
     Demo(demo::DemoArgs),
 }
@@ -53,6 +57,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Convert(a) => convert::run(a),
         Command::Gen(a) => gen::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Run(a) => run::run(a),
     }
 }
 

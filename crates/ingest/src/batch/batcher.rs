@@ -1,0 +1,202 @@
+//! One open batch per partition; a batch is cut by rows, bytes or age, or at boundaries
+//! forced by the ledger (so that a replay after a crash rebuilds the very same batches).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use sink::BatchId;
+
+use crate::commit::Partition;
+
+/// When a batch is cut.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most messages.
+    pub max_messages: usize,
+    /// Most message bytes.
+    pub max_bytes: usize,
+    /// Longest time open.
+    pub max_age: Duration,
+}
+
+/// The raw messages of one batch, in offset order.
+pub struct RawBatch {
+    /// Source coordinates.
+    pub id: BatchId,
+    /// `(offset, payload)` of each message.
+    pub messages: Vec<(i64, Vec<u8>)>,
+    /// Sum of payload sizes.
+    pub bytes: usize,
+}
+
+struct Open {
+    messages: Vec<(i64, Vec<u8>)>,
+    bytes: usize,
+    opened: Instant,
+}
+
+/// Open batches of every partition.
+pub struct Batcher {
+    limits: Limits,
+    open: HashMap<Partition, Open>,
+    /// Ranges an earlier run wrote (from the ledger), in offset order, per partition.
+    forced: HashMap<Partition, VecDeque<(i64, i64)>>,
+}
+
+impl Batcher {
+    pub fn new(limits: Limits) -> Self {
+        Self { limits, open: HashMap::new(), forced: HashMap::new() }
+    }
+
+    /// Makes the next batches of `tp` cover exactly `ranges` (first, last), in order.
+    pub fn force(&mut self, tp: &Partition, ranges: Vec<(i64, i64)>) {
+        self.forced.insert(tp.clone(), ranges.into());
+    }
+
+    /// Adds a message; returns the batches it completes (at most two: the one it closes
+    /// before a forced boundary, and the one it ends).
+    pub fn push(&mut self, tp: &Partition, offset: i64, payload: Vec<u8>) -> Vec<RawBatch> {
+        let mut out = Vec::new();
+        // A forced range this message lies beyond ends here even if its last message is
+        // gone (compacted away): close the batch that started inside it, then drop it.
+        while let Some(&(first, last)) = self.forced.get(tp).and_then(VecDeque::front) {
+            if last >= offset {
+                break;
+            }
+            if self.open.get(tp).is_some_and(|o| o.messages[0].0 >= first) {
+                out.extend(self.cut(tp));
+            }
+            self.forced.get_mut(tp).map(VecDeque::pop_front);
+        }
+        let front = self.forced.get(tp).and_then(VecDeque::front).copied();
+        if let Some((first, _)) = front {
+            // A forced range starts here: close whatever is open before it.
+            let starts_inside = self.open.get(tp).is_some_and(|o| o.messages[0].0 < first);
+            if offset >= first && starts_inside {
+                out.extend(self.cut(tp));
+            }
+        }
+        let open = self.open.entry(tp.clone()).or_insert_with(|| Open { messages: Vec::new(), bytes: 0, opened: Instant::now() });
+        open.bytes += payload.len();
+        open.messages.push((offset, payload));
+        let batch_first = open.messages[0].0;
+        match front {
+            Some((first, last)) if batch_first >= first => {
+                if offset >= last {
+                    self.forced.get_mut(tp).map(VecDeque::pop_front);
+                    out.extend(self.cut(tp));
+                }
+            }
+            _ if open.messages.len() >= self.limits.max_messages || open.bytes >= self.limits.max_bytes => {
+                out.extend(self.cut(tp));
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// Cuts every batch open longer than the age limit (not those inside a forced range).
+    pub fn cut_aged(&mut self, now: Instant) -> Vec<RawBatch> {
+        let due: Vec<Partition> = self
+            .open
+            .iter()
+            .filter(|(tp, o)| now.duration_since(o.opened) >= self.limits.max_age && !self.inside_forced(tp, o.messages[0].0))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        due.iter().filter_map(|tp| self.cut(tp)).collect()
+    }
+
+    /// Cuts every open batch (end of a scheduled run, shutdown).
+    pub fn cut_all(&mut self) -> Vec<RawBatch> {
+        let all: Vec<Partition> = self.open.keys().cloned().collect();
+        all.iter().filter_map(|tp| self.cut(tp)).collect()
+    }
+
+    /// Cuts the open batch of one partition (it reached the end of a scheduled run),
+    /// unless the batch lies inside a forced range that has not ended yet.
+    pub fn cut_partition(&mut self, tp: &Partition) -> Option<RawBatch> {
+        let first = self.open.get(tp)?.messages[0].0;
+        if self.inside_forced(tp, first) {
+            return None;
+        }
+        self.cut(tp)
+    }
+
+    /// Drops the open batch and forced ranges of a revoked partition.
+    pub fn forget(&mut self, tp: &Partition) {
+        self.open.remove(tp);
+        self.forced.remove(tp);
+    }
+
+    /// Message bytes held in open batches.
+    pub fn open_bytes(&self) -> usize {
+        self.open.values().map(|o| o.bytes).sum()
+    }
+
+    fn inside_forced(&self, tp: &Partition, first: i64) -> bool {
+        self.forced.get(tp).and_then(VecDeque::front).is_some_and(|&(f, _)| first >= f)
+    }
+
+    fn cut(&mut self, tp: &Partition) -> Option<RawBatch> {
+        let open = self.open.remove(tp)?;
+        let first = open.messages.first()?.0;
+        let last = open.messages.last()?.0;
+        Some(RawBatch {
+            id: BatchId { topic: tp.0.clone(), partition: tp.1, first_offset: first, last_offset: last },
+            messages: open.messages,
+            bytes: open.bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batcher(max_messages: usize) -> Batcher {
+        Batcher::new(Limits { max_messages, max_bytes: usize::MAX, max_age: Duration::from_secs(3600) })
+    }
+
+    fn ranges(batches: &[RawBatch]) -> Vec<(i64, i64)> {
+        batches.iter().map(|b| (b.id.first_offset, b.id.last_offset)).collect()
+    }
+
+    #[test]
+    fn cuts_by_count_and_at_the_end() {
+        let tp = ("t".to_string(), 1);
+        let mut b = batcher(3);
+        let mut out = Vec::new();
+        for o in 0..7 {
+            out.extend(b.push(&tp, o, vec![0; 10]));
+        }
+        out.extend(b.cut_all());
+        assert_eq!(ranges(&out), [(0, 2), (3, 5), (6, 6)]);
+    }
+
+    #[test]
+    fn forced_ranges_override_limits_and_align_what_follows() {
+        let tp = ("t".to_string(), 0);
+        let mut b = batcher(3);
+        // An earlier run wrote 5..=9 and 10..=11; the replay starts at 2.
+        b.force(&tp, vec![(5, 9), (10, 11)]);
+        let mut out = Vec::new();
+        for o in 2..14 {
+            out.extend(b.push(&tp, o, vec![1]));
+        }
+        out.extend(b.cut_all());
+        assert_eq!(ranges(&out), [(2, 4), (5, 9), (10, 11), (12, 13)]);
+    }
+
+    #[test]
+    fn forced_range_with_gaps_in_offsets() {
+        let tp = ("t".to_string(), 0);
+        let mut b = batcher(100);
+        b.force(&tp, vec![(0, 10)]);
+        let mut out = Vec::new();
+        for o in [0, 4, 12] {
+            out.extend(b.push(&tp, o, vec![1]));
+        }
+        out.extend(b.cut_all());
+        assert_eq!(ranges(&out), [(0, 4), (12, 12)]);
+    }
+}

@@ -1,0 +1,11 @@
+//! The pipeline: its configuration, the work done for one batch, and the run loop that
+//! ties the Kafka source, the batcher, the sinks and the committer together.
+
+mod config;
+mod process;
+mod runner;
+mod summary;
+
+pub use config::{Pipeline, SourceConfig};
+pub use runner::{run, RunOptions};
+pub use summary::Summary;
