@@ -53,4 +53,104 @@ pub enum Error {
         /// What object_store said.
         source: object_store::Error,
     },
+    // ClickHouse
+    /// A ClickHouse writer setting is invalid.
+    #[error("clickhouse config: `{field}` {reason}")]
+    ClickHouseConfig {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// No attempt got a useful answer from ClickHouse: connection refused or reset, timeouts,
+    /// or a retriable server error every time.
+    #[error("clickhouse at {url}: {attempts} attempt(s) failed, the last with: {last}; check that the server is up and reachable, then write the batch again")]
+    ClickHouseUnavailable {
+        /// The server's base URL (it holds no credentials).
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// What the last attempt got.
+        last: String,
+    },
+    /// ClickHouse refused a statement with an error that a retry would meet again (syntax,
+    /// unknown table or column, access, settings).
+    #[error("clickhouse refused `{query}` (HTTP {status}, code {code:?}): {message}")]
+    ClickHouseQuery {
+        /// The statement (without its data).
+        query: String,
+        /// HTTP status.
+        status: u16,
+        /// ClickHouse error code, when the answer has one.
+        code: Option<u32>,
+        /// The server's message.
+        message: String,
+    },
+    /// ClickHouse refused the inserted rows themselves (a data error such as codes 6, 27,
+    /// 53, 70, 117): the same rows fail again, so isolate them (bisect the batch) and send
+    /// them to the dead letters.
+    #[error("clickhouse rejected the rows of `{query}` (code {code}): {message}; bisect the batch to isolate the bad rows")]
+    ClickHouseRejected {
+        /// The insert statement (without its data).
+        query: String,
+        /// ClickHouse error code.
+        code: u32,
+        /// The server's message.
+        message: String,
+    },
+    /// The table the writer inserts into does not exist.
+    #[error("clickhouse table {database}.{table} does not exist (system.columns lists no column); create it first (lakeport migrate)")]
+    ClickHouseNoTable {
+        /// Database.
+        database: String,
+        /// Table.
+        table: String,
+    },
+    /// A batch column does not fit the table: missing on one side or of a type the other
+    /// cannot take. Nothing was sent.
+    #[error("batch does not fit clickhouse table {table}: column `{column}`: {reason} (table type {table_type}, batch type {batch_type})")]
+    ClickHouseMismatch {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// Its ClickHouse type, `none` when the table lacks it.
+        table_type: String,
+        /// Its Arrow type, `none` when the batch lacks it.
+        batch_type: String,
+        /// What does not fit and how to fix it.
+        reason: String,
+    },
+    /// A value cannot be held by its column's ClickHouse type (an invalid address, a date
+    /// out of range, a null in a column that is not Nullable, …). Nothing was sent.
+    #[error("clickhouse column `{column}`, row {row}: {reason}; send the row to the dead letters or widen the column type")]
+    ClickHouseValue {
+        /// The column.
+        column: String,
+        /// The row of the batch.
+        row: usize,
+        /// What is wrong with the value.
+        reason: String,
+    },
+    /// ClickHouse answered a query with something the client cannot read.
+    #[error("clickhouse answered `{query}` unexpectedly: {reason}")]
+    ClickHouseAnswer {
+        /// The statement.
+        query: String,
+        /// What was wrong with the answer.
+        reason: String,
+    },
+    // Migrations
+    /// `migrate` would lose or reinterpret data; nothing was changed.
+    #[error("migrating {table}: column `{column}` {problem}; nothing was changed. {hint}")]
+    MigrationRefused {
+        /// The table, `database.table`.
+        table: String,
+        /// The column.
+        column: String,
+        /// What the change would do.
+        problem: String,
+        /// How to go ahead anyway, or what to do instead.
+        hint: String,
+    },
 }

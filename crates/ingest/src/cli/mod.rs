@@ -3,6 +3,7 @@
 mod convert;
 mod demo;
 mod gen;
+mod migrate;
 pub mod progress;
 mod run;
 mod schema;
@@ -45,6 +46,8 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Generate synthetic Gateway log records (NDJSON), optionally with malformed ones.
     Gen(gen::GenArgs),
+    /// Create or evolve a dataset's ClickHouse table (additive changes only, unless told).
+    Migrate(migrate::MigrateArgs),
     /// Consume a pipeline's topics into the Parquet lake and ClickHouse.
     Run(run::RunArgs),
     /// Run the demo job on embedded defaults: generate both Gateway datasets and convert them.
@@ -58,6 +61,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Gen(a) => gen::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Run(a) => run::run(a),
+        Command::Migrate(a) => migrate::run(a),
     }
 }
 

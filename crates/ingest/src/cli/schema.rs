@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
-use sink::clickhouse::{create_table, Dialect};
+use sink::clickhouse::{create_table, dialect_notes, Dialect};
 use transform::{check_ident, infer_schema, Schema};
 
 use super::load_schema;
@@ -63,7 +63,10 @@ pub fn run(command: SchemaCommand) -> anyhow::Result<ExitCode> {
                 DialectArg::Modern => Dialect::Modern,
                 DialectArg::Legacy => Dialect::Legacy,
             };
-            println!("{};", create_table(&schema, &database, dialect));
+            for note in dialect_notes(&schema, dialect) {
+                println!("-- {note}");
+            }
+            println!("{};", create_table(&schema, &database, &schema.name, dialect));
             Ok(ExitCode::SUCCESS)
         }
         SchemaCommand::Infer { sample, name } => {

@@ -141,8 +141,6 @@ pub struct Pipeline {
     pub file: PipelineFile,
     /// The dataset schema it names.
     pub schema: transform::Schema,
-    /// Where it was read from.
-    pub path: PathBuf,
 }
 
 impl Pipeline {
@@ -170,7 +168,7 @@ impl Pipeline {
         }
         let schema_path = path.parent().unwrap_or(Path::new(".")).join(&file.schema);
         let schema = transform::Schema::from_path(&schema_path).with_context(|| where_("schema"))?;
-        Ok(Self { file, schema, path: path.to_path_buf() })
+        Ok(Self { file, schema })
     }
 }
 

@@ -47,9 +47,8 @@ impl Sinks {
         let file = &pipeline.file;
         let lake = LakeWriter::new(&file.lake.validate().context("[lake]")?, &schema).context("[lake]")?;
         let config = file.clickhouse.validate().context("[clickhouse]")?;
-        let (database, table) = (config.database().to_string(), config.table().to_string());
+        let ledger = Ledger::open(&config).await.context("[clickhouse] opening the batch ledger")?;
         let clickhouse = ClickHouseWriter::new(config).context("[clickhouse]")?;
-        let ledger = Ledger::open(clickhouse.client().clone(), &database, &table).await.context("[clickhouse] opening the batch ledger")?;
         let dead_letters = DeadLetters::open(&file.dead_letter.url).context("[dead_letter]")?;
         Ok(Self { schema, lake, clickhouse, ledger, dead_letters, metrics, retry_timeout: file.runtime.retry_timeout })
     }

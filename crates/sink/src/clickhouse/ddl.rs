@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use transform::{Engine, LogicalType, PartitionGranularity, Schema, UnknownFields, EXTRA_COLUMN};
+use transform::{DerivedKind, Engine, LogicalType, PartitionGranularity, Schema, UnknownFields, EXTRA_COLUMN, SOURCE_COLUMNS};
 
 use super::types::{column_type, Dialect};
 
@@ -17,31 +17,79 @@ pub(crate) fn quote_str(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// The `CREATE TABLE IF NOT EXISTS` statement for `schema` in `database`, for servers of
-/// `dialect`. On a legacy server, what it cannot express (TTL, LowCardinality, modern
-/// types) is replaced by the closest equivalent and listed in a leading SQL comment.
-pub fn create_table(schema: &Schema, database: &str, dialect: Dialect) -> String {
-    let mut sql = String::new();
-    if dialect == Dialect::Legacy {
-        let _ = writeln!(
-            sql,
-            "-- ClickHouse 18.x: DateTime64 → DateTime (seconds), IPv6/Map → String, Bool → UInt8, Date32 → Date, no LowCardinality{}",
-            if schema.clickhouse.ttl.is_some() { ", TTL left out (needs 19.6+)" } else { "" }
-        );
+/// One column of a dataset's table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDef {
+    /// Column name.
+    pub name: String,
+    /// ClickHouse type, as the server spells it.
+    pub type_name: String,
+    /// Column comment.
+    pub comment: String,
+}
+
+impl ColumnDef {
+    /// `name Type COMMENT '…'`, as in `CREATE TABLE` and `ADD COLUMN`.
+    pub fn definition(&self) -> String {
+        format!("{} {} COMMENT {}", quote_ident(&self.name), self.type_name, quote_str(&self.comment))
     }
-    let _ = writeln!(sql, "CREATE TABLE IF NOT EXISTS {}.{}\n(", quote_ident(database), quote_ident(&schema.name));
-    let mut cols = Vec::new();
-    for f in &schema.fields {
-        let ty = column_type(&f.ty, f.nullable(), f.low_cardinality, dialect);
-        cols.push(format!("    {} {ty} COMMENT {}", quote_ident(&f.name), quote_str(&f.description)));
-    }
+}
+
+/// The comments of the source coordinate columns, in `SOURCE_COLUMNS` order.
+const SOURCE_COMMENTS: [&str; 4] = [
+    "Kafka topic the row was read from",
+    "Kafka partition the row was read from",
+    "Kafka offset of the message holding the row",
+    "1-based line of the record within its message",
+];
+
+/// The columns of a dataset's table, in order: fields, derived columns, `_extra` (when
+/// unknown keys are kept), and the source coordinates every pipeline writes.
+pub fn table_columns(schema: &Schema, dialect: Dialect) -> Vec<ColumnDef> {
+    let mut cols: Vec<ColumnDef> = schema
+        .fields
+        .iter()
+        .map(|f| ColumnDef { name: f.name.clone(), type_name: column_type(&f.ty, f.nullable(), f.low_cardinality, dialect), comment: f.description.clone() })
+        .collect();
     for d in &schema.derived {
         let (ty, nullable) = schema.column_type(&d.name).expect("derived columns are columns");
-        cols.push(format!("    {} {}", quote_ident(&d.name), column_type(&ty, nullable, false, dialect)));
+        let what = match d.kind {
+            DerivedKind::Date => "UTC date",
+            DerivedKind::Hour => "UTC hour (0-23)",
+        };
+        let comment = format!("{what} of {}", schema.fields[d.from].name);
+        cols.push(ColumnDef { name: d.name.clone(), type_name: column_type(&ty, nullable, false, dialect), comment });
     }
     if schema.unknown_fields == UnknownFields::Keep {
-        cols.push(format!("    {} Nullable(String) COMMENT 'Unknown keys of the record, as a JSON object'", quote_ident(EXTRA_COLUMN)));
+        cols.push(ColumnDef { name: EXTRA_COLUMN.into(), type_name: "Nullable(String)".into(), comment: "Unknown keys of the record, as a JSON object".into() });
     }
+    for ((name, ty), comment) in SOURCE_COLUMNS.iter().zip(SOURCE_COMMENTS) {
+        let low_cardinality = *ty == LogicalType::String;
+        cols.push(ColumnDef { name: (*name).into(), type_name: column_type(ty, false, low_cardinality, dialect), comment: comment.into() });
+    }
+    cols
+}
+
+/// What `create_table` cannot express on a server of `dialect`, for the operator.
+pub fn dialect_notes(schema: &Schema, dialect: Dialect) -> Vec<String> {
+    let mut notes = Vec::new();
+    if dialect == Dialect::Legacy {
+        notes.push("ClickHouse 18.x: DateTime64 → DateTime (seconds), IPv6/Map → String, Bool → UInt8, Date32 → Date, no LowCardinality".into());
+        if schema.clickhouse.ttl.is_some() {
+            notes.push("ClickHouse 18.x: TTL left out (it needs 19.6 or later)".into());
+        }
+    }
+    notes
+}
+
+/// The `CREATE TABLE IF NOT EXISTS database.table` statement for `schema`, for servers of
+/// `dialect` (see [`dialect_notes`] for what an old server cannot express). On modern
+/// servers the table keeps the last 1000 insert tokens, so that a repeated insert of a
+/// batch (same `insert_deduplication_token`) adds no rows.
+pub fn create_table(schema: &Schema, database: &str, table: &str, dialect: Dialect) -> String {
+    let mut sql = String::new();
+    let _ = writeln!(sql, "CREATE TABLE IF NOT EXISTS {}.{}\n(", quote_ident(database), quote_ident(table));
+    let cols: Vec<String> = table_columns(schema, dialect).iter().map(|c| format!("    {}", c.definition())).collect();
     let _ = writeln!(sql, "{}\n)", cols.join(",\n"));
     let engine = match schema.clickhouse.engine {
         Engine::MergeTree => "MergeTree",
@@ -64,6 +112,9 @@ pub fn create_table(schema: &Schema, database: &str, dialect: Dialect) -> String
         let _ = writeln!(sql, "TTL toDateTime({}) + INTERVAL {} DAY", quote_ident(&ttl.column), ttl.days);
     }
     sql.push_str("SETTINGS index_granularity = 8192");
+    if dialect == Dialect::Modern {
+        sql.push_str(", non_replicated_deduplication_window = 1000");
+    }
     sql
 }
 

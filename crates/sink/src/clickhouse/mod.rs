@@ -1,7 +1,67 @@
-//! ClickHouse: column types for a dataset schema and the table that holds it.
+//! ClickHouse: table definitions for a dataset schema, and the writer that inserts decoded
+//! batches over the HTTP(S) interface.
+//!
+//! The [`ClickHouseWriter`] reads the server's version and the table's real column types
+//! (`system.columns`) before its first insert, then sends each batch as one `INSERT INTO
+//! db.t (columns…) FORMAT Native` request whose body is a Native block encoded straight from
+//! the Arrow arrays into those types ([`NativeEncoder`]); gzip-compressed for servers before
+//! 20.12, zstd after (`compression` overrides). A batch that does not fit the table fails
+//! before anything is sent, naming the column and both types.
+//!
+//! Failed requests are retried with exponential backoff and jitter when a retry can help
+//! (connection failures, timeouts, overload: the full list with reasons is in `retry.rs`);
+//! data errors come back as [`Error::ClickHouseRejected`](crate::Error::ClickHouseRejected)
+//! so the pipeline can bisect the batch, everything else fails at once.
+//!
+//! # Duplicates
+//!
+//! On ClickHouse 22.2 and later every insert carries `insert_deduplication_token =
+//! BatchId::token()` (with `insert_deduplicate = 1` and `async_insert = 0`, since
+//! asynchronous inserts ignore the token), so a batch inserted again — a retry after a
+//! timeout whose insert did land, a replay after a crash — adds no rows, provided that:
+//!
+//! - the table deduplicates: `Replicated*MergeTree` does by default, plain `MergeTree` and
+//!   `ReplacingMergeTree` only with the table setting `non_replicated_deduplication_window`
+//!   > 0 (default 0: no deduplication at all);
+//! - the repeat comes within the window: the last `*_deduplication_window` inserted parts
+//!   of the table, and for replicated tables also `replicated_deduplication_window_seconds`
+//!   (defaults differ by version: 26.9 keeps 10000 parts for one hour, older versions 100
+//!   for one week);
+//! - the repeat is the same batch: same token, same rows in the same order. The token wins
+//!   over the content: a batch re-decoded differently under the same offsets is dropped.
+//!
+//! One insert becomes one part per partition it touches (the writer sends each batch as a
+//! single block, so `max_insert_block_size` does not split it further); ClickHouse records
+//! the token per part, so a retry after a failure that left some parts written adds only
+//! the missing ones.
+//!
+//! ClickHouse 18.16 (Debian's package) has no token and no non-replicated deduplication:
+//! there the writer just inserts, and an insert repeated after it landed duplicates its
+//! rows (replicated tables still drop a byte-identical block), so the pipeline keeps its
+//! own ledger of inserted batch ids.
 
+mod columns;
+mod config;
 mod ddl;
+mod ledger;
+mod migrate;
+mod native;
+mod retry;
+mod service;
 mod types;
+mod version;
+mod writer;
 
-pub use ddl::create_table;
+pub use columns::TableColumn;
+pub use config::{
+    ClickHouseConfig, Compression, RetryConfig, ValidatedConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DATABASE, DEFAULT_INITIAL_BACKOFF,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_REQUEST_TIMEOUT, DEFAULT_USER,
+};
+pub use ddl::{create_table, dialect_notes, table_columns, ColumnDef};
+pub use migrate::{apply as apply_migration, plan as plan_migration, Plan};
+pub use ledger::{Ledger, LedgerState, LEDGER_TABLE};
+pub use native::NativeEncoder;
+pub use service::{Client, Sent};
 pub use types::{column_type, Dialect};
+pub use version::ServerVersion;
+pub use writer::{ClickHouseWriter, InsertStats};

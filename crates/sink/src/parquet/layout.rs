@@ -12,18 +12,16 @@ pub(crate) const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 /// Escapes `value` for one path segment the way Hive does (`FileUtils.escapePathName`):
 /// `%XX` (uppercase hex of the UTF-8 bytes) for control characters and
 /// `"` `#` `%` `'` `*` `/` `:` `=` `?` `\` `{` `[` `]` `^`, plus `}` `<` `>` `|` `~` and `` ` ``,
-/// which object stores advise against. A value that is exactly `.` or `..` becomes `%2E` /
-/// `%2E%2E`, and the literal `__HIVE_DEFAULT_PARTITION__` gets its first `_` escaped so that
-/// it does not read back as null. Every reader that decodes Hive paths (Hive, Spark, Trino,
-/// DuckDB, pyarrow) turns the result back into `value`.
+/// which object stores advise against; every dot of a value that is `.` or `..`; and a
+/// leading `.` or `_`, because Hadoop-style listings (Hive, Spark, pyarrow) skip names that
+/// start with them (this also keeps a literal `__HIVE_DEFAULT_PARTITION__` from reading
+/// back as null). Readers that decode Hive paths turn the result back into `value`.
 pub(crate) fn escape(value: &str) -> String {
-    if value == "." || value == ".." {
-        return value.replace('.', "%2E");
-    }
+    let dots = value == "." || value == "..";
     let mut out = String::with_capacity(value.len());
     for (i, c) in value.char_indices() {
-        let reserved = i == 0 && value == NULL_PARTITION;
-        if reserved || c.is_control() || "\"#%'*/:=?\\{}[]^<>|~`".contains(c) {
+        let hidden = i == 0 && matches!(c, '.' | '_');
+        if dots || hidden || c.is_control() || "\"#%'*/:=?\\{}[]^<>|~`".contains(c) {
             let mut utf8 = [0; 4];
             for b in c.encode_utf8(&mut utf8).bytes() {
                 let _ = write!(out, "%{b:02X}");
@@ -51,6 +49,6 @@ pub(crate) fn object_path(root: &Path, segments: &[String], id: &BatchId, part: 
     let token = BatchId { topic: escape(&id.topic), ..id.clone() }.token();
     let file = format!("{token}-p{part:03}.parquet");
     segments.iter().chain([&file]).fold(root.clone(), |path, segment| {
-        path.child(PathPart::parse(segment).expect("escaped segments hold no `/`, control character, `.` or `..`"))
+        path.join(PathPart::parse(segment).expect("escaped segments hold no `/`, control character, `.` or `..`"))
     })
 }

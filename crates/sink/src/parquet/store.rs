@@ -23,7 +23,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// durable as on a cloud store. Cloud stores read credentials from the environment and retry
 /// transient failures (5xx, throttling, connection errors, timeouts) themselves, with
 /// exponential backoff from 100 ms to 15 s, `max_retries` times within `retry_timeout`.
-pub(super) fn open(config: &ValidLakeConfig) -> Result<(Arc<dyn ObjectStore>, Path), Error> {
+pub(crate) fn open(config: &ValidLakeConfig) -> Result<(Arc<dyn ObjectStore>, Path), Error> {
     let failed = |source| Error::LakeStore { url: config.url().to_string(), source };
     let c = &config.config;
     let retry = RetryConfig { backoff: BackoffConfig::default(), max_retries: c.max_retries, retry_timeout: c.retry_timeout };

@@ -25,8 +25,6 @@ pub struct LakeWriter {
     schema: SchemaRef,
     /// Partition columns: index in `schema` and name, in path order.
     partition_by: Vec<(usize, String)>,
-    /// Indices of the columns stored in files: all but the partition columns.
-    stored: Vec<usize>,
     encoding: WriterOptions,
     upload: UploadOptions,
     max_file_rows: usize,
@@ -74,15 +72,13 @@ impl LakeWriter {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|problem| Error::LakeSchema { dataset: schema.name.clone(), problem })?;
-        let stored = (0..arrow_schema.fields().len()).filter(|i| !partition_by.iter().any(|(p, _)| p == i)).collect();
         let c = &config.config;
         Ok(Self {
             store,
-            root: prefix.child(schema.name.as_str()),
+            root: prefix.join(schema.name.as_str()),
             dataset: schema.name.clone(),
             schema: arrow_schema,
             partition_by,
-            stored,
             encoding: config.writer_options(),
             upload: UploadOptions { part_bytes: c.multipart_part_bytes, max_concurrency: c.max_concurrent_uploads },
             max_file_rows: c.max_file_rows,
@@ -92,23 +88,26 @@ impl LakeWriter {
     /// Writes `batch`, whose rows come from `id`: one object per Hive partition directory its
     /// rows fall in (more when a directory gets over `max_file_rows` rows), named after `id`,
     /// so writing the same batch again replaces the same objects. Partition columns are in
-    /// the path, not in the files. Returns the objects in path order; an empty batch writes
-    /// nothing.
+    /// the path, not in the files. The batch has the dataset's columns, optionally followed
+    /// by more (such as the decoder's source columns), which are stored too. Returns the
+    /// objects in path order; an empty batch writes nothing.
     ///
     /// # Errors
-    /// [`Error::LakeSchema`] when `batch` does not have the dataset's schema,
+    /// [`Error::LakeSchema`] when `batch` does not start with the dataset's columns,
     /// [`Error::Parquet`] when encoding fails, [`Error::LakeUpload`] when the store failed
     /// (after its retries). Objects written before the failure stay; write the batch again.
     pub async fn write(&self, batch: &RecordBatch, id: &BatchId) -> Result<Vec<WrittenFile>, Error> {
         let schema_error = |problem: String| Error::LakeSchema { dataset: self.dataset.clone(), problem };
-        if batch.schema().fields() != self.schema.fields() {
-            return Err(schema_error(format!("batch of {id} does not have the dataset's columns and types")));
+        let fields = batch.schema_ref().fields();
+        if fields.len() < self.schema.fields().len() || fields[..self.schema.fields().len()] != self.schema.fields()[..] {
+            return Err(schema_error(format!("batch of {id} does not start with the dataset's columns and types")));
         }
         if batch.num_rows() == 0 {
             return Ok(Vec::new());
         }
         let groups = group_rows(batch, &self.partition_by).map_err(|e| schema_error(e.to_string()))?;
-        let stored = batch.project(&self.stored).map_err(|e| schema_error(e.to_string()))?;
+        let stored: Vec<usize> = (0..fields.len()).filter(|i| !self.partition_by.iter().any(|(p, _)| p == i)).collect();
+        let stored = batch.project(&stored).map_err(|e| schema_error(e.to_string()))?;
         let metadata = self.metadata(id);
         let mut written = Vec::new();
         for (segments, rows) in groups {

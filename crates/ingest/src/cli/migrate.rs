@@ -1,0 +1,84 @@
+//! `lakeport migrate`: create or evolve a dataset's ClickHouse table.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use sink::clickhouse::{apply_migration, plan_migration, Client, ClickHouseConfig};
+
+use super::load_schema;
+use crate::pipeline::Pipeline;
+
+#[derive(Args)]
+pub struct MigrateArgs {
+    /// A pipeline file (its [clickhouse] section names the server and table), or a schema
+    /// file / dataset name together with --clickhouse-url.
+    target: String,
+    /// Print the statements without running them.
+    #[arg(long)]
+    dry_run: bool,
+    /// Also apply changes that lose or reinterpret data (type changes, removed columns).
+    #[arg(long)]
+    allow_destructive: bool,
+    /// ClickHouse HTTP URL, when TARGET is a schema.
+    #[arg(long, env = "LAKEPORT_CLICKHOUSE_URL")]
+    clickhouse_url: Option<String>,
+    /// Database, when TARGET is a schema.
+    #[arg(long, default_value = "lakeport")]
+    database: String,
+    /// Table, when TARGET is a schema (default: the dataset name).
+    #[arg(long)]
+    table: Option<String>,
+    /// Folder dataset names are looked up in.
+    #[arg(long, default_value = "schemas")]
+    schemas_dir: PathBuf,
+}
+
+pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let (schema, config) = if is_pipeline(Path::new(&args.target)) {
+        let p = Pipeline::load(Path::new(&args.target))?;
+        (p.schema, p.file.clickhouse)
+    } else {
+        let schema = load_schema(&args.target, &args.schemas_dir)?;
+        let url = args.clickhouse_url.clone().context("TARGET is a schema: give --clickhouse-url (or LAKEPORT_CLICKHOUSE_URL), or pass a pipeline file")?;
+        let mut config = ClickHouseConfig::new(url, args.table.clone().unwrap_or_else(|| schema.name.clone()));
+        config.database = args.database.clone();
+        (schema, config)
+    };
+    // Statements name their database; the client itself starts in `default`, which exists
+    // before the target database does.
+    let mut admin = config.clone();
+    admin.database = "default".into();
+    let (config, admin) = (config.validate()?, admin.validate()?);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let client = Client::new(&admin)?;
+        let plan = plan_migration(&client, &schema, config.database(), config.table(), args.allow_destructive).await?;
+        for note in &plan.notes {
+            println!("-- note: {note}");
+        }
+        if plan.statements.is_empty() {
+            println!("-- {}.{} is up to date with {} v{}: nothing to do", config.database(), config.table(), schema.name, schema.version);
+            return Ok(ExitCode::SUCCESS);
+        }
+        for sql in &plan.statements {
+            println!("{sql};");
+        }
+        if args.dry_run {
+            println!("-- dry run: nothing was changed");
+        } else {
+            apply_migration(&client, &plan).await?;
+            println!("-- applied {} statement(s) to {}.{}", plan.statements.len(), config.database(), config.table());
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// A pipeline file has a `schema` key and a `[clickhouse]` table; a schema has neither.
+fn is_pipeline(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| toml::from_str::<toml::Table>(&t).ok())
+        .is_some_and(|t| t.contains_key("schema") && t.contains_key("clickhouse"))
+}

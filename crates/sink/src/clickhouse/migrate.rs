@@ -1,0 +1,93 @@
+//! `migrate`: create a dataset's database and table, or evolve the table additively.
+//!
+//! The plan compares the columns the schema implies (for the server's dialect) with the
+//! table's real columns: a new column is added (`ALTER TABLE … ADD COLUMN … AFTER …`); a
+//! column whose type changed, or that the schema no longer has, would lose or reinterpret
+//! data, so it is refused with an explanation unless `allow_destructive` is set (then
+//! `MODIFY COLUMN` / `DROP COLUMN`). Running it again plans nothing.
+
+use super::ddl::{create_table, quote_ident, table_columns, ColumnDef};
+use super::service::Client;
+use super::types::Dialect;
+use crate::Error;
+
+/// What `migrate` will do, in order, with notes for the operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Statements to run, in order; empty when the table is up to date.
+    pub statements: Vec<String>,
+    /// Things the operator should know (e.g. type fallbacks on an old server).
+    pub notes: Vec<String>,
+}
+
+/// Plans the migration of `database.table` to `schema` on the server behind `client`.
+///
+/// # Errors
+/// [`Error::MigrationRefused`] for a destructive change without `allow_destructive`;
+/// the client's errors when the server cannot be asked.
+pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, table: &str, allow_destructive: bool) -> Result<Plan, Error> {
+    let version = client.server_version().await?;
+    let dialect = version.dialect();
+    let mut plan = Plan::default();
+    if dialect == Dialect::Legacy {
+        plan.notes.push(format!(
+            "server {version} predates DateTime64, IPv6, Map, Bool, Date32 and LowCardinality: using DateTime (seconds), String, UInt8 and Date instead"
+        ));
+    }
+    let existing = client.table_columns(database, table).await?;
+    if existing.is_empty() {
+        plan.statements.push(format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(database)));
+        plan.statements.push(create_table(schema, database, table, dialect));
+        return Ok(plan);
+    }
+    let qualified = format!("{}.{}", quote_ident(database), quote_ident(table));
+    let wanted = table_columns(schema, dialect);
+    let refuse = |column: &str, problem: String| Error::MigrationRefused {
+        table: format!("{database}.{table}"),
+        column: column.to_string(),
+        problem,
+        hint: "Pass --allow-destructive to apply it anyway, or create a new table (a new schema version) and backfill it.".into(),
+    };
+    for c in &existing {
+        if !wanted.iter().any(|w| w.name == c.name) {
+            if !allow_destructive {
+                return Err(refuse(&c.name, "is in the table but not in the schema: dropping it would lose its data".into()));
+            }
+            plan.statements.push(format!("ALTER TABLE {qualified} DROP COLUMN {}", quote_ident(&c.name)));
+        }
+    }
+    let mut previous: Option<&ColumnDef> = None;
+    for w in &wanted {
+        match existing.iter().find(|c| c.name == w.name) {
+            None => {
+                let after = previous.map(|p| format!(" AFTER {}", quote_ident(&p.name))).unwrap_or_default();
+                plan.statements.push(format!("ALTER TABLE {qualified} ADD COLUMN {}{after}", w.definition()));
+            }
+            Some(c) if squash(&c.type_name) != squash(&w.type_name) => {
+                if !allow_destructive {
+                    return Err(refuse(&w.name, format!("is {} in the table and {} in the schema: converting it would reinterpret its data", c.type_name, w.type_name)));
+                }
+                plan.statements.push(format!("ALTER TABLE {qualified} MODIFY COLUMN {}", w.definition()));
+            }
+            Some(_) => {}
+        }
+        previous = Some(w);
+    }
+    Ok(plan)
+}
+
+/// Runs the statements of `plan` in order.
+///
+/// # Errors
+/// The first statement the server refuses; those before it stay applied.
+pub async fn apply(client: &Client, plan: &Plan) -> Result<(), Error> {
+    for sql in &plan.statements {
+        client.query(sql).await?;
+    }
+    Ok(())
+}
+
+/// A type spelling without white space, for comparing the server's with ours.
+fn squash(ty: &str) -> String {
+    ty.chars().filter(|c| !c.is_whitespace()).collect()
+}

@@ -1,0 +1,260 @@
+//! The HTTP(S) client: queries and inserts as POST requests, compressed bodies, retries
+//! (decided in [`super::retry`]).
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::CONTENT_ENCODING;
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use super::columns::TableColumn;
+use super::config::{Compression, ValidatedConfig};
+use super::ddl::quote_str;
+use super::retry::{backoff, classify, error_code, Failure, Verdict};
+use super::version::ServerVersion;
+use crate::Error;
+
+/// gzip level of request bodies: level 1 compresses Native bodies within a few percent of
+/// level 6 at several times the speed (see `benches/clickhouse.rs`).
+const GZIP_LEVEL: u32 = 1;
+/// zstd level of request bodies (zstd's own default).
+const ZSTD_LEVEL: i32 = 3;
+/// Idle pooled connections are dropped before the server's keep-alive ends (3 s on 18.16,
+/// more on later versions), so a request never starts on a connection being closed.
+const POOL_IDLE: Duration = Duration::from_secs(2);
+/// Longest server message kept in an error.
+const MAX_MESSAGE: usize = 2000;
+
+/// A ClickHouse server's HTTP interface, as the configured user: queries, inserts and the
+/// facts the writer and `migrate` need (version, a table's columns). Failed requests are
+/// retried when a retry can help; see [`ClickHouseWriter`](super::ClickHouseWriter).
+/// Clones share the connection pool.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    config: ValidatedConfig,
+    version: OnceCell<ServerVersion>,
+}
+
+/// What one insert request took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// Attempts made, the successful one included.
+    pub attempts: u32,
+    /// Body size before compression, in bytes.
+    pub body_bytes: usize,
+    /// Body size on the wire, in bytes.
+    pub sent_bytes: usize,
+}
+
+/// Request body encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Codec {
+    Identity,
+    Gzip,
+    Zstd,
+}
+
+impl Client {
+    /// A client for the server of `config`. Sends nothing yet.
+    ///
+    /// # Errors
+    /// [`Error::ClickHouseConfig`] when the HTTP client cannot be built (TLS set-up).
+    pub fn new(config: &ValidatedConfig) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_idle_timeout(POOL_IDLE)
+            .build()
+            .map_err(|e| Error::ClickHouseConfig { field: "url", reason: format!("cannot build an HTTP client: {e}") })?;
+        Ok(Self { http, config: config.clone(), version: OnceCell::new() })
+    }
+
+    /// Runs `sql` in the configured database and returns the answer's text (empty for
+    /// statements without a result). The server buffers the answer, so an error midway is
+    /// an error, not a truncated text.
+    ///
+    /// # Errors
+    /// [`Error::ClickHouseQuery`] when the server refuses the statement,
+    /// [`Error::ClickHouseUnavailable`] when no attempt got an answer.
+    pub async fn query(&self, sql: &str) -> Result<String, Error> {
+        let url = self.url(&[("wait_end_of_query", "1")], None);
+        self.request(sql, url, Bytes::from(sql.to_owned()), Codec::Identity).await.map(|(text, _)| text)
+    }
+
+    /// The server's version, asked once and remembered.
+    ///
+    /// # Errors
+    /// As [`Client::query`], or [`Error::ClickHouseAnswer`] when the answer is no version.
+    pub async fn server_version(&self) -> Result<ServerVersion, Error> {
+        let sql = "SELECT version()";
+        let ask = || async {
+            let text = self.query(sql).await?;
+            ServerVersion::parse(&text).ok_or_else(|| Error::ClickHouseAnswer { query: sql.into(), reason: format!("`{}` is not a version", text.trim()) })
+        };
+        self.version.get_or_try_init(ask).await.copied()
+    }
+
+    /// The columns of `database.table` in table order, as `system.columns` lists them; empty
+    /// when there is no such table.
+    ///
+    /// # Errors
+    /// As [`Client::query`], or [`Error::ClickHouseAnswer`] when a line cannot be read.
+    pub async fn table_columns(&self, database: &str, table: &str) -> Result<Vec<TableColumn>, Error> {
+        #[derive(Deserialize)]
+        struct Row {
+            name: String,
+            #[serde(rename = "type")]
+            type_name: String,
+            default_kind: String,
+        }
+        let sql = format!(
+            "SELECT name, type, default_kind FROM system.columns WHERE database = {} AND table = {} FORMAT JSONEachRow",
+            quote_str(database),
+            quote_str(table)
+        );
+        let text = self.query(&sql).await?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let row: Row = serde_json::from_str(line).map_err(|e| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("{e} in `{line}`") })?;
+                Ok(TableColumn { name: row.name, type_name: row.type_name, default_kind: row.default_kind })
+            })
+            .collect()
+    }
+
+    /// Sends `query` (an `INSERT … FORMAT …` statement) with `body` as its data, compressed
+    /// as configured, with the extra query `settings`, retrying retriable failures.
+    ///
+    /// # Errors
+    /// [`Error::ClickHouseRejected`] when the server refuses the data,
+    /// [`Error::ClickHouseQuery`] for other refusals, [`Error::ClickHouseUnavailable`] when
+    /// no attempt got an answer.
+    pub async fn insert(&self, query: &str, body: Vec<u8>, settings: &[(&str, &str)]) -> Result<Sent, Error> {
+        let codec = self.codec().await?;
+        let body_bytes = body.len();
+        let wire = tokio::task::spawn_blocking(move || compress(codec, body)).await.expect("compression does not panic");
+        let sent_bytes = wire.len();
+        let url = self.url(settings, Some(query));
+        let (_, attempts) = self.request(query, url, wire, codec).await?;
+        Ok(Sent { attempts, body_bytes, sent_bytes })
+    }
+
+    /// The configured base URL (no credentials: validation refuses them).
+    fn base_url(&self) -> &str {
+        self.config.url.as_str()
+    }
+
+    async fn codec(&self) -> Result<Codec, Error> {
+        Ok(match self.config.compression {
+            Compression::None => Codec::Identity,
+            Compression::Gzip => Codec::Gzip,
+            Compression::Zstd => Codec::Zstd,
+            Compression::Auto if self.server_version().await?.has_zstd_body() => Codec::Zstd,
+            Compression::Auto => Codec::Gzip,
+        })
+    }
+
+    fn url(&self, settings: &[(&str, &str)], query: Option<&str>) -> Url {
+        let mut url = self.config.url.clone();
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs.append_pair("database", &self.config.database);
+            for (k, v) in &self.config.settings {
+                pairs.append_pair(k, v);
+            }
+            for (k, v) in settings {
+                pairs.append_pair(k, v);
+            }
+            if let Some(q) = query {
+                pairs.append_pair("query", q);
+            }
+        }
+        url
+    }
+
+    /// Sends until an attempt succeeds or [`classify`] says stop; the answer's text and the
+    /// number of attempts.
+    async fn request(&self, what: &str, url: Url, body: Bytes, codec: Codec) -> Result<(String, u32), Error> {
+        let max = self.config.retry.max_attempts;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let failure = match self.send(url.clone(), body.clone(), codec).await {
+                Ok(text) => return Ok((text, attempt)),
+                Err(f) => f,
+            };
+            let verdict = classify(&failure);
+            match (verdict, failure) {
+                (Verdict::Retry(why), failure) if attempt < max => {
+                    let wait = backoff(&self.config.retry, attempt);
+                    tracing::warn!(url = %self.base_url(), attempt, max, ?wait, reason = why, error = %describe(&failure), "ClickHouse request failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                (Verdict::Rejected, Failure::Server { code: Some(code), message, .. }) => {
+                    return Err(Error::ClickHouseRejected { query: what.into(), code, message });
+                }
+                (Verdict::Fail | Verdict::Rejected, Failure::Server { status, code, message }) => {
+                    return Err(Error::ClickHouseQuery { query: what.into(), status, code, message });
+                }
+                (_, failure) => {
+                    return Err(Error::ClickHouseUnavailable { url: self.base_url().into(), attempts: attempt, last: describe(&failure) });
+                }
+            }
+        }
+    }
+
+    async fn send(&self, url: Url, body: Bytes, codec: Codec) -> Result<String, Failure> {
+        let mut request = self.http.post(url).basic_auth(&self.config.user, Some(&self.config.password.0)).body(body);
+        match codec {
+            Codec::Identity => {}
+            Codec::Gzip => request = request.header(CONTENT_ENCODING, "gzip"),
+            Codec::Zstd => request = request.header(CONTENT_ENCODING, "zstd"),
+        }
+        let response = request.send().await.map_err(Failure::Transport)?;
+        let status = response.status();
+        let code = response.headers().get("x-clickhouse-exception-code").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let text = response.text().await.map_err(Failure::Transport)?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        let code = error_code(code.as_deref(), &text);
+        let mut message = text.trim().to_string();
+        if message.len() > MAX_MESSAGE {
+            let cut = (0..=MAX_MESSAGE).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
+            message.truncate(cut);
+            message.push('…');
+        }
+        Err(Failure::Server { status: status.as_u16(), code, message })
+    }
+}
+
+fn describe(failure: &Failure) -> String {
+    match failure {
+        Failure::Transport(e) => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
+        Failure::Server { status, message, .. } => format!("HTTP {status}: {message}"),
+    }
+}
+
+fn compress(codec: Codec, body: Vec<u8>) -> Bytes {
+    match codec {
+        Codec::Identity => Bytes::from(body),
+        Codec::Gzip => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::new(GZIP_LEVEL));
+            gz.write_all(&body).expect("writing to memory cannot fail");
+            Bytes::from(gz.finish().expect("writing to memory cannot fail"))
+        }
+        Codec::Zstd => Bytes::from(zstd::bulk::compress(&body, ZSTD_LEVEL).expect("zstd compresses any input in memory")),
+    }
+}

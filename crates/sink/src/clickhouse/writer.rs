@@ -1,0 +1,130 @@
+//! The ClickHouse writer: a batch and its id in, one deduplicated Native insert out.
+
+use std::sync::{Arc, Mutex};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use tokio::sync::OnceCell;
+
+use super::columns::TableColumn;
+use super::config::ValidatedConfig;
+use super::ddl::quote_ident;
+use super::native::NativeEncoder;
+use super::service::Client;
+use super::version::ServerVersion;
+use crate::{BatchId, Error};
+
+/// Writes record batches into one ClickHouse table (see the [module documentation](super)
+/// for formats, retries and deduplication).
+#[derive(Debug)]
+pub struct ClickHouseWriter {
+    client: Client,
+    database: String,
+    table: String,
+    /// The server version and table columns, read before the first insert.
+    server: OnceCell<Server>,
+    /// The encoder for the last batch schema seen.
+    encoder: Mutex<Option<(SchemaRef, Arc<NativeEncoder>)>>,
+}
+
+#[derive(Debug)]
+struct Server {
+    version: ServerVersion,
+    columns: Vec<TableColumn>,
+}
+
+/// What one [`ClickHouseWriter::insert`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsertStats {
+    /// Rows inserted (or found already inserted under the same token).
+    pub rows: usize,
+    /// Requests made, the successful one included (0 for an empty batch).
+    pub attempts: u32,
+    /// Native body size, in bytes.
+    pub body_bytes: usize,
+    /// Body size on the wire after compression, in bytes.
+    pub sent_bytes: usize,
+    /// The `insert_deduplication_token` sent, when the server takes one (22.2 and later).
+    pub dedup_token: Option<String>,
+}
+
+impl ClickHouseWriter {
+    /// A writer for the table of `config`. Sends nothing yet: the server's version and the
+    /// table's columns are read before the first insert.
+    ///
+    /// # Errors
+    /// As [`Client::new`].
+    pub fn new(config: ValidatedConfig) -> Result<Self, Error> {
+        Ok(Self {
+            client: Client::new(&config)?,
+            database: config.database,
+            table: config.table,
+            server: OnceCell::new(),
+            encoder: Mutex::new(None),
+        })
+    }
+
+    /// The client, for other statements to the same server.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Inserts every row of `batch` as one Native block, naming the batch's columns (table
+    /// columns it lacks take their defaults). On servers that take it, the insert carries
+    /// `insert_deduplication_token` = `id.token()`, so inserting the same batch again adds no
+    /// rows where the table deduplicates (see the module documentation).
+    ///
+    /// # Errors
+    /// [`Error::ClickHouseNoTable`], [`Error::ClickHouseMismatch`] before anything is sent;
+    /// [`Error::ClickHouseValue`] for a value its column cannot hold;
+    /// [`Error::ClickHouseRejected`] when the server refuses the rows (bisect the batch);
+    /// [`Error::ClickHouseQuery`] / [`Error::ClickHouseUnavailable`] as in [`Client::insert`].
+    pub async fn insert(&self, batch: &RecordBatch, id: &BatchId) -> Result<InsertStats, Error> {
+        let server = self.server().await?;
+        let token = server.version.has_dedup_token().then(|| id.token());
+        if batch.num_rows() == 0 {
+            return Ok(InsertStats { rows: 0, attempts: 0, body_bytes: 0, sent_bytes: 0, dedup_token: token });
+        }
+        let encoder = self.encoder(batch.schema(), &server.columns)?;
+        let columns: Vec<String> = encoder.column_names().map(quote_ident).collect();
+        let query = format!("INSERT INTO {}.{} ({}) FORMAT Native", quote_ident(&self.database), quote_ident(&self.table), columns.join(", "));
+        let owned = batch.clone();
+        let body = tokio::task::spawn_blocking(move || encoder.encode(&owned)).await.expect("encoding does not panic")?;
+        let mut settings = Vec::new();
+        if let Some(token) = &token {
+            settings.extend([("insert_deduplicate", "1"), ("insert_deduplication_token", token.as_str())]);
+        }
+        if server.version.has_async_insert() {
+            settings.push(("async_insert", "0"));
+        }
+        let sent = self.client.insert(&query, body, &settings).await?;
+        tracing::debug!(batch = %id, rows = batch.num_rows(), attempts = sent.attempts, bytes = sent.sent_bytes, "inserted into ClickHouse");
+        Ok(InsertStats { rows: batch.num_rows(), attempts: sent.attempts, body_bytes: sent.body_bytes, sent_bytes: sent.sent_bytes, dedup_token: token })
+    }
+
+    async fn server(&self) -> Result<&Server, Error> {
+        self.server
+            .get_or_try_init(|| async {
+                let version = self.client.server_version().await?;
+                let columns = self.client.table_columns(&self.database, &self.table).await?;
+                if columns.is_empty() {
+                    return Err(Error::ClickHouseNoTable { database: self.database.clone(), table: self.table.clone() });
+                }
+                Ok(Server { version, columns })
+            })
+            .await
+    }
+
+    fn encoder(&self, schema: SchemaRef, columns: &[TableColumn]) -> Result<Arc<NativeEncoder>, Error> {
+        let mut cached = self.encoder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((seen, encoder)) = cached.as_ref() {
+            if Arc::ptr_eq(seen, &schema) || seen == &schema {
+                return Ok(encoder.clone());
+            }
+        }
+        let name = format!("{}.{}", self.database, self.table);
+        let encoder = Arc::new(NativeEncoder::new(&name, &schema, columns)?);
+        *cached = Some((schema, encoder.clone()));
+        Ok(encoder)
+    }
+}
