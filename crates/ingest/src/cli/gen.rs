@@ -24,8 +24,17 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 0.0)]
     bad_ratio: f64,
     /// Output file (`.gz` for gzip); default stdout.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "kafka")]
     out: Option<PathBuf>,
+    /// Produce the records to Kafka (bootstrap brokers) instead, one record per message.
+    #[arg(long, requires = "topic")]
+    kafka: Option<String>,
+    /// Topic to produce to; created with --partitions if missing.
+    #[arg(long)]
+    topic: Option<String>,
+    /// Partitions of a topic created by --kafka.
+    #[arg(long, default_value_t = 1)]
+    partitions: i32,
 }
 
 pub fn parse_dataset(s: &str) -> Result<Dataset, String> {
@@ -34,6 +43,14 @@ pub fn parse_dataset(s: &str) -> Result<Dataset, String> {
 
 pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!((0.0..=1.0).contains(&args.bad_ratio), "--bad-ratio must be between 0 and 1, got {}", args.bad_ratio);
+    if let (Some(brokers), Some(topic)) = (&args.kafka, &args.topic) {
+        let mut records = Vec::new();
+        let kinds = generate(args.dataset, args.seed, args.bad_ratio, args.count, &mut records)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let sent = runtime.block_on(super::produce::produce_lines(brokers, topic, args.partitions, &records))?;
+        eprintln!("lakeport gen: produced {sent} {} records to {topic} ({kinds:?})", args.dataset.name());
+        return Ok(ExitCode::SUCCESS);
+    }
     let out: Box<dyn Write> = match &args.out {
         None => Box::new(std::io::stdout().lock()),
         Some(p) => {

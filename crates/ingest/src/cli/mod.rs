@@ -4,6 +4,7 @@ mod convert;
 mod demo;
 mod gen;
 mod migrate;
+mod produce;
 pub mod progress;
 mod run;
 mod schema;

@@ -1,0 +1,54 @@
+//! Producing NDJSON lines to Kafka (for `lakeport gen --kafka`: demos, tests, benchmarks).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+
+/// Sends every non-empty line of `lines` as one message to `topic` (created with
+/// `partitions` partitions when missing), spread round-robin over the partitions; returns
+/// how many were acknowledged.
+pub async fn produce_lines(brokers: &str, topic: &str, partitions: i32, lines: &[u8]) -> anyhow::Result<usize> {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers).set("message.max.bytes", "10000000").set("linger.ms", "5");
+    let admin: AdminClient<DefaultClientContext> = config.create().context("creating the Kafka admin client")?;
+    let created = admin
+        .create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))))
+        .await
+        .context("creating the topic")?;
+    for result in created {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, e)) => anyhow::bail!("creating topic {t}: {e}"),
+        }
+    }
+    let producer: FutureProducer = config.create().context("creating the Kafka producer")?;
+    let mut pending = Vec::new();
+    let mut sent = 0;
+    for (i, line) in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+        let partition = i as i32 % partitions.max(1);
+        let record: FutureRecord<'_, (), [u8]> = FutureRecord::to(topic).payload(line).partition(partition);
+        pending.push(producer.send(record, Duration::from_secs(60)));
+        if pending.len() >= 10_000 {
+            sent += settle(&mut pending).await?;
+        }
+    }
+    sent += settle(&mut pending).await?;
+    producer.flush(Duration::from_secs(60)).context("flushing the producer")?;
+    Ok(sent)
+}
+
+async fn settle<F>(pending: &mut Vec<F>) -> anyhow::Result<usize>
+where
+    F: std::future::Future<Output = Result<rdkafka::producer::future_producer::Delivery, (rdkafka::error::KafkaError, rdkafka::message::OwnedMessage)>>,
+{
+    let n = pending.len();
+    for result in futures::future::join_all(pending.drain(..)).await {
+        result.map_err(|(e, _)| e).context("producing a record")?;
+    }
+    Ok(n)
+}
