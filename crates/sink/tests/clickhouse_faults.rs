@@ -1,0 +1,271 @@
+//! Retries and their limits: a scripted HTTP server counts attempts and shows what a modern
+//! server receives; a private ClickHouse 18.16 is killed while an insert retries, restarted,
+//! and holds the batch exactly once.
+
+mod clickhouse_support;
+
+use std::io::Read as _;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt32Array};
+use arrow_schema::{DataType, Field, Schema};
+use clickhouse_support::*;
+use sink::clickhouse::{create_table, ClickHouseWriter, Client, Dialect, NativeEncoder, TableColumn};
+use sink::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use transform::synth::Dataset;
+
+/// One request the scripted server received.
+#[derive(Debug, Clone)]
+struct Request {
+    url: url::Url,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn param(&self, name: &str) -> Option<String> {
+        self.url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    fn is_insert(&self) -> bool {
+        self.param("query").is_some_and(|q| q.starts_with("INSERT"))
+    }
+}
+
+/// An HTTP server on a loopback port answering each request with `respond(request, number
+/// of earlier inserts)`; every request is recorded.
+struct Scripted {
+    url: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Scripted {
+    async fn start(respond: impl Fn(&Request, usize) -> (u16, String) + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let (log, respond, base) = (requests.clone(), Arc::new(respond), url.clone());
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let (log, respond, base) = (log.clone(), respond.clone(), base.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let head_end = loop {
+                        let mut chunk = [0u8; 4096];
+                        let n = sock.read(&mut chunk).await.unwrap();
+                        assert!(n > 0, "client closed mid-request");
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+                    let mut lines = head.lines();
+                    let target = lines.next().unwrap().split(' ').nth(1).unwrap().to_string();
+                    let headers: Vec<(String, String)> =
+                        lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                    let length: usize = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).map_or(0, |(_, v)| v.parse().unwrap());
+                    while buf.len() < head_end + length {
+                        let mut chunk = [0u8; 65536];
+                        let n = sock.read(&mut chunk).await.unwrap();
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let request = Request { url: url::Url::parse(&format!("{base}{target}")).unwrap(), headers, body: buf[head_end..].to_vec() };
+                    let inserts = log.lock().unwrap().iter().filter(|r| r.is_insert()).count();
+                    let (status, body) = respond(&request, inserts);
+                    log.lock().unwrap().push(request);
+                    let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                    sock.write_all(answer.as_bytes()).await.unwrap();
+                });
+            }
+        });
+        Self { url, requests }
+    }
+
+    fn inserts(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().iter().filter(|r| r.is_insert()).cloned().collect()
+    }
+}
+
+/// A server of `version` with table `db.t (k UInt32, s String)` whose inserts get `insert`.
+async fn server(version: &'static str, insert: impl Fn(usize) -> (u16, String) + Send + Sync + 'static) -> Scripted {
+    Scripted::start(move |r, inserts| match String::from_utf8_lossy(&r.body) {
+        _ if r.is_insert() => insert(inserts),
+        b if b.starts_with("SELECT version()") => (200, format!("{version}\n")),
+        b if b.contains("system.columns") => {
+            (200, "{\"name\":\"k\",\"type\":\"UInt32\",\"default_kind\":\"\"}\n{\"name\":\"s\",\"type\":\"String\",\"default_kind\":\"\"}\n".into())
+        }
+        b => (400, format!("Code: 62. DB::Exception: unexpected {b}")),
+    })
+    .await
+}
+
+fn batch() -> RecordBatch {
+    let schema = Schema::new(vec![Field::new("k", DataType::UInt32, false), Field::new("s", DataType::Utf8, false)]);
+    let cols: Vec<ArrayRef> = vec![Arc::new(UInt32Array::from(vec![1, 2])), Arc::new(StringArray::from(vec!["a", "b"]))];
+    RecordBatch::try_new(Arc::new(schema), cols).unwrap()
+}
+
+#[tokio::test]
+async fn retriable_failures_are_retried_until_they_pass() {
+    let s = server("18.16.1", |n| match n {
+        0 => (503, "Service Unavailable".into()),
+        1 => (500, "Code: 252, e.displayText() = DB::Exception: Too many parts (300)".into()),
+        _ => (200, String::new()),
+    })
+    .await;
+    let stats = ClickHouseWriter::new(config(&s.url, "db", "t")).unwrap().insert(&batch(), &batch_id(5, 6)).await.unwrap();
+    assert_eq!((stats.rows, stats.attempts), (2, 3));
+    assert_eq!(s.inserts().len(), 3);
+}
+
+#[tokio::test]
+async fn errors_that_would_recur_are_not_retried() {
+    for (status, body, expect) in [
+        (500, "Code: 117. DB::Exception: Incorrect data: bad row", "rejected"),
+        (500, "Code: 27, e.displayText() = DB::Exception: Cannot parse input", "rejected"),
+        (400, "Code: 62. DB::Exception: Syntax error", "query"),
+        (404, "Code: 60. DB::Exception: Table db.t doesn't exist", "query"),
+        (516, "Code: 516. DB::Exception: default: Authentication failed", "query"),
+    ] {
+        let s = server("18.16.1", move |_| (status, body.into())).await;
+        let err = ClickHouseWriter::new(config(&s.url, "db", "t")).unwrap().insert(&batch(), &batch_id(5, 6)).await.unwrap_err();
+        let kind = match &err {
+            Error::ClickHouseRejected { code, .. } if body.contains(&format!("Code: {code}")) => "rejected",
+            Error::ClickHouseQuery { status: st, .. } if *st == status => "query",
+            _ => "other",
+        };
+        assert_eq!(kind, expect, "{err}");
+        assert_eq!(s.inserts().len(), 1, "{body}: one attempt only");
+    }
+}
+
+#[tokio::test]
+async fn retries_stop_after_max_attempts() {
+    let s = server("18.16.1", |_| (500, "Code: 241. DB::Exception: Memory limit exceeded".into())).await;
+    let err = ClickHouseWriter::new(config(&s.url, "db", "t")).unwrap().insert(&batch(), &batch_id(5, 6)).await.unwrap_err();
+    assert!(matches!(&err, Error::ClickHouseUnavailable { attempts: 4, last, .. } if last.contains("Memory limit")), "{err}");
+    assert_eq!(s.inserts().len(), 4);
+}
+
+/// What a server of each version receives: the Native block, compressed as it accepts, with
+/// the deduplication token from 22.2 on; never the password in the URL.
+#[tokio::test]
+async fn inserts_carry_token_and_compression_by_server_version() {
+    let table = [("k", "UInt32"), ("s", "String")].map(|(n, t)| TableColumn { name: n.into(), type_name: t.into(), default_kind: String::new() });
+    let native = NativeEncoder::new("db.t", &batch().schema(), &table).unwrap().encode(&batch()).unwrap();
+    for version in ["18.16.1", "24.3.2.23"] {
+        let s = server(version, |_| (200, String::new())).await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "s3cret-pw\n").unwrap();
+        let mut config = sink::clickhouse::ClickHouseConfig::new(&s.url, "t");
+        (config.database, config.user, config.password_file) = ("db".into(), "ingest".into(), Some(dir.path().join("pw")));
+        let id = batch_id(5, 6);
+        let stats = ClickHouseWriter::new(config.validate().unwrap()).unwrap().insert(&batch(), &id).await.unwrap();
+        let sent = &s.inserts()[0];
+        assert_eq!(sent.param("query").unwrap(), "INSERT INTO `db`.`t` (`k`, `s`) FORMAT Native");
+        assert_eq!(sent.param("database").as_deref(), Some("db"));
+        assert_eq!(sent.header("authorization"), Some("Basic aW5nZXN0OnMzY3JldC1wdw==")); // ingest:s3cret-pw
+        assert!(!sent.url.as_str().contains("s3cret"), "no password in the URL");
+        let mut body = Vec::new();
+        if version.starts_with("18.") {
+            assert_eq!(sent.header("content-encoding"), Some("gzip"));
+            flate2::read::GzDecoder::new(&sent.body[..]).read_to_end(&mut body).unwrap();
+            assert_eq!((sent.param("insert_deduplication_token"), sent.param("async_insert"), stats.dedup_token), (None, None, None));
+        } else {
+            assert_eq!(sent.header("content-encoding"), Some("zstd"));
+            body = zstd::decode_all(&sent.body[..]).unwrap();
+            assert_eq!(sent.param("insert_deduplication_token"), Some(id.token()));
+            assert_eq!(stats.dedup_token, Some(id.token()));
+            assert_eq!((sent.param("insert_deduplicate").as_deref(), sent.param("async_insert").as_deref()), (Some("1"), Some("0")));
+        }
+        assert_eq!(body, native);
+        assert_eq!((stats.body_bytes, stats.sent_bytes), (native.len(), sent.body.len()));
+    }
+}
+
+/// A private ClickHouse server (scripts/clickhouse-instance.sh), killed when dropped.
+struct Private {
+    child: Child,
+    dir: std::path::PathBuf,
+    ports: [u16; 3],
+}
+
+impl Private {
+    fn start(dir: &std::path::Path, ports: [u16; 3]) -> Self {
+        let child = Command::new(env("LAKEPORT_TEST_CLICKHOUSE_LAUNCHER"))
+            .arg(dir)
+            .args(ports.map(|p| p.to_string()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ClickHouse with $LAKEPORT_TEST_CLICKHOUSE_LAUNCHER");
+        let server = Self { child, dir: dir.to_path_buf(), ports };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !ping(ports[0]) {
+            assert!(Instant::now() < deadline, "private ClickHouse not ready on port {} after 60 s; see {}/err", ports[0], server.dir.display());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    fn kill(mut self) -> [u16; 3] {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.ports
+    }
+}
+
+impl Drop for Private {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether the ClickHouse HTTP interface on `port` answers `/ping` with `Ok.`.
+fn ping(port: u16) -> bool {
+    use std::io::Write as _;
+    let Ok(mut sock) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = sock.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut answer = String::new();
+    sock.write_all(b"GET /ping HTTP/1.0\r\n\r\n").is_ok() && sock.read_to_string(&mut answer).is_ok() && answer.ends_with("\r\n\r\nOk.\n")
+}
+
+fn free_ports() -> [u16; 3] {
+    let sockets: Vec<std::net::TcpListener> = (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    [0, 1, 2].map(|i| sockets[i].local_addr().unwrap().port())
+}
+
+#[tokio::test]
+async fn server_killed_during_retries_gets_the_batch_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Private::start(dir.path(), free_ports());
+    let url = format!("http://127.0.0.1:{}", server.ports[0]);
+    let (schema, batch) = decoded(Dataset::GatewayDns, 2000, 3);
+    let client = Client::new(&config(&url, "default", "unused")).unwrap();
+    client.query(&create_table(&schema, "default", &schema.name, Dialect::Legacy)).await.unwrap();
+
+    let mut c = sink::clickhouse::ClickHouseConfig::new(&url, &schema.name);
+    c.retry.initial_backoff = Duration::from_millis(100);
+    c.retry.max_backoff = Duration::from_millis(400);
+    c.retry.max_attempts = 200;
+    let writer = ClickHouseWriter::new(c.validate().unwrap()).unwrap();
+    writer.insert(&batch.slice(0, 0), &batch_id(0, -1)).await.expect("an empty batch reads the table, inserts nothing");
+
+    let ports = server.kill();
+    let insert = tokio::spawn(async move { writer.insert(&batch, &batch_id(0, 1999)).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!insert.is_finished(), "the insert waits for the server");
+    let _server = Private::start(dir.path(), ports);
+    let stats = insert.await.unwrap().expect("insert completes once the server is back");
+    assert!(stats.attempts > 3, "it retried: {stats:?}");
+    let count = client.query(&format!("SELECT count() FROM default.{}", schema.name)).await.unwrap();
+    assert_eq!(count.trim(), "2000", "every row, once");
+}

@@ -1,0 +1,102 @@
+//! `lakeport run` end to end against the real services: generated records (with bad ones)
+//! → Kafka (tansu) → `lakeport run --until-caught-up` → ClickHouse rows, lake rows and dead
+//! letters add up exactly to what was produced, and the values are the input's.
+
+mod common;
+
+use common::*;
+
+const PARTITIONS: i32 = 3;
+
+/// Counts from `lakeport convert` of the same records: what the decoder accepts.
+fn expected_counts(input: &std::path::Path, dataset: &str) -> (u64, u64) {
+    let out = tempfile::tempdir().unwrap();
+    let res = ok({
+        let mut c = lakeport();
+        c.args(["convert", "--schema", dataset, input.to_str().unwrap(), "--out"]).arg(out.path().join("x.parquet"));
+        c
+    });
+    let text = String::from_utf8_lossy(&res.stdout).to_string();
+    let num = |word: &str| -> u64 {
+        let i = text.find(word).unwrap() + word.len();
+        text[i..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    (num("wrote"), num("rejected"))
+}
+
+#[test]
+fn scheduled_run_puts_every_record_once_in_both_sinks_or_the_dead_letters() {
+    for dataset in ["gateway_dns", "gateway_http"] {
+        let env = PipelineEnv::new(dataset);
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("input.ndjson");
+        let count = "3000";
+        ok({
+            let mut c = lakeport();
+            c.args(["gen", "--dataset", dataset, "--count", count, "--seed", "21", "--bad-ratio", "0.05", "--out"]).arg(&input);
+            c
+        });
+        ok({
+            let mut c = lakeport();
+            c.args(["gen", "--dataset", dataset, "--count", count, "--seed", "21", "--bad-ratio", "0.05", "--kafka", &service("LAKEPORT_TEST_KAFKA_BROKERS"), "--topic", &env.topic, "--partitions", &PARTITIONS.to_string()]);
+            c
+        });
+        let pipeline = format!("pipelines/{dataset}.toml");
+        ok({
+            let mut c = env.lakeport(dataset);
+            c.args(["migrate", &pipeline]);
+            c
+        });
+        let run = ok({
+            let mut c = env.lakeport(dataset);
+            c.args(["run", &pipeline, "--until-caught-up", "--no-progress"]);
+            c
+        });
+        let report = String::from_utf8_lossy(&run.stdout);
+        let (rows, rejected) = expected_counts(&input, dataset);
+        assert_eq!(rows + rejected, 3000);
+        assert!(rejected > 100, "{report}");
+
+        let ch = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.`{dataset}` FORMAT TabSeparated", env.database));
+        assert_eq!(ch.trim(), format!("{rows}\t{rows}"), "ClickHouse rows, unique coordinates; run said:\n{report}");
+        let letters = dead_letter_lines(&env.dead_letters);
+        assert_eq!(letters.len() as u64, rejected, "dead letters");
+        for l in &letters {
+            assert_eq!(l["topic"], env.topic.as_str());
+            assert!(l["offset"].is_i64() && l["partition"].is_i64() && l["reason"].is_string(), "{l}");
+            assert!(l["raw"].is_string() || l["raw_base64"].is_string(), "{l}");
+            assert_eq!(l["dataset"], dataset);
+        }
+        assert!(report.contains(&format!("lake: {rows} rows")) && report.contains(&format!("clickhouse: {rows} rows")), "{report}");
+
+        let verify = root().join("tests/verify_pipeline.py");
+        let schema = root().join(format!("schemas/{dataset}.toml"));
+        ok({
+            let mut c = std::process::Command::new(python());
+            c.arg(verify).arg(schema).arg(&input).arg(PARTITIONS.to_string()).arg(&env.lake).arg(service("LAKEPORT_TEST_CLICKHOUSE_URL")).arg(&env.database).arg(dataset);
+            c
+        });
+    }
+}
+
+#[test]
+fn bad_pipeline_files_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(root().join("pipelines/gateway_dns.toml")).unwrap().replace("../schemas/", &format!("{}/schemas/", root().display()));
+    let cases = [
+        (shipped.replace("[batch]", "[batch]\ncolour = 1"), "unknown field `colour`"),
+        (shipped.replace("${LAKEPORT_KAFKA_BROKERS:-127.0.0.1:9092}", "${LAKEPORT_NOT_SET_ANYWHERE}"), "`LAKEPORT_NOT_SET_ANYWHERE` is not set"),
+        (shipped.replace("max_rows = 200000", "max_rows = 0"), "greater than zero"),
+        (shipped.replace("gateway_dns.toml\"", "nope.toml\""), "nope.toml"),
+        ("name = ".to_string(), "not valid TOML"),
+    ];
+    for (i, (text, want)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("p{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = lakeport().args(["run", path.to_str().unwrap(), "--until-caught-up"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(want) && err.contains(path.to_str().unwrap()), "expected {want:?} naming the file in:\n{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
