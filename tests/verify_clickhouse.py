@@ -22,12 +22,14 @@ Exit status 0 when everything matches; otherwise the differences are printed.
 """
 import argparse
 import calendar
+import datetime
 import ipaddress
 import json
 import struct
 import sys
 import urllib.error
 import urllib.request
+import zoneinfo
 from collections import Counter
 
 import pyarrow as pa
@@ -65,11 +67,22 @@ def zero_date(text):
     return text.replace("0000-00-00", "1970-01-01", 1)
 
 
-def epoch_ns(text):
-    """'2026-11-23 07:01:02[.fraction]' (UTC) -> nanoseconds since the epoch."""
+def epoch_ns(text, tz):
+    """'2026-11-23 07:01:02[.fraction]' as printed in time zone `tz` (None: the server's,
+    UTC here) -> nanoseconds since the epoch."""
     date, _, frac = zero_date(text).partition(".")
-    secs = calendar.timegm((int(date[0:4]), int(date[5:7]), int(date[8:10]), int(date[11:13]), int(date[14:16]), int(date[17:19])))
+    fields = (int(date[0:4]), int(date[5:7]), int(date[8:10]), int(date[11:13]), int(date[14:16]), int(date[17:19]))
+    if tz in (None, "UTC"):
+        secs = calendar.timegm(fields)
+    else:
+        secs = int(datetime.datetime(*fields, tzinfo=zoneinfo.ZoneInfo(tz)).timestamp())
     return secs * 10**9 + int((frac + "000000000")[:9])
+
+
+def time_zone(args):
+    """The zone argument of DateTime('tz') / DateTime64(p, 'tz'), if any."""
+    quoted = [a for a in args if a.startswith("'")]
+    return quoted[0].strip("'") if quoted else None
 
 
 def ip16(text):
@@ -103,10 +116,10 @@ def canon(ch, arrow, v, actual):
     if name in ("Date", "Date32"):
         return zero_date(str(v))
     if name == "DateTime":
-        return epoch_ns(v) // 10**9 if actual else v // 10**9
+        return epoch_ns(v, time_zone(args)) // 10**9 if actual else v // 10**9
     if name == "DateTime64":
         unit = 10 ** (9 - int(args[0]))
-        return (epoch_ns(v) if actual else v) // unit
+        return (epoch_ns(v, time_zone(args)) if actual else v) // unit
     if name in ("IPv4", "IPv6"):
         return ip16(v)
     if name == "UUID":

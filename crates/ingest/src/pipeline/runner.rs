@@ -205,7 +205,11 @@ impl Run {
     }
 
     async fn message(&mut self, tp: Partition, offset: i64, payload: Vec<u8>) -> anyhow::Result<()> {
-        if self.assigned.get(&tp) == Some(&false) {
+        let Some(&ledger_loaded) = self.assigned.get(&tp) else {
+            // Fetched before a revocation: the partition's next owner reads it again.
+            return Ok(());
+        };
+        if !ledger_loaded {
             // First message since assignment: rebuild the batches an earlier run started.
             let ranges = self.sinks.ledger.ranges_from(&tp.0, tp.1, offset).await.context("reading the batch ledger")?;
             if !ranges.is_empty() {

@@ -26,7 +26,7 @@ pub(super) fn partitionable(ty: &DataType) -> bool {
 /// (null and `""`) share a file.
 pub(super) fn group_rows(batch: &RecordBatch, columns: &[(usize, String)]) -> Result<Vec<(Vec<String>, Rows)>, ArrowError> {
     if columns.is_empty() {
-        return Ok(vec![(Vec::new(), vec![0..batch.num_rows()])]);
+        return Ok(vec![(Vec::new(), std::iter::once(0..batch.num_rows()).collect())]);
     }
     let arrays: Vec<ArrayRef> = columns.iter().map(|(i, _)| batch.column(*i).clone()).collect();
     let options = FormatOptions::default();

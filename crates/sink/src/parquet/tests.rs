@@ -1,4 +1,6 @@
 //! Unit tests of the lake's layout, row grouping and configuration.
+// Row sets are vectors of ranges, one range being a normal case.
+#![allow(clippy::single_range_in_vec_init)]
 
 use std::sync::Arc;
 
