@@ -122,6 +122,11 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
                 let payload = message.payload().map(<[u8]>::to_vec).unwrap_or_default();
                 let offset = message.offset();
                 drop(message);
+                // librdkafka reports a rebalance inside `recv`, before the messages it
+                // brings: handle it first, so every message meets the assignment it belongs to.
+                while let Ok(event) = events.try_recv() {
+                    run.rebalance(event).await?;
+                }
                 run.message(tp, offset, payload).await?;
             }
             _ = tick.tick() => {
