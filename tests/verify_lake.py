@@ -94,8 +94,10 @@ def check_pyarrow(fs, root, expected, part):
     by_dir = collections.defaultdict(list)
     for fragment in sorted(dataset.get_fragments(), key=lambda f: f.path):
         by_dir[os.path.dirname(fragment.path)].append(fragment)
-    if set(directory_key(d, root, part) for d in by_dir) != set(groups):
-        fail(f"pyarrow: directories {sorted(map(str, by_dir))} do not match the partition values of EXPECTED {sorted(map(str, groups))}")
+    found = set(directory_key(d, root, part) for d in by_dir)
+    if found != set(groups):
+        fail(f"pyarrow: {len(found)} directories for {len(groups)} partitions of EXPECTED; directories without rows "
+             f"{sorted(map(str, found - set(groups)))[:3]}, rows without directory {sorted(map(str, set(groups) - found))[:3]}")
     for directory, fragments in by_dir.items():
         key = directory_key(directory, root, part)
         table = pa.concat_tables(f.to_table(schema=dataset.schema) for f in fragments)

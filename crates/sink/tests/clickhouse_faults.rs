@@ -170,7 +170,6 @@ async fn inserts_carry_token_and_compression_by_server_version() {
         let stats = ClickHouseWriter::new(config.validate().unwrap()).unwrap().insert(&batch(), &id).await.unwrap();
         let sent = &s.inserts()[0];
         assert_eq!(sent.param("query").unwrap(), "INSERT INTO `db`.`t` (`k`, `s`) FORMAT Native");
-        assert_eq!(sent.param("database").as_deref(), Some("db"));
         assert_eq!(sent.header("authorization"), Some("Basic aW5nZXN0OnMzY3JldC1wdw==")); // ingest:s3cret-pw
         assert!(!sent.url.as_str().contains("s3cret"), "no password in the URL");
         let mut body = Vec::new();

@@ -188,4 +188,7 @@ async fn batches_of_another_schema_are_refused_and_empty_ones_write_nothing() {
     bad.parquet.partition_by = vec!["nope".into()];
     let err = LakeWriter::with_store(Arc::new(InMemory::new()), Path::default(), &config("memory://", |_| {}), &bad).unwrap_err();
     assert!(err.to_string().contains("`nope` is not a column"), "{err}");
+    bad.parquet.partition_by = vec!["host".into(), "n".into()];
+    let err = LakeWriter::with_store(Arc::new(InMemory::new()), Path::default(), &config("memory://", |_| {}), &bad).unwrap_err();
+    assert!(err.to_string().contains("every column is a partition column"), "{err}");
 }

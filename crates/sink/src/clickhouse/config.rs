@@ -27,7 +27,7 @@ pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Query settings the client sets itself; a configured value would be overridden or leak.
-const RESERVED_SETTINGS: &[&str] = &["query", "database", "user", "password", "insert_deduplication_token", "async_insert"];
+const RESERVED_SETTINGS: &[&str] = &["query", "user", "password", "insert_deduplicate", "insert_deduplication_token", "async_insert", "wait_end_of_query"];
 
 /// Where and how to write to ClickHouse, as read from the pipeline's configuration file.
 /// Build the writer from [`ClickHouseConfig::validate`]'s result.

@@ -13,6 +13,7 @@ use arrow_array::RecordBatch;
 use super::ddl::{quote_ident, quote_str};
 use super::config::ValidatedConfig;
 use super::service::Client;
+use super::types::Dialect;
 use super::writer::{ClickHouseWriter, InsertStats};
 use crate::{BatchId, Error};
 
@@ -120,8 +121,8 @@ impl Ledger {
     }
 
     /// Inserts `batch` so that ClickHouse ends up holding it exactly once, even when an
-    /// earlier attempt (`maybe_present`: the ledger says `intent`) was interrupted. Servers
-    /// with `insert_deduplication_token` drop the blocks they already have; on older servers
+    /// earlier attempt (`maybe_present`: the ledger says `intent`) was interrupted. Modern
+    /// servers drop the blocks they already have (same `insert_deduplication_token`); on older servers
     /// the rows of the batch's source range are counted: all there → nothing to do; none →
     /// insert; some (an insert split into several parts was cut short) → delete them and
     /// insert again.
@@ -129,7 +130,9 @@ impl Ledger {
     /// # Errors
     /// As [`ClickHouseWriter::insert`] and [`Client::query`].
     pub async fn insert_once(&self, writer: &ClickHouseWriter, batch: &RecordBatch, id: &BatchId, maybe_present: bool) -> Result<InsertStats, Error> {
-        if !maybe_present || self.client.server_version().await?.has_dedup_token() {
+        // Tables `migrate` creates on modern servers keep insert tokens (see `create_table`);
+        // a 22.x server takes tokens but its tables were created without the window.
+        if !maybe_present || self.client.server_version().await?.dialect() == Dialect::Modern {
             return writer.insert(batch, id).await;
         }
         let range = format!("_topic = {} AND _partition = {} AND _offset BETWEEN {} AND {}", quote_str(&id.topic), id.partition, id.first_offset, id.last_offset);

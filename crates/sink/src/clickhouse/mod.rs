@@ -20,20 +20,20 @@
 //! asynchronous inserts ignore the token), so a batch inserted again — a retry after a
 //! timeout whose insert did land, a replay after a crash — adds no rows, provided that:
 //!
-//! - the table deduplicates: `Replicated*MergeTree` does by default, plain `MergeTree` and
-//!   `ReplacingMergeTree` only with the table setting `non_replicated_deduplication_window`
-//!   > 0 (default 0: no deduplication at all);
+//! - the table deduplicates: `Replicated*MergeTree` does by default; plain `MergeTree` and
+//!   `ReplacingMergeTree` only when their table setting `non_replicated_deduplication_window`
+//!   is above 0 (the default, 0, turns deduplication off);
 //! - the repeat comes within the window: the last `*_deduplication_window` inserted parts
 //!   of the table, and for replicated tables also `replicated_deduplication_window_seconds`
 //!   (defaults differ by version: 26.9 keeps 10000 parts for one hour, older versions 100
 //!   for one week);
-//! - the repeat is the same batch: same token, same rows in the same order. The token wins
-//!   over the content: a batch re-decoded differently under the same offsets is dropped.
+//! - the repeat carries the same token. The token, not the content, decides: a batch
+//!   re-decoded differently under the same offsets is dropped as a repeat.
 //!
-//! One insert becomes one part per partition it touches (the writer sends each batch as a
-//! single block, so `max_insert_block_size` does not split it further); ClickHouse records
-//! the token per part, so a retry after a failure that left some parts written adds only
-//! the missing ones.
+//! One insert becomes one part per partition it touches: the writer sends each batch as a
+//! single Native block, which the server does not split by `max_insert_block_size` (checked
+//! on 18.16 and 26.9). ClickHouse records the token per part, so a retry after a failure
+//! that left some parts written adds only the missing ones.
 //!
 //! ClickHouse 18.16 (Debian's package) has no token and no non-replicated deduplication:
 //! there the writer just inserts, and an insert repeated after it landed duplicates its

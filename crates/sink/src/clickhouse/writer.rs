@@ -72,7 +72,8 @@ impl ClickHouseWriter {
     /// Inserts every row of `batch` as one Native block, naming the batch's columns (table
     /// columns it lacks take their defaults). On servers that take it, the insert carries
     /// `insert_deduplication_token` = `id.token()`, so inserting the same batch again adds no
-    /// rows where the table deduplicates (see the module documentation).
+    /// rows where the table deduplicates (see the module documentation). An empty batch
+    /// sends nothing (but still reads the table's columns the first time).
     ///
     /// # Errors
     /// [`Error::ClickHouseNoTable`], [`Error::ClickHouseMismatch`] before anything is sent;
@@ -81,10 +82,10 @@ impl ClickHouseWriter {
     /// [`Error::ClickHouseQuery`] / [`Error::ClickHouseUnavailable`] as in [`Client::insert`].
     pub async fn insert(&self, batch: &RecordBatch, id: &BatchId) -> Result<InsertStats, Error> {
         let server = self.server().await?;
-        let token = server.version.has_dedup_token().then(|| id.token());
         if batch.num_rows() == 0 {
-            return Ok(InsertStats { rows: 0, attempts: 0, body_bytes: 0, sent_bytes: 0, dedup_token: token });
+            return Ok(InsertStats { rows: 0, attempts: 0, body_bytes: 0, sent_bytes: 0, dedup_token: None });
         }
+        let token = server.version.has_dedup_token().then(|| id.token());
         let encoder = self.encoder(batch.schema(), &server.columns)?;
         let columns: Vec<String> = encoder.column_names().map(quote_ident).collect();
         let query = format!("INSERT INTO {}.{} ({}) FORMAT Native", quote_ident(&self.database), quote_ident(&self.table), columns.join(", "));

@@ -36,7 +36,7 @@ const MAX_PART_BYTES: usize = 5 << 30;
 pub struct LakeConfig {
     /// Root of the lake (required): `s3://bucket/prefix`, `gs://bucket/prefix`,
     /// `az://container/prefix`, `file:///abs/folder`, a plain folder path (local, the default
-    /// scheme) or `memory://` (tests). Credentials come from the environment (`AWS_*`,
+    /// scheme; relative to the working directory) or `memory://` (tests). Credentials come from the environment (`AWS_*`,
     /// `GOOGLE_*`, `AZURE_*`, as `object_store` reads them), never from this URL.
     pub url: String,
     /// S3 only: endpoint of an S3-compatible store, e.g. `http://127.0.0.1:9000` (plain HTTP
@@ -163,8 +163,10 @@ impl LakeConfig {
                 format!("{} is outside {min_part}..={MAX_PART_BYTES} bytes for this store", self.multipart_part_bytes),
             );
         }
-        if self.request_timeout.is_zero() || self.retry_timeout.is_zero() {
-            return bad("request_timeout", "request_timeout and retry_timeout must be above zero".into());
+        for (field, duration) in [("request_timeout", self.request_timeout), ("retry_timeout", self.retry_timeout)] {
+            if duration.is_zero() {
+                return bad(field, "must be above zero, e.g. \"60s\"".into());
+            }
         }
         Ok(ValidLakeConfig { config: self.clone(), location })
     }

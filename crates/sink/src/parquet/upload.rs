@@ -35,7 +35,8 @@ impl Upload {
     }
 
     /// Appends `bytes` (without copying), a part at a time, waiting for a free upload slot
-    /// before starting each part, so at most `max_concurrency` parts are in flight.
+    /// before handing over each part: at most `max_concurrency` parts are in flight (one
+    /// more for a moment when the buffer turns into a multipart upload).
     pub(super) async fn put(&mut self, mut bytes: Bytes) -> Result<(), object_store::Error> {
         let part_bytes = self.options.part_bytes;
         while !bytes.is_empty() {

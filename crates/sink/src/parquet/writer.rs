@@ -15,6 +15,43 @@ use crate::{BatchId, Error};
 
 /// Writes the batches of one dataset to the lake. Cheap to share: `write` takes `&self` and
 /// may run for several batches at once.
+///
+/// ```
+/// use std::sync::Arc;
+/// use object_store::{memory::InMemory, path::Path, ObjectStoreExt as _};
+/// use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+/// use sink::{parquet::{LakeConfig, LakeWriter}, BatchId};
+/// use transform::{Decoder, Schema};
+///
+/// let schema = Schema::from_toml_str(r#"
+///     name = "demo"
+///     version = 1
+///     [[field]]
+///     name = "host"
+///     type = "string"
+///     [[field]]
+///     name = "bytes"
+///     type = "uint32"
+///     [parquet]
+///     partition_by = ["host"]
+/// "#, "demo.toml").unwrap();
+/// let mut decoder = Decoder::new(Arc::new(schema.clone())).unwrap();
+/// decoder.decode(b"{\"host\":\"a/b\",\"bytes\":1}\n{\"host\":\"c\",\"bytes\":2}\n");
+/// let batch = decoder.flush().unwrap();
+///
+/// let store = Arc::new(InMemory::new());
+/// let config = LakeConfig::new("memory://").validate().unwrap();
+/// let writer = LakeWriter::with_store(store.clone(), Path::from("lake"), &config, &schema).unwrap();
+/// let id = BatchId { topic: "demo".into(), partition: 0, first_offset: 10, last_offset: 11 };
+/// let rt = tokio::runtime::Runtime::new().unwrap();
+/// let files = rt.block_on(writer.write(&batch, &id)).unwrap();
+/// assert_eq!(files[0].path.as_ref(), "lake/demo/host=a%2Fb/demo-0-00000000000000000010-00000000000000000011-p000.parquet");
+/// assert_eq!(files[1].path.as_ref(), "lake/demo/host=c/demo-0-00000000000000000010-00000000000000000011-p000.parquet");
+///
+/// let bytes = rt.block_on(async { store.get(&files[1].path).await?.bytes().await }).unwrap();
+/// let read = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap().next().unwrap().unwrap();
+/// assert_eq!(read.column(0).as_ref(), batch.column(1).slice(1, 1).as_ref()); // `host` is in the path only
+/// ```
 #[derive(Debug)]
 pub struct LakeWriter {
     store: Arc<dyn ObjectStore>,
@@ -71,6 +108,10 @@ impl LakeWriter {
                 Err(_) => Err(format!("partition column `{name}` is not a column of the dataset")),
             })
             .collect::<Result<Vec<_>, _>>()
+            .and_then(|columns| match columns.len() < arrow_schema.fields().len() {
+                true => Ok(columns),
+                false => Err("every column is a partition column, leaving files without columns; keep one out of `partition_by`".into()),
+            })
             .map_err(|problem| Error::LakeSchema { dataset: schema.name.clone(), problem })?;
         let c = &config.config;
         Ok(Self {

@@ -73,9 +73,10 @@ pub fn config(url: &str, database: &str, table: &str) -> ValidatedConfig {
     c.validate().expect("valid config")
 }
 
-/// A client of the 18.16 server with a fresh database `name`.
+/// A client for the fresh database `name` of the 18.16 server, which it creates (a client
+/// configured for a database that does not exist yet can).
 pub async fn fresh_database(name: &str) -> Client {
-    let client = Client::new(&config(&clickhouse_url(), "default", "unused")).unwrap();
+    let client = Client::new(&config(&clickhouse_url(), name, "unused")).unwrap();
     client.query(&format!("CREATE DATABASE `{name}`")).await.expect("create database");
     client
 }

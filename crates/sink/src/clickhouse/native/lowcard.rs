@@ -2,9 +2,9 @@
 //!
 //! ClickHouse 18.16 stores a plain `T` column sent for a `LowCardinality(T)` one as it is and
 //! fails on it later ("Bad cast from type DB::ColumnString to DB::ColumnLowCardinality"),
-//! whatever `low_cardinality_allow_in_native_format` says; later versions convert. So the
-//! writer sends the real serialization, which every version reads alike (key version 1,
-//! "shared dictionaries with additional keys"):
+//! whatever `low_cardinality_allow_in_native_format` says (26.9 converts it). So the writer
+//! sends the real serialization, which both read alike (key version 1, "shared
+//! dictionaries with additional keys"):
 //!
 //! - state prefix (before the column's data, see [`Enc::put_prefix`](super::Enc)): UInt64 1;
 //! - nothing more when the column has no rows (an Array of only empty arrays);

@@ -1,0 +1,84 @@
+//! Scale-out: three `lakeport run` processes in one consumer group share a six-partition
+//! topic; one is killed mid-run; the others take over its partitions; every valid record
+//! ends exactly once in ClickHouse and in the lake.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+const PARTITIONS: i32 = 6;
+
+#[test]
+fn three_processes_share_partitions_and_survive_losing_one() {
+    let env = PipelineEnv::new("scale");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.ndjson");
+    let gen = |extra: &[&str]| {
+        let mut c = lakeport();
+        c.args(["gen", "--dataset", "gateway_http", "--count", "30000", "--seed", "7", "--bad-ratio", "0.01"]).args(extra);
+        ok(c);
+    };
+    gen(&["--out", input.to_str().unwrap()]);
+    gen(&["--kafka", &service("LAKEPORT_TEST_KAFKA_BROKERS"), "--topic", &env.topic, "--partitions", &PARTITIONS.to_string()]);
+    let text = std::fs::read_to_string(root().join("pipelines/gateway_http.toml"))
+        .unwrap()
+        .replace("../schemas/", &format!("{}/schemas/", root().display()))
+        .replace("max_rows = 200000", "max_rows = 1000")
+        .replace("max_age = \"10s\"", "max_age = \"1s\"")
+        .replace("\"session.timeout.ms\" = \"10000\"", "\"session.timeout.ms\" = \"6000\"");
+    let pipeline = dir.path().join("scale.toml");
+    std::fs::write(&pipeline, text).unwrap();
+    ok({
+        let mut c = env.lakeport("gateway_http");
+        c.arg("migrate").arg(&pipeline);
+        c
+    });
+    let spawn = |i: usize| {
+        let mut c = env.lakeport("gateway_http");
+        c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.spawn().unwrap_or_else(|e| panic!("process {i}: {e}"))
+    };
+    let mut procs: Vec<_> = (0..3).map(spawn).collect();
+    std::thread::sleep(Duration::from_secs(9));
+    let mut victim = procs.remove(0);
+    assert!(victim.try_wait().unwrap().is_none(), "process 0 finished before it could be killed: produce more records");
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    for (i, p) in procs.into_iter().enumerate() {
+        let out = p.wait_with_output().unwrap();
+        assert!(out.status.success(), "process {} failed:\n{}", i + 1, String::from_utf8_lossy(&out.stderr));
+    }
+    // A scheduled run exits once its own partitions are done; one more run picks up
+    // anything the group had not finished when the survivors left.
+    ok({
+        let mut c = env.lakeport("gateway_http");
+        c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+        c
+    });
+
+    let parquet = dir.path().join("all.parquet");
+    let conv = ok({
+        let mut c = lakeport();
+        c.args(["convert", "--schema", "gateway_http", input.to_str().unwrap(), "--out", parquet.to_str().unwrap()]);
+        c
+    });
+    let text = String::from_utf8_lossy(&conv.stdout).to_string();
+    let rows: usize = text[text.find("wrote").unwrap() + 5..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+    let ch = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line), uniqExact(_partition) FROM `{}`.gateway_http FORMAT TabSeparated", env.database));
+    assert_eq!(ch.trim(), format!("{rows}\t{rows}\t{PARTITIONS}"), "ClickHouse: rows, unique coordinates, partitions");
+    ok({
+        let mut c = Command::new(python());
+        c.arg(root().join("tests/verify_pipeline.py"))
+            .arg(root().join("schemas/gateway_http.toml"))
+            .arg(&input)
+            .arg(PARTITIONS.to_string())
+            .arg(&env.lake)
+            .arg(service("LAKEPORT_TEST_CLICKHOUSE_URL"))
+            .arg(&env.database)
+            .arg("gateway_http");
+        c
+    });
+}
