@@ -51,8 +51,9 @@ pub struct PipelineEnv {
 }
 
 impl PipelineEnv {
+    /// Fresh names; the folders are removed afterwards unless `LAKEPORT_KEEP_TEST_DIRS` is set.
     pub fn new(prefix: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new().prefix(prefix).disable_cleanup(std::env::var_os("LAKEPORT_KEEP_TEST_DIRS").is_some()).tempdir().expect("tempdir");
         Self {
             topic: unique(prefix),
             group: unique("group"),

@@ -55,9 +55,8 @@ impl Progress {
 
     /// Records that Kafka holds `offset` as the partition's committed offset.
     pub fn committed(&mut self, tp: &Partition, offset: i64) {
-        if let Some(s) = self.parts.get_mut(tp) {
-            s.committed = Some(s.committed.map_or(offset, |c| c.max(offset)));
-        }
+        let s = self.parts.entry(tp.clone()).or_default();
+        s.committed = Some(s.committed.map_or(offset, |c| c.max(offset)));
     }
 
     /// Batches of `tp` dispatched and not yet completed.
@@ -103,5 +102,8 @@ mod tests {
         assert_eq!(p.to_commit(), vec![(tp.clone(), 30)]);
         p.forget(&tp);
         assert!(p.to_commit().is_empty());
+        // A partition assigned again with nothing left to read still knows its commit.
+        p.committed(&tp, 30);
+        assert_eq!(p.committed_offset(&tp), Some(30));
     }
 }

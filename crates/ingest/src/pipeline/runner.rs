@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use rdkafka::consumer::{CommitMode, Consumer as _};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
@@ -47,6 +48,8 @@ struct Run {
     assigned: HashMap<Partition, bool>,
     /// Next offset to read per partition.
     positions: HashMap<Partition, i64>,
+    /// Partitions whose end the consumer reached (no message since).
+    at_end: HashSet<Partition>,
     /// High watermarks seen at start (scheduled runs).
     targets: HashMap<Partition, i64>,
     in_flight_bytes: usize,
@@ -88,6 +91,7 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
         done_tx,
         assigned: HashMap::new(),
         positions: HashMap::new(),
+        at_end: HashSet::new(),
         targets: HashMap::new(),
         in_flight_bytes: 0,
         max_in_flight: file.runtime.max_in_flight_bytes,
@@ -116,8 +120,16 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
                     break Err(e);
                 }
             }
-            message = consumer.recv(), if !run.paused => {
-                let message = message.context("reading from Kafka")?;
+            // Polled even while paused: librdkafka serves rebalances inside `recv`, and a
+            // member that stops polling stalls its whole group.
+            message = consumer.recv() => {
+                let message = match message {
+                    Err(KafkaError::PartitionEOF(partition)) => {
+                        run.reached_end(partition);
+                        continue;
+                    }
+                    other => other.context("reading from Kafka")?,
+                };
                 let tp = (message.topic().to_string(), message.partition());
                 let payload = message.payload().map(<[u8]>::to_vec).unwrap_or_default();
                 let offset = message.offset();
@@ -203,6 +215,7 @@ impl Run {
                     self.batcher.forget(tp);
                     self.assigned.remove(tp);
                     self.positions.remove(tp);
+                    self.at_end.remove(tp);
                 }
             }
         }
@@ -226,6 +239,7 @@ impl Run {
         self.metrics.messages_consumed.inc();
         self.metrics.bytes_consumed.inc_by(payload.len() as u64);
         self.positions.insert(tp.clone(), offset + 1);
+        self.at_end.remove(&tp);
         for batch in self.batcher.push(&tp, offset, payload) {
             self.dispatch(batch);
         }
@@ -239,9 +253,14 @@ impl Run {
         self.in_flight_bytes += batch.bytes;
         self.metrics.batch_messages.observe(batch.messages.len() as f64);
         self.metrics.batch_bytes.observe(batch.bytes as f64);
-        let (sinks, done) = (self.sinks.clone(), self.done_tx.clone());
+        let (sinks, done, progress) = (self.sinks.clone(), self.done_tx.clone(), self.progress.clone());
         tokio::spawn(async move {
             let result = process(sinks, batch.clone()).await;
+            if result.is_ok() {
+                // Marked here, not in the main loop: a revocation waits for it while the
+                // main loop is blocked inside `recv`.
+                progress.lock().unwrap_or_else(|e| e.into_inner()).completed(&(batch.id.topic.clone(), batch.id.partition), batch.id.first_offset);
+            }
             let _ = done.send((batch, result));
         });
         self.backpressure();
@@ -251,7 +270,6 @@ impl Run {
         self.in_flight_bytes -= batch.bytes;
         let summary = result?;
         self.summary.add(&summary);
-        self.progress.lock().unwrap_or_else(|e| e.into_inner()).completed(&(batch.id.topic.clone(), batch.id.partition), batch.id.first_offset);
         self.commit(CommitMode::Async);
         self.backpressure();
         Ok(())
@@ -287,9 +305,24 @@ impl Run {
         }
     }
 
-    /// Scheduled runs: cut the open batch of a partition that reached its target.
+    /// The consumer read everything partition number `partition` has now (librdkafka does
+    /// not say of which topic: every assigned topic's partition of that number counts).
+    fn reached_end(&mut self, partition: i32) {
+        let ends: Vec<Partition> = self.assigned.keys().filter(|tp| tp.1 == partition).cloned().collect();
+        self.at_end.extend(ends);
+    }
+
+    /// A partition is done in a scheduled run when it has read past the high watermark of
+    /// the start *and* reached its end: brokers that under-report the watermark (tansu does)
+    /// must not stop a run early.
+    fn reached_target(&self, tp: &Partition) -> bool {
+        let position = self.positions.get(tp).copied().or_else(|| self.progress.lock().unwrap_or_else(|e| e.into_inner()).committed_offset(tp)).unwrap_or(0);
+        self.at_end.contains(tp) && self.targets.get(tp).is_none_or(|t| position >= *t)
+    }
+
+    /// Scheduled runs: cut the open batch of a partition that is done reading.
     fn cut_caught_up(&mut self) {
-        let reached: Vec<Partition> = self.positions.iter().filter(|(tp, pos)| self.targets.get(*tp).is_some_and(|t| *pos >= t)).map(|(tp, _)| tp.clone()).collect();
+        let reached: Vec<Partition> = self.assigned.keys().filter(|tp| self.reached_target(tp)).cloned().collect();
         let mut cut = Vec::new();
         for tp in reached {
             cut.extend(self.batcher.cut_partition(&tp));
@@ -299,15 +332,19 @@ impl Run {
         }
     }
 
-    /// Every assigned partition has committed up to its target.
+    /// Every assigned partition is done reading and has committed all it read.
     fn caught_up(&self) -> bool {
         if self.assigned.is_empty() {
             return false;
         }
-        let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-        self.assigned.keys().all(|tp| match self.targets.get(tp) {
-            Some(&target) if target > 0 => progress.committed_offset(tp).is_some_and(|c| c >= target),
-            _ => true,
+        self.assigned.keys().all(|tp| {
+            let committed = self.progress.lock().unwrap_or_else(|e| e.into_inner()).committed_offset(tp);
+            let read = self.positions.get(tp).copied();
+            self.reached_target(tp) && match (read, committed) {
+                (Some(r), Some(c)) => c >= r,
+                (Some(_), None) => false,
+                (None, _) => true,
+            }
         })
     }
 

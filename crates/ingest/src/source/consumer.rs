@@ -97,7 +97,7 @@ pub fn commit_offsets<C: ConsumerContext, K: rdkafka::consumer::Consumer<C> + ?S
 }
 
 /// Settings lakeport owns; a pipeline may not override them.
-const OWNED: [(&str, &str); 3] = [("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"), ("enable.partition.eof", "false")];
+const OWNED: [(&str, &str); 3] = [("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"), ("enable.partition.eof", "true")];
 
 /// Builds the consumer and subscribes it; rebalances are reported on `events`.
 pub fn build_consumer(

@@ -13,13 +13,20 @@ pub(super) struct UploadOptions {
     pub part_bytes: usize,
     /// Most parts in flight.
     pub max_concurrency: usize,
+    /// Write under a hidden name (`.name.staging`) and rename when complete. For local
+    /// folders: their store stages writes as `name#N`, which a crash would leave visible
+    /// to Hive-style readers; files starting with `.` they skip.
+    pub hidden_staging: bool,
 }
 
 /// An object being uploaded: bytes are buffered until they outgrow one part, then streamed
 /// as a multipart upload that is completed only by [`Upload::finish`].
 pub(super) struct Upload {
     store: Arc<dyn ObjectStore>,
+    /// Where the bytes go: the final path, or its hidden staging sibling.
     path: Path,
+    /// The final path.
+    target: Path,
     options: UploadOptions,
     state: State,
 }
@@ -30,8 +37,9 @@ enum State {
 }
 
 impl Upload {
-    pub(super) fn new(store: Arc<dyn ObjectStore>, path: Path, options: UploadOptions) -> Self {
-        Self { store, path, options, state: State::Buffer(PutPayloadMut::new()) }
+    pub(super) fn new(store: Arc<dyn ObjectStore>, target: Path, options: UploadOptions) -> Self {
+        let path = if options.hidden_staging { staging_path(&target) } else { target.clone() };
+        Self { store, path, target, options, state: State::Buffer(PutPayloadMut::new()) }
     }
 
     /// Appends `bytes` (without copying), a part at a time, waiting for a free upload slot
@@ -62,9 +70,13 @@ impl Upload {
     /// and completion (aborted by object_store if that fails).
     pub(super) async fn finish(self) -> Result<(), object_store::Error> {
         match self.state {
-            State::Buffer(buffer) => self.store.put(&self.path, buffer.freeze()).await.map(drop),
-            State::Multipart(multipart) => multipart.finish().await.map(drop),
+            State::Buffer(buffer) => self.store.put(&self.path, buffer.freeze()).await.map(drop)?,
+            State::Multipart(multipart) => multipart.finish().await.map(drop)?,
         }
+        if self.path != self.target {
+            self.store.rename(&self.path, &self.target).await?;
+        }
+        Ok(())
     }
 
     /// Gives up: a multipart upload is aborted (its parts deleted); nothing becomes visible.
@@ -75,4 +87,12 @@ impl Upload {
             }
         }
     }
+}
+
+/// `dir/.name.staging` for `dir/name`.
+fn staging_path(target: &Path) -> Path {
+    let name = target.filename().unwrap_or_default();
+    let parts: Vec<_> = target.parts().collect();
+    let dir = Path::from_iter(parts[..parts.len().saturating_sub(1)].iter().cloned());
+    dir.join(format!(".{name}.staging").as_str())
 }

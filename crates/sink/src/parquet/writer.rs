@@ -121,7 +121,11 @@ impl LakeWriter {
             schema: arrow_schema,
             partition_by,
             encoding: config.writer_options(),
-            upload: UploadOptions { part_bytes: c.multipart_part_bytes, max_concurrency: c.max_concurrent_uploads },
+            upload: UploadOptions {
+                part_bytes: c.multipart_part_bytes,
+                max_concurrency: c.max_concurrent_uploads,
+                hidden_staging: matches!(config.location, super::config::Location::Local(_)),
+            },
             max_file_rows: c.max_file_rows,
         })
     }
