@@ -1,6 +1,7 @@
-//! Scale-out: three `lakeport run` processes in one consumer group share a six-partition
-//! topic; one is killed mid-run; the others take over its partitions; every valid record
-//! ends exactly once in ClickHouse and in the lake.
+//! Scale-out: three continuous `lakeport run` processes in one consumer group share a
+//! six-partition topic; one is killed mid-run; the others take over its partitions and
+//! then stop cleanly on SIGTERM; every valid record ends exactly once in ClickHouse and in
+//! the lake.
 
 mod common;
 
@@ -36,42 +37,7 @@ fn three_processes_share_partitions_and_survive_losing_one() {
         c.arg("migrate").arg(&pipeline);
         c
     });
-    let log = |i: usize| dir.path().join(format!("run{i}.log"));
-    let spawn = |i: usize| {
-        let mut c = env.lakeport("gateway_http");
-        let file = std::fs::File::create(log(i)).unwrap();
-        c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]).stdout(Stdio::null()).stderr(file);
-        c.spawn().unwrap_or_else(|e| panic!("process {i}: {e}"))
-    };
-    let mut procs: Vec<_> = (0..3).map(spawn).collect();
-    std::thread::sleep(Duration::from_secs(9));
-    let mut victim = procs.remove(0);
-    assert!(victim.try_wait().unwrap().is_none(), "process 0 finished before it could be killed: produce more records");
-    victim.kill().unwrap();
-    victim.wait().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(240);
-    for (i, mut p) in procs.into_iter().enumerate() {
-        let status = loop {
-            if let Some(status) = p.try_wait().unwrap() {
-                break Some(status);
-            }
-            if std::time::Instant::now() > deadline {
-                p.kill().unwrap();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        };
-        let text = std::fs::read_to_string(log(i + 1)).unwrap_or_default();
-        assert!(status.is_some_and(|s| s.success()), "process {} failed or hung ({status:?}):\n{text}", i + 1);
-    }
-    // A scheduled run exits once its own partitions are done; one more run picks up
-    // anything the group had not finished when the survivors left.
-    ok({
-        let mut c = env.lakeport("gateway_http");
-        c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
-        c
-    });
-
+    // What the decoder accepts of the same records.
     let parquet = dir.path().join("all.parquet");
     let conv = ok({
         let mut c = lakeport();
@@ -80,6 +46,41 @@ fn three_processes_share_partitions_and_survive_losing_one() {
     });
     let text = String::from_utf8_lossy(&conv.stdout).to_string();
     let rows: usize = text[text.find("wrote").unwrap() + 5..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+
+    // Continuous runs: the survivors keep going after the kill, take over the victim's
+    // partitions once its session expires, and stop cleanly on SIGTERM.
+    let logs = env.lake.parent().unwrap().to_path_buf();
+    let log = |i: usize| logs.join(format!("run{i}.log"));
+    let spawn = |i: usize| {
+        let mut c = env.lakeport("gateway_http");
+        let file = std::fs::File::create(log(i)).unwrap();
+        c.arg("run").arg(&pipeline).arg("--no-progress").stdout(Stdio::null()).stderr(file);
+        c.spawn().unwrap_or_else(|e| panic!("process {i}: {e}"))
+    };
+    let mut procs: Vec<_> = (0..3).map(spawn).collect();
+    std::thread::sleep(Duration::from_secs(9));
+    let mut victim = procs.remove(0);
+    assert!(victim.try_wait().unwrap().is_none(), "process 0 stopped before it could be killed:\n{}", std::fs::read_to_string(log(0)).unwrap_or_default());
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let count = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_http FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    while count() < rows && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for (i, p) in procs.iter().enumerate() {
+        // SIGTERM: finish what is in flight, commit, exit 0.
+        let status = Command::new("kill").args(["-TERM", &p.id().to_string()]).status().unwrap();
+        assert!(status.success(), "signal process {}", i + 1);
+    }
+    for (i, mut p) in procs.into_iter().enumerate() {
+        let status = p.wait().unwrap();
+        let text = std::fs::read_to_string(log(i + 1)).unwrap_or_default();
+        assert!(status.success(), "process {} did not stop cleanly on SIGTERM ({status}):\n{text}", i + 1);
+    }
+    let taken_over = (1..3).any(|i| std::fs::read_to_string(log(i)).unwrap_or_default().matches("partitions assigned").count() > 1);
+    assert!(taken_over, "no survivor was assigned partitions again after the kill");
+
     let ch = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line), uniqExact(_partition) FROM `{}`.gateway_http FORMAT TabSeparated", env.database));
     assert_eq!(ch.trim(), format!("{rows}\t{rows}\t{PARTITIONS}"), "ClickHouse: rows, unique coordinates, partitions");
     ok({

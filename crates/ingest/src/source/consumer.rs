@@ -37,7 +37,15 @@ pub struct GroupContext {
     drain_timeout: Duration,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        // Reaching a partition's end is how a scheduled run knows it is done, not an error.
+        use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
+            tracing::error!(%error, reason, "Kafka client error");
+        }
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
