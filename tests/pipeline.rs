@@ -100,3 +100,48 @@ fn bad_pipeline_files_give_clear_errors() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// A record the decoder accepts but ClickHouse cannot hold (18.16's DateTime starts in
+/// 1970) goes to the dead letters with ClickHouse's reason, the rest of its batch goes in,
+/// and the lake holds exactly what ClickHouse holds.
+#[test]
+fn rows_clickhouse_refuses_are_dead_lettered_and_kept_out_of_the_lake_too() {
+    let env = PipelineEnv::new("refused");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.ndjson");
+    let mut lines = String::new();
+    for i in 0..40 {
+        let when = if i % 13 == 5 { "1969-12-31T23:59:00Z".to_string() } else { format!("2026-11-23T07:{:02}:00Z", i) };
+        lines.push_str(&format!("{{\"Datetime\":\"{when}\",\"QueryName\":\"q{i}.example\",\"AccountID\":\"a\"}}\n"));
+    }
+    std::fs::write(&input, lines).unwrap();
+    ok({
+        let mut c = lakeport();
+        c.args(["produce", input.to_str().unwrap(), "--kafka", &service("LAKEPORT_TEST_KAFKA_BROKERS"), "--topic", &env.topic]);
+        c
+    });
+    for cmd in [&["migrate", "pipelines/gateway_dns.toml"][..], &["run", "pipelines/gateway_dns.toml", "--until-caught-up", "--no-progress"]] {
+        ok({
+            let mut c = env.lakeport("gateway_dns");
+            c.args(cmd);
+            c
+        });
+    }
+    let refused: Vec<_> = dead_letter_lines(&env.dead_letters).into_iter().filter(|l| l["stage"] == "clickhouse").collect();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    for l in &refused {
+        assert!(l["raw"].as_str().unwrap().contains("1969-12-31"), "{l}");
+        assert!(l["reason"].as_str().unwrap().contains("DateTime"), "{l}");
+    }
+    let ch = clickhouse(&format!("SELECT count(), countIf(datetime < toDateTime('1971-01-01 00:00:00')) FROM `{}`.gateway_dns FORMAT TabSeparated", env.database));
+    assert_eq!(ch.trim(), "37\t0");
+    let check = ok({
+        let mut c = std::process::Command::new(python());
+        c.args(["-c", "import sys, pyarrow.dataset as ds; t = ds.dataset(sys.argv[1], partitioning='hive').to_table(); print(t.num_rows, min(t.column('datetime').cast('int64').to_pylist()))"]).arg(env.lake.join("gateway_dns"));
+        c
+    });
+    let text = String::from_utf8_lossy(&check.stdout);
+    let mut parts = text.split_whitespace();
+    assert_eq!(parts.next(), Some("37"), "{text}");
+    assert!(parts.next().unwrap().parse::<i64>().unwrap() > 0, "no pre-1970 row in the lake: {text}");
+}

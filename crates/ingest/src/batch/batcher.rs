@@ -29,6 +29,20 @@ pub struct RawBatch {
     pub bytes: usize,
 }
 
+impl RawBatch {
+    /// The bytes of the record at 1-based `line` of the message at `offset`: that line of
+    /// the payload, or the whole payload when it is compressed (or the line is not found).
+    pub fn record(&self, offset: i64, line: usize) -> Vec<u8> {
+        let Ok(i) = self.messages.binary_search_by_key(&offset, |(o, _)| *o) else { return Vec::new() };
+        let payload = &self.messages[i].1;
+        let compressed = payload.starts_with(&[0x1f, 0x8b]) || payload.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+        match payload.split(|&b| b == b'\n').nth(line.saturating_sub(1)) {
+            Some(record) if !compressed && line > 0 => record.strip_suffix(b"\r").unwrap_or(record).to_vec(),
+            _ => payload.clone(),
+        }
+    }
+}
+
 struct Open {
     messages: Vec<(i64, Vec<u8>)>,
     bytes: usize,

@@ -51,6 +51,8 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Consume a pipeline's topics into the Parquet lake and ClickHouse.
     Run(run::RunArgs),
+    /// Send the lines of an NDJSON file to a Kafka topic, one message per line.
+    Produce(produce::ProduceArgs),
     /// Run the demo job on embedded defaults: generate both Gateway datasets and convert them.
     Demo(demo::DemoArgs),
 }
@@ -63,6 +65,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Demo(a) => demo::run(a),
         Command::Run(a) => run::run(a),
         Command::Migrate(a) => migrate::run(a),
+        Command::Produce(a) => produce::run(a),
     }
 }
 

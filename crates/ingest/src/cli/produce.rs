@@ -1,4 +1,10 @@
-//! Producing NDJSON lines to Kafka (for `lakeport gen --kafka`: demos, tests, benchmarks).
+//! `lakeport produce`: NDJSON lines to Kafka, one message per line (also behind
+//! `lakeport gen --kafka`: demos, tests, benchmarks, replaying dead letters' raw records).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
 
 use std::time::Duration;
 
@@ -8,6 +14,35 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+
+#[derive(Args)]
+pub struct ProduceArgs {
+    /// NDJSON file; `-` for stdin.
+    input: PathBuf,
+    /// Bootstrap brokers.
+    #[arg(long)]
+    kafka: String,
+    /// Topic; created with --partitions if missing.
+    #[arg(long)]
+    topic: String,
+    /// Partitions of a topic created here.
+    #[arg(long, default_value_t = 1)]
+    partitions: i32,
+}
+
+pub fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
+    let lines = if args.input.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).context("reading stdin")?;
+        buf
+    } else {
+        std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let sent = runtime.block_on(produce_lines(&args.kafka, &args.topic, args.partitions, &lines))?;
+    eprintln!("lakeport produce: {sent} messages to {}", args.topic);
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Sends every non-empty line of `lines` as one message to `topic` (created with
 /// `partitions` partitions when missing), spread round-robin over the partitions; returns

@@ -16,7 +16,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use arrow_array::RecordBatch;
-use sink::clickhouse::{ClickHouseWriter, Ledger, LedgerState};
+use arrow::compute::filter_record_batch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int64Type, UInt32Type};
+use arrow_array::BooleanArray;
+use sink::clickhouse::{is_data_error, ClickHouseWriter, Ledger, LedgerState, Probe};
 use sink::dead_letter::{DeadLetter, DeadLetters};
 use sink::parquet::LakeWriter;
 use transform::{Decoder, Schema};
@@ -32,6 +36,7 @@ pub struct Sinks {
     pub lake: LakeWriter,
     pub clickhouse: ClickHouseWriter,
     pub ledger: Ledger,
+    pub probe: Probe,
     pub dead_letters: DeadLetters,
     pub metrics: Arc<Metrics>,
     /// How long a failing batch is retried before the run fails.
@@ -48,9 +53,10 @@ impl Sinks {
         let lake = LakeWriter::new(&file.lake.validate().context("[lake]")?, &schema).context("[lake]")?;
         let config = file.clickhouse.validate().context("[clickhouse]")?;
         let ledger = Ledger::open(&config).await.context("[clickhouse] opening the batch ledger")?;
+        let probe = Probe::open(&config).await.context("[clickhouse] preparing the row checker")?;
         let clickhouse = ClickHouseWriter::new(config).context("[clickhouse]")?;
         let dead_letters = DeadLetters::open(&file.dead_letter.url).context("[dead_letter]")?;
-        Ok(Self { schema, lake, clickhouse, ledger, dead_letters, metrics, retry_timeout: file.runtime.retry_timeout })
+        Ok(Self { schema, lake, clickhouse, ledger, probe, dead_letters, metrics, retry_timeout: file.runtime.retry_timeout })
     }
 }
 
@@ -104,45 +110,86 @@ fn decode(schema: &Arc<Schema>, raw: &RawBatch) -> anyhow::Result<Decoded> {
 
 async fn write(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded) -> anyhow::Result<Summary> {
     let id = &raw.id;
-    let rows = decoded.rows.num_rows();
     let state = sinks.ledger.state(id).await?;
-    if state != Some(LedgerState::Done) {
+    let (rows, letters) = if state == Some(LedgerState::Done) {
+        (decoded.rows.num_rows(), decoded.letters.clone())
+    } else {
         if state.is_none() {
-            sinks.ledger.record(id, LedgerState::Intent, rows).await?;
+            sinks.ledger.record(id, LedgerState::Intent, decoded.rows.num_rows()).await?;
         }
-        let timed = |sink: &'static str, t: Instant| sinks.metrics.sink_write_seconds.get_or_create(&SinkLabel { sink }).observe(t.elapsed().as_secs_f64());
-        let lake = async {
-            let t = Instant::now();
-            let r = sinks.lake.write(&decoded.rows, id).await;
-            timed("lake", t);
-            r.context("writing the lake")
-        };
-        let clickhouse = async {
-            let t = Instant::now();
-            let r = sinks.ledger.insert_once(&sinks.clickhouse, &decoded.rows, id, state.is_some()).await;
-            timed("clickhouse", t);
-            r.context("inserting into ClickHouse")
-        };
-        let dead = async {
-            let t = Instant::now();
-            let r = sinks.dead_letters.write(&sinks.schema, id, &decoded.letters).await;
-            timed("dead_letter", t);
-            r.context("writing dead letters")
-        };
-        let (lake, clickhouse, dead) = tokio::join!(lake, clickhouse, dead);
-        lake?;
-        clickhouse?;
-        dead?;
-        sinks.ledger.record(id, LedgerState::Done, rows).await?;
-    }
+        let stored = write_sinks(sinks, raw, &decoded.rows, decoded.letters.clone(), state.is_some()).await?;
+        sinks.ledger.record(id, LedgerState::Done, stored.0).await?;
+        stored
+    };
     let m = &sinks.metrics;
     m.rows_written.get_or_create(&SinkLabel { sink: "lake" }).inc_by(rows as u64);
     m.rows_written.get_or_create(&SinkLabel { sink: "clickhouse" }).inc_by(rows as u64);
-    m.rows_written.get_or_create(&SinkLabel { sink: "dead_letter" }).inc_by(decoded.letters.len() as u64);
-    let mut summary = Summary { messages: raw.messages.len() as u64, bytes: raw.bytes as u64, records: (rows + decoded.letters.len()) as u64, lake_rows: rows as u64, clickhouse_rows: rows as u64, batches: 1, ..Summary::default() };
-    for letter in &decoded.letters {
-        *summary.rejected.entry(letter.kind.to_string()).or_insert(0) += 1;
-        m.rejects.get_or_create(&ReasonLabel { reason: letter.kind.to_string() }).inc();
+    m.rows_written.get_or_create(&SinkLabel { sink: "dead_letter" }).inc_by(letters.len() as u64);
+    let mut summary = Summary {
+        messages: raw.messages.len() as u64,
+        bytes: raw.bytes as u64,
+        records: (rows + letters.len()) as u64,
+        lake_rows: rows as u64,
+        clickhouse_rows: rows as u64,
+        batches: 1,
+        ..Summary::default()
+    };
+    for letter in &letters {
+        *summary.rejected.entry(letter.kind.clone()).or_insert(0) += 1;
+        m.rejects.get_or_create(&ReasonLabel { reason: letter.kind.clone() }).inc();
     }
     Ok(summary)
+}
+
+/// Writes the lake, ClickHouse and the dead letters concurrently. When ClickHouse refuses
+/// rows for their data, they are found (`Probe`), moved to the dead letters, and the rest
+/// is written to both sinks again, so the lake and ClickHouse hold the same rows. Returns
+/// the rows stored and the dead letters written.
+async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut letters: Vec<DeadLetter>, maybe_present: bool) -> anyhow::Result<(usize, Vec<DeadLetter>)> {
+    let id = &raw.id;
+    let timed = |sink: &'static str, t: Instant| sinks.metrics.sink_write_seconds.get_or_create(&SinkLabel { sink }).observe(t.elapsed().as_secs_f64());
+    let lake = async {
+        let t = Instant::now();
+        let r = sinks.lake.write(rows, id).await;
+        timed("lake", t);
+        r.context("writing the lake")
+    };
+    let clickhouse = async {
+        let t = Instant::now();
+        let r = sinks.ledger.insert_once(&sinks.clickhouse, rows, id, maybe_present).await;
+        timed("clickhouse", t);
+        r
+    };
+    let dead = async {
+        let t = Instant::now();
+        let r = sinks.dead_letters.write(&sinks.schema, id, &letters).await;
+        timed("dead_letter", t);
+        r.context("writing dead letters")
+    };
+    let (lake, clickhouse, dead) = tokio::join!(lake, clickhouse, dead);
+    let first_files = lake?;
+    match clickhouse {
+        Ok(_) => {
+            dead?;
+            return Ok((rows.num_rows(), letters));
+        }
+        Err(e) if is_data_error(&e) => tracing::warn!(batch = %id, error = %e, "ClickHouse refuses rows of this batch; isolating them"),
+        Err(e) => return Err(anyhow::Error::new(e).context("inserting into ClickHouse")),
+    }
+    let refused = sinks.probe.refused_rows(rows, id).await.context("isolating the rows ClickHouse refuses")?;
+    let mut keep = vec![true; rows.num_rows()];
+    let offsets = rows.column_by_name("_offset").context("source columns")?.as_primitive::<Int64Type>();
+    let lines = rows.column_by_name("_line").context("source columns")?.as_primitive::<UInt32Type>();
+    for (row, reason) in &refused {
+        keep[*row] = false;
+        let (offset, line) = (offsets.value(*row), lines.value(*row) as usize);
+        letters.push(DeadLetter::from_sink_rejection(offset, line, raw.record(offset, line), reason));
+    }
+    let kept = filter_record_batch(rows, &BooleanArray::from(keep))?;
+    sinks.ledger.insert_once(&sinks.clickhouse, &kept, id, true).await.context("inserting into ClickHouse")?;
+    let final_files = sinks.lake.write(&kept, id).await.context("writing the lake")?;
+    let stale: Vec<_> = first_files.into_iter().map(|f| f.path).filter(|p| !final_files.iter().any(|f| &f.path == p)).collect();
+    sinks.lake.remove(&stale).await.context("removing lake files of refused rows")?;
+    sinks.dead_letters.write(&sinks.schema, id, &letters).await.context("writing dead letters")?;
+    Ok((kept.num_rows(), letters))
 }

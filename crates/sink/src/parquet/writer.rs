@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use object_store::path::Path;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt as _};
 
 use super::config::ValidLakeConfig;
 use super::partition::{count, group_rows, partitionable, split};
@@ -165,6 +165,21 @@ impl LakeWriter {
             }
         }
         Ok(written)
+    }
+
+    /// Deletes objects an earlier write of a batch left that its final write did not
+    /// replace (when rows were taken out of the batch, a partition can lose all its rows).
+    ///
+    /// # Errors
+    /// [`Error::LakeUpload`] when the store refuses a delete after its retries.
+    pub async fn remove(&self, paths: &[Path]) -> Result<(), Error> {
+        for path in paths {
+            match self.store.delete(path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(source) => return Err(Error::LakeUpload { path: path.to_string(), source }),
+            }
+        }
+        Ok(())
     }
 
     /// Key-value metadata of the files of batch `id` (the dataset and schema version come
