@@ -51,8 +51,14 @@ impl Sinks {
     pub async fn open(pipeline: &Pipeline, schema: Arc<Schema>, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let file = &pipeline.file;
         let lake = LakeWriter::new(&file.lake.validate().context("[lake]")?, &schema).context("[lake]")?;
-        let config = file.clickhouse.validate().context("[clickhouse]")?;
-        let ledger = Ledger::open(&config).await.context("[clickhouse] opening the batch ledger")?;
+        let mut settings = file.clickhouse.clone();
+        let ledger = Ledger::open(&settings.validate().context("[clickhouse]")?).await.context("[clickhouse] opening the batch ledger")?;
+        if !ledger.server_deduplicates().await? {
+            // No insert tokens: a failed insert is retried only through the ledger, which
+            // counts what an attempt left before inserting again.
+            settings.retry.max_attempts = 1;
+        }
+        let config = settings.validate().context("[clickhouse]")?;
         let probe = Probe::open(&config).await.context("[clickhouse] preparing the row checker")?;
         let clickhouse = ClickHouseWriter::new(config).context("[clickhouse]")?;
         let dead_letters = DeadLetters::open(&file.dead_letter.url).context("[dead_letter]")?;
@@ -82,6 +88,7 @@ pub async fn process(sinks: Arc<Sinks>, raw: Arc<RawBatch>) -> anyhow::Result<Su
             }
             Err(e) if start.elapsed() < sinks.retry_timeout => {
                 sinks.metrics.set_healthy(false);
+                sinks.metrics.sink_retries.get_or_create(&SinkLabel { sink: failed_sink(&e) }).inc();
                 tracing::warn!(batch = %raw.id, error = %format!("{e:#}"), retry_in = ?backoff, "batch not durable yet; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(10));
@@ -90,6 +97,16 @@ pub async fn process(sinks: Arc<Sinks>, raw: Arc<RawBatch>) -> anyhow::Result<Su
         }
     }
 }
+
+/// Which destination an error of `write` came from, by the context it was given.
+fn failed_sink(e: &anyhow::Error) -> &'static str {
+    let text = format!("{e:#}");
+    [(LAKE, "lake"), (CLICKHOUSE, "clickhouse"), (DEAD_LETTERS, "dead_letter")].into_iter().find(|(ctx, _)| text.contains(ctx)).map_or("ledger", |(_, sink)| sink)
+}
+
+const LAKE: &str = "writing the lake";
+const CLICKHOUSE: &str = "inserting into ClickHouse";
+const DEAD_LETTERS: &str = "writing dead letters";
 
 fn decode(schema: &Arc<Schema>, raw: &RawBatch) -> anyhow::Result<Decoded> {
     let mut decoder = Decoder::new(schema.clone())?.with_source(&raw.id.topic, raw.id.partition);
@@ -152,7 +169,7 @@ async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut lett
         let t = Instant::now();
         let r = sinks.lake.write(rows, id).await;
         timed("lake", t);
-        r.context("writing the lake")
+        r.context(LAKE)
     };
     let clickhouse = async {
         let t = Instant::now();
@@ -164,7 +181,7 @@ async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut lett
         let t = Instant::now();
         let r = sinks.dead_letters.write(&sinks.schema, id, &letters).await;
         timed("dead_letter", t);
-        r.context("writing dead letters")
+        r.context(DEAD_LETTERS)
     };
     let (lake, clickhouse, dead) = tokio::join!(lake, clickhouse, dead);
     let first_files = lake?;
@@ -174,7 +191,7 @@ async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut lett
             return Ok((rows.num_rows(), letters));
         }
         Err(e) if is_data_error(&e) => tracing::warn!(batch = %id, error = %e, "ClickHouse refuses rows of this batch; isolating them"),
-        Err(e) => return Err(anyhow::Error::new(e).context("inserting into ClickHouse")),
+        Err(e) => return Err(anyhow::Error::new(e).context(CLICKHOUSE)),
     }
     let refused = sinks.probe.refused_rows(rows, id).await.context("isolating the rows ClickHouse refuses")?;
     let mut keep = vec![true; rows.num_rows()];
@@ -186,10 +203,10 @@ async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut lett
         letters.push(DeadLetter::from_sink_rejection(offset, line, raw.record(offset, line), reason));
     }
     let kept = filter_record_batch(rows, &BooleanArray::from(keep))?;
-    sinks.ledger.insert_once(&sinks.clickhouse, &kept, id, true).await.context("inserting into ClickHouse")?;
-    let final_files = sinks.lake.write(&kept, id).await.context("writing the lake")?;
+    sinks.ledger.insert_once(&sinks.clickhouse, &kept, id, true).await.context(CLICKHOUSE)?;
+    let final_files = sinks.lake.write(&kept, id).await.context(LAKE)?;
     let stale: Vec<_> = first_files.into_iter().map(|f| f.path).filter(|p| !final_files.iter().any(|f| &f.path == p)).collect();
     sinks.lake.remove(&stale).await.context("removing lake files of refused rows")?;
-    sinks.dead_letters.write(&sinks.schema, id, &letters).await.context("writing dead letters")?;
+    sinks.dead_letters.write(&sinks.schema, id, &letters).await.context(DEAD_LETTERS)?;
     Ok((kept.num_rows(), letters))
 }

@@ -54,6 +54,16 @@ impl Ledger {
         Ok(Self { client, ledger, data: format!("{}.{}", quote_ident(database), quote_ident(table)), database: database.to_string(), table: table.to_string() })
     }
 
+    /// Whether the server deduplicates repeated inserts of a batch itself. Where it does
+    /// not (before 23.x), an insert must not be retried blindly: a retry after a lost answer
+    /// would add the rows twice; retry through [`Ledger::insert_once`] instead, which counts.
+    ///
+    /// # Errors
+    /// As [`Client::server_version`].
+    pub async fn server_deduplicates(&self) -> Result<bool, Error> {
+        Ok(self.client.server_version().await?.dialect() == Dialect::Modern)
+    }
+
     fn batch_filter(&self, id: &BatchId) -> String {
         format!(
             "`table` = {} AND topic = {} AND partition = {} AND first_offset = {} AND last_offset = {}",
@@ -132,7 +142,7 @@ impl Ledger {
     pub async fn insert_once(&self, writer: &ClickHouseWriter, batch: &RecordBatch, id: &BatchId, maybe_present: bool) -> Result<InsertStats, Error> {
         // Tables `migrate` creates on modern servers keep insert tokens (see `create_table`);
         // a 22.x server takes tokens but its tables were created without the window.
-        if !maybe_present || self.client.server_version().await?.dialect() == Dialect::Modern {
+        if !maybe_present || self.server_deduplicates().await? {
             return writer.insert(batch, id).await;
         }
         let range = format!("_topic = {} AND _partition = {} AND _offset BETWEEN {} AND {}", quote_str(&id.topic), id.partition, id.first_offset, id.last_offset);

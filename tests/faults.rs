@@ -1,0 +1,156 @@
+//! Faults during a run: ClickHouse killed for a while, the lake's store failing for a
+//! while. The run waits and retries, says so in `/metrics`, `/health` and its log, and ends
+//! with every valid record exactly once in both sinks.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A private ClickHouse server (scripts/clickhouse-instance.sh) that the test may kill.
+struct PrivateClickHouse {
+    dir: std::path::PathBuf,
+    ports: [u16; 3],
+    child: Option<Child>,
+}
+
+impl PrivateClickHouse {
+    fn start(dir: &std::path::Path) -> Self {
+        let mut ch = Self { dir: dir.to_path_buf(), ports: [free_port(), free_port(), free_port()], child: None };
+        ch.up();
+        ch
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports[0])
+    }
+
+    fn up(&mut self) {
+        std::fs::create_dir_all(&self.dir).unwrap();
+        let log = std::fs::File::create(self.dir.join("launcher.log")).unwrap();
+        let child = Command::new(service("LAKEPORT_TEST_CLICKHOUSE_LAUNCHER"))
+            .arg(&self.dir)
+            .args(self.ports.map(|p| p.to_string()))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.ports[0])).is_err() {
+            assert!(Instant::now() < deadline, "private ClickHouse did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for PrivateClickHouse {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() {
+    let env = PipelineEnv::new("faults");
+    let dir = tempfile::tempdir().unwrap();
+    let mut ch = PrivateClickHouse::start(&dir.path().join("clickhouse"));
+    let metrics = free_port();
+    let with_env = |c: &mut Command| {
+        env.apply(c, "gateway_dns");
+        c.env("LAKEPORT_CLICKHOUSE_URL", ch.url()).env("LAKEPORT_GATEWAY_DNS_METRICS", format!("127.0.0.1:{metrics}"));
+    };
+    let input = dir.path().join("input.ndjson");
+    for extra in [vec!["--out", input.to_str().unwrap()], vec!["--kafka", &service("LAKEPORT_TEST_KAFKA_BROKERS"), "--topic", &env.topic, "--partitions", "2"]] {
+        let mut c = lakeport();
+        c.args(["gen", "--dataset", "gateway_dns", "--count", "6000", "--seed", "3", "--bad-ratio", "0.01"]).args(extra);
+        ok(c);
+    }
+    let text = std::fs::read_to_string(root().join("pipelines/gateway_dns.toml")).unwrap().replace("../schemas/", &format!("{}/schemas/", root().display())).replace("max_rows = 200000", "max_rows = 500").replace("max_age = \"10s\"", "max_age = \"1s\"");
+    let pipeline = dir.path().join("faults.toml");
+    std::fs::write(&pipeline, text).unwrap();
+    ok({
+        let mut c = lakeport();
+        with_env(&mut c);
+        c.arg("migrate").arg(&pipeline);
+        c
+    });
+    // The lake's table folder is a file for a while: every lake write fails.
+    std::fs::create_dir_all(&env.lake).unwrap();
+    let blocker = env.lake.join("gateway_dns");
+    std::fs::write(&blocker, b"in the way").unwrap();
+    let log_path = dir.path().join("run.log");
+    let mut run = {
+        let mut c = lakeport();
+        with_env(&mut c);
+        c.arg("run").arg(&pipeline).arg("--no-progress").stdout(Stdio::null()).stderr(std::fs::File::create(&log_path).unwrap());
+        c.spawn().unwrap()
+    };
+    std::thread::sleep(Duration::from_secs(8));
+    let unhealthy = http_get(metrics, "/health");
+    assert!(unhealthy.contains("503"), "/health during store errors: {unhealthy}");
+    std::fs::remove_file(&blocker).unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    ch.kill();
+    std::thread::sleep(Duration::from_secs(6));
+    let during = http_get(metrics, "/metrics");
+    ch.up();
+
+    let parquet = dir.path().join("all.parquet");
+    let conv = ok({
+        let mut c = lakeport();
+        c.args(["convert", "--schema", "gateway_dns", input.to_str().unwrap(), "--out", parquet.to_str().unwrap()]);
+        c
+    });
+    let out = String::from_utf8_lossy(&conv.stdout).to_string();
+    let rows: usize = out[out.find("wrote").unwrap() + 5..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+    let query = |sql: &str| {
+        let c = sink::clickhouse::ClickHouseConfig::new(ch.url(), "x").validate().unwrap();
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async { sink::clickhouse::Client::new(&c).unwrap().query(sql).await })
+    };
+    let count_sql = format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.gateway_dns FORMAT TabSeparated", env.database);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        last = query(&count_sql).unwrap_or_default();
+        if last.trim() == format!("{rows}\t{rows}") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Command::new("kill").args(["-TERM", &run.id().to_string()]).status().unwrap();
+    let status = run.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(status.success(), "run did not stop cleanly:\n{log}");
+    assert_eq!(last.trim(), format!("{rows}\t{rows}"), "ClickHouse rows and unique coordinates\n{log}");
+    assert!(during.contains("lakeport_sink_retries_total{") && during.contains("sink=\"lake\""), "retries of the lake in /metrics:\n{during}");
+    assert!(log.contains("retrying"), "the log says it retries:\n{log}");
+    ok({
+        let mut c = Command::new(python());
+        c.arg(root().join("tests/verify_pipeline.py")).arg(root().join("schemas/gateway_dns.toml")).arg(&input).arg("2").arg(&env.lake).arg(ch.url()).arg(&env.database).arg("gateway_dns");
+        c
+    });
+}
