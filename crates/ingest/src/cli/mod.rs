@@ -1,7 +1,6 @@
 //! The command line: one file per command.
 
 mod convert;
-mod demo;
 mod gen;
 mod migrate;
 mod produce;
@@ -53,8 +52,6 @@ pub enum Command {
     Run(run::RunArgs),
     /// Send the lines of an NDJSON file to a Kafka topic, one message per line.
     Produce(produce::ProduceArgs),
-    /// Run the demo job on embedded defaults: generate both Gateway datasets and convert them.
-    Demo(demo::DemoArgs),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -62,7 +59,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Schema(c) => schema::run(c),
         Command::Convert(a) => convert::run(a),
         Command::Gen(a) => gen::run(a),
-        Command::Demo(a) => demo::run(a),
         Command::Run(a) => run::run(a),
         Command::Migrate(a) => migrate::run(a),
         Command::Produce(a) => produce::run(a),
