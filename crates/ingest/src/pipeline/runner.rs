@@ -279,11 +279,16 @@ impl Run {
     fn backpressure(&mut self) {
         let used = self.in_flight_bytes + self.batcher.open_bytes();
         self.metrics.in_flight_bytes.set(used as i64);
+        let pause = !self.paused && used >= self.max_in_flight;
+        let resume = self.paused && used < self.max_in_flight / 4 * 3;
+        if !(pause || resume) {
+            return;
+        }
         let Ok(assignment) = self.consumer.assignment() else { return };
-        if !self.paused && used >= self.max_in_flight {
+        if pause {
             tracing::debug!(used, "in-flight limit reached: pausing consumption");
             self.paused = self.consumer.pause(&assignment).is_ok();
-        } else if self.paused && used < self.max_in_flight / 4 * 3 {
+        } else {
             self.paused = self.consumer.resume(&assignment).is_err();
         }
     }
