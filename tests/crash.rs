@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -92,32 +92,11 @@ fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     });
     eprintln!("{}", String::from_utf8_lossy(&last.stdout));
 
-    // What the decoder accepts of the same records.
-    let parquet = dir.path().join("all.parquet");
-    let conv = ok({
-        let mut c = lakeport();
-        c.args(["convert", "--schema", "gateway_dns", input.to_str().unwrap(), "--out", parquet.to_str().unwrap()]);
-        c
-    });
-    let text = String::from_utf8_lossy(&conv.stdout).to_string();
-    let num = |w: &str| -> usize { text[text.find(w).unwrap() + w.len()..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap() };
-    let (rows, rejected) = (num("wrote"), num("rejected"));
-
+    let (rows, rejected) = accepted(&input, "gateway_dns");
     let ch = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.gateway_dns FORMAT TabSeparated", env.database));
     assert_eq!(ch.trim(), format!("{rows}\t{rows}"), "ClickHouse: rows and unique coordinates");
     let letters = dead_letter_lines(&env.dead_letters);
     let unique: HashSet<(i64, i64, i64)> = letters.iter().map(|l| (l["partition"].as_i64().unwrap(), l["offset"].as_i64().unwrap(), l["line"].as_i64().unwrap())).collect();
     assert_eq!((letters.len(), unique.len()), (rejected, rejected), "dead letters: lines and unique coordinates");
-    ok({
-        let mut c = Command::new(python());
-        c.arg(root().join("tests/verify_pipeline.py"))
-            .arg(root().join("schemas/gateway_dns.toml"))
-            .arg(&input)
-            .arg(PARTITIONS.to_string())
-            .arg(&env.lake)
-            .arg(service("LAKEPORT_TEST_CLICKHOUSE_URL"))
-            .arg(&env.database)
-            .arg("gateway_dns");
-        c
-    });
+    verify_pipeline(&env, "gateway_dns", &input, PARTITIONS, &service("LAKEPORT_TEST_CLICKHOUSE_URL"));
 }

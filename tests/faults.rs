@@ -119,14 +119,7 @@ fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() 
     let during = http_get(metrics, "/metrics");
     ch.up();
 
-    let parquet = dir.path().join("all.parquet");
-    let conv = ok({
-        let mut c = lakeport();
-        c.args(["convert", "--schema", "gateway_dns", input.to_str().unwrap(), "--out", parquet.to_str().unwrap()]);
-        c
-    });
-    let out = String::from_utf8_lossy(&conv.stdout).to_string();
-    let rows: usize = out[out.find("wrote").unwrap() + 5..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+    let (rows, _) = accepted(&input, "gateway_dns");
     let query = |sql: &str| {
         let c = sink::clickhouse::ClickHouseConfig::new(ch.url(), "x").validate().unwrap();
         tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async { sink::clickhouse::Client::new(&c).unwrap().query(sql).await })
@@ -148,9 +141,5 @@ fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() 
     assert_eq!(last.trim(), format!("{rows}\t{rows}"), "ClickHouse rows and unique coordinates\n{log}");
     assert!(during.contains("lakeport_sink_retries_total{") && during.contains("sink=\"lake\""), "retries of the lake in /metrics:\n{during}");
     assert!(log.contains("retrying"), "the log says it retries:\n{log}");
-    ok({
-        let mut c = Command::new(python());
-        c.arg(root().join("tests/verify_pipeline.py")).arg(root().join("schemas/gateway_dns.toml")).arg(&input).arg("2").arg(&env.lake).arg(ch.url()).arg(&env.database).arg("gateway_dns");
-        c
-    });
+    verify_pipeline(&env, "gateway_dns", &input, 2, &ch.url());
 }

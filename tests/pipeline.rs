@@ -8,22 +8,6 @@ use common::*;
 
 const PARTITIONS: i32 = 3;
 
-/// Counts from `lakeport convert` of the same records: what the decoder accepts.
-fn expected_counts(input: &std::path::Path, dataset: &str) -> (u64, u64) {
-    let out = tempfile::tempdir().unwrap();
-    let res = ok({
-        let mut c = lakeport();
-        c.args(["convert", "--schema", dataset, input.to_str().unwrap(), "--out"]).arg(out.path().join("x.parquet"));
-        c
-    });
-    let text = String::from_utf8_lossy(&res.stdout).to_string();
-    let num = |word: &str| -> u64 {
-        let i = text.find(word).unwrap() + word.len();
-        text[i..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
-    };
-    (num("wrote"), num("rejected"))
-}
-
 #[test]
 fn scheduled_run_puts_every_record_once_in_both_sinks_or_the_dead_letters() {
     for dataset in ["gateway_dns", "gateway_http"] {
@@ -53,14 +37,14 @@ fn scheduled_run_puts_every_record_once_in_both_sinks_or_the_dead_letters() {
             c
         });
         let report = String::from_utf8_lossy(&run.stdout);
-        let (rows, rejected) = expected_counts(&input, dataset);
+        let (rows, rejected) = accepted(&input, dataset);
         assert_eq!(rows + rejected, 3000);
         assert!(rejected > 100, "{report}");
 
         let ch = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.`{dataset}` FORMAT TabSeparated", env.database));
         assert_eq!(ch.trim(), format!("{rows}\t{rows}"), "ClickHouse rows, unique coordinates; run said:\n{report}");
         let letters = dead_letter_lines(&env.dead_letters);
-        assert_eq!(letters.len() as u64, rejected, "dead letters");
+        assert_eq!(letters.len(), rejected, "dead letters");
         for l in &letters {
             assert_eq!(l["topic"], env.topic.as_str());
             assert!(l["offset"].is_i64() && l["partition"].is_i64() && l["reason"].is_string(), "{l}");
@@ -69,13 +53,7 @@ fn scheduled_run_puts_every_record_once_in_both_sinks_or_the_dead_letters() {
         }
         assert!(report.contains(&format!("lake: {rows} rows")) && report.contains(&format!("clickhouse: {rows} rows")), "{report}");
 
-        let verify = root().join("tests/verify_pipeline.py");
-        let schema = root().join(format!("schemas/{dataset}.toml"));
-        ok({
-            let mut c = std::process::Command::new(python());
-            c.arg(verify).arg(schema).arg(&input).arg(PARTITIONS.to_string()).arg(&env.lake).arg(service("LAKEPORT_TEST_CLICKHOUSE_URL")).arg(&env.database).arg(dataset);
-            c
-        });
+        verify_pipeline(&env, dataset, &input, PARTITIONS, &service("LAKEPORT_TEST_CLICKHOUSE_URL"));
     }
 }
 

@@ -37,15 +37,7 @@ fn three_processes_share_partitions_and_survive_losing_one() {
         c.arg("migrate").arg(&pipeline);
         c
     });
-    // What the decoder accepts of the same records.
-    let parquet = dir.path().join("all.parquet");
-    let conv = ok({
-        let mut c = lakeport();
-        c.args(["convert", "--schema", "gateway_http", input.to_str().unwrap(), "--out", parquet.to_str().unwrap()]);
-        c
-    });
-    let text = String::from_utf8_lossy(&conv.stdout).to_string();
-    let rows: usize = text[text.find("wrote").unwrap() + 5..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+    let (rows, _) = accepted(&input, "gateway_http");
 
     // Continuous runs: the survivors keep going after the kill, take over the victim's
     // partitions once its session expires, and stop cleanly on SIGTERM.
@@ -83,16 +75,5 @@ fn three_processes_share_partitions_and_survive_losing_one() {
 
     let ch = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line), uniqExact(_partition) FROM `{}`.gateway_http FORMAT TabSeparated", env.database));
     assert_eq!(ch.trim(), format!("{rows}\t{rows}\t{PARTITIONS}"), "ClickHouse: rows, unique coordinates, partitions");
-    ok({
-        let mut c = Command::new(python());
-        c.arg(root().join("tests/verify_pipeline.py"))
-            .arg(root().join("schemas/gateway_http.toml"))
-            .arg(&input)
-            .arg(PARTITIONS.to_string())
-            .arg(&env.lake)
-            .arg(service("LAKEPORT_TEST_CLICKHOUSE_URL"))
-            .arg(&env.database)
-            .arg("gateway_http");
-        c
-    });
+    verify_pipeline(&env, "gateway_http", &input, PARTITIONS, &service("LAKEPORT_TEST_CLICKHOUSE_URL"));
 }

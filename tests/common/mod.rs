@@ -117,3 +117,31 @@ pub fn python() -> String {
         venv.display().to_string()
     })
 }
+
+/// What the decoder accepts of an NDJSON file: `(rows, rejected)`, from `lakeport convert`.
+pub fn accepted(input: &Path, dataset: &str) -> (usize, usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = lakeport();
+    c.args(["convert", "--schema", dataset]).arg(input).arg("--out").arg(dir.path().join("all.parquet"));
+    let text = String::from_utf8_lossy(&ok(c).stdout).to_string();
+    let number = |word: &str| -> usize {
+        let at = text.find(word).unwrap_or_else(|| panic!("{word:?} not in {text:?}")) + word.len();
+        text[at..].trim_start().split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse().ok()).expect("a count")
+    };
+    (number("wrote"), number("rejected"))
+}
+
+/// Runs `tests/verify_pipeline.py`: every lake and ClickHouse row of `env` holds exactly the
+/// input record its coordinates name, once.
+pub fn verify_pipeline(env: &PipelineEnv, dataset: &str, input: &Path, partitions: i32, clickhouse_url: &str) {
+    let mut c = Command::new(python());
+    c.arg(root().join("tests/verify_pipeline.py"))
+        .arg(root().join(format!("schemas/{dataset}.toml")))
+        .arg(input)
+        .arg(partitions.to_string())
+        .arg(&env.lake)
+        .arg(clickhouse_url)
+        .arg(&env.database)
+        .arg(dataset);
+    ok(c);
+}
