@@ -11,6 +11,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 use super::config::Pipeline;
 use super::process::{process, Sinks};
@@ -254,8 +255,9 @@ impl Run {
         self.metrics.batch_messages.observe(batch.messages.len() as f64);
         self.metrics.batch_bytes.observe(batch.bytes as f64);
         let (sinks, done, progress) = (self.sinks.clone(), self.done_tx.clone(), self.progress.clone());
+        let span = tracing::info_span!("batch", topic = %batch.id.topic, partition = batch.id.partition, first = batch.id.first_offset, last = batch.id.last_offset, messages = batch.messages.len());
         tokio::spawn(async move {
-            let result = process(sinks, batch.clone()).await;
+            let result = process(sinks, batch.clone()).instrument(span).await;
             if result.is_ok() {
                 // Marked here, not in the main loop: a revocation waits for it while the
                 // main loop is blocked inside `recv`.
