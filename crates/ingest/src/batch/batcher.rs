@@ -95,12 +95,12 @@ impl Batcher {
         open.messages.push((offset, payload));
         let batch_first = open.messages[0].0;
         match front {
-            Some((first, last)) if batch_first >= first => {
-                if offset >= last {
-                    self.forced.get_mut(tp).map(VecDeque::pop_front);
-                    out.extend(self.cut(tp));
-                }
+            Some((first, last)) if batch_first >= first && offset >= last => {
+                self.forced.get_mut(tp).map(VecDeque::pop_front);
+                out.extend(self.cut(tp));
             }
+            // Inside a forced range: only its end cuts the batch.
+            Some((first, _)) if batch_first >= first => {}
             _ if open.messages.len() >= self.limits.max_messages || open.bytes >= self.limits.max_bytes => {
                 out.extend(self.cut(tp));
             }
