@@ -123,3 +123,55 @@ fn rows_clickhouse_refuses_are_dead_lettered_and_kept_out_of_the_lake_too() {
     assert_eq!(parts.next(), Some("37"), "{text}");
     assert!(parts.next().unwrap().parse::<i64>().unwrap() > 0, "no pre-1970 row in the lake: {text}");
 }
+
+/// Dead letters can also go to a Kafka topic: one message per record, keyed by its source
+/// coordinates, holding the same JSON as the object-store lines.
+#[test]
+fn dead_letters_also_go_to_a_kafka_topic() {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    use rdkafka::Message as _;
+
+    let env = PipelineEnv::new("dlq");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.ndjson");
+    let lines: String = (0..20).map(|i| if i % 4 == 1 { format!("{{\"Datetime\": broken {i}\n") } else { format!("{{\"Datetime\":\"2026-11-23T07:{i:02}:00Z\"}}\n") }).collect();
+    std::fs::write(&input, lines).unwrap();
+    let brokers = service("LAKEPORT_TEST_KAFKA_BROKERS");
+    ok({
+        let mut c = lakeport();
+        c.args(["produce", input.to_str().unwrap(), "--kafka", &brokers, "--topic", &env.topic]);
+        c
+    });
+    let dlq = format!("{}_dead", env.topic);
+    let text = std::fs::read_to_string(root().join("pipelines/gateway_dns.toml"))
+        .unwrap()
+        .replace("../schemas/", &format!("{}/schemas/", root().display()))
+        .replace("# topic = \"gateway_dns_dead_letters\"", &format!("topic = \"{dlq}\""));
+    let pipeline = dir.path().join("dlq.toml");
+    std::fs::write(&pipeline, text).unwrap();
+    for cmd in ["migrate", "run"] {
+        let mut c = env.lakeport("gateway_dns");
+        c.arg(cmd).arg(&pipeline);
+        if cmd == "run" {
+            c.args(["--until-caught-up", "--no-progress"]);
+        }
+        ok(c);
+    }
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", &brokers).set("group.id", unique("reader")).set("auto.offset.reset", "earliest").create().unwrap();
+    consumer.subscribe(&[&dlq]).unwrap();
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while got.len() < 5 && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(std::time::Duration::from_millis(500)) {
+            let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+            let value: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+            got.push((key, value));
+        }
+    }
+    assert_eq!(got.len(), 5, "{got:?}");
+    for (key, value) in &got {
+        assert_eq!(value["kind"], "malformed_json", "{value}");
+        assert_eq!(key, &format!("{}-0-{}-1", env.topic, value["offset"]), "{value}");
+    }
+    assert_eq!(dead_letter_lines(&env.dead_letters).len(), 5, "the object-store copy as well");
+}

@@ -48,6 +48,20 @@ impl DeadLetter {
         Self { offset, line: reject.line, stage: "decode", kind: reject.reason.kind().to_string(), reason: reject.reason.to_string(), raw: reject.raw }
     }
 
+    /// The dead letter as one JSON object (the line format above).
+    pub fn to_json(&self, schema: &Schema, id: &BatchId) -> serde_json::Value {
+        let mut line = json!({
+            "dataset": schema.name, "schema_version": schema.version,
+            "topic": id.topic, "partition": id.partition, "offset": self.offset, "line": self.line,
+            "stage": self.stage, "kind": self.kind, "reason": self.reason,
+        });
+        match std::str::from_utf8(&self.raw) {
+            Ok(s) => line["raw"] = json!(s),
+            Err(_) => line["raw_base64"] = json!(STANDARD.encode(&self.raw)),
+        }
+        line
+    }
+
     /// A record ClickHouse refused, with the server's error text.
     pub fn from_sink_rejection(offset: i64, line: usize, raw: Vec<u8>, error: &str) -> Self {
         Self { offset, line, stage: "clickhouse", kind: "clickhouse_rejected".into(), reason: error.to_string(), raw }
@@ -83,16 +97,7 @@ impl DeadLetters {
         }
         let mut body = Vec::new();
         for l in letters {
-            let mut line = json!({
-                "dataset": schema.name, "schema_version": schema.version,
-                "topic": id.topic, "partition": id.partition, "offset": l.offset, "line": l.line,
-                "stage": l.stage, "kind": l.kind, "reason": l.reason,
-            });
-            match std::str::from_utf8(&l.raw) {
-                Ok(s) => line["raw"] = json!(s),
-                Err(_) => line["raw_base64"] = json!(STANDARD.encode(&l.raw)),
-            }
-            serde_json::to_writer(&mut body, &line).expect("a JSON value serialises");
+            serde_json::to_writer(&mut body, &l.to_json(schema, id)).expect("a JSON value serialises");
             body.push(b'\n');
         }
         let name = format!("{}.ndjson", crate::parquet::escape(&id.token()));

@@ -92,12 +92,16 @@ fn default_batch_age() -> Duration {
     DEFAULT_BATCH_AGE
 }
 
-/// `[dead_letter]`: rejected records, as NDJSON objects under an object-store prefix.
+/// `[dead_letter]`: where rejected records go; at least one of the two.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterConfig {
-    /// Object-store URL of the prefix (`file://…`, `s3://bucket/prefix`, `memory://`).
-    pub url: String,
+    /// Object-store URL of a prefix (`file://…`, `s3://bucket/prefix`, `memory://`): one
+    /// NDJSON object per batch, overwritten when a batch is replayed.
+    pub url: Option<String>,
+    /// Kafka topic (on the source's cluster): one message per record, keyed
+    /// `topic-partition-offset-line`, so a compacted topic keeps each record once.
+    pub topic: Option<String>,
 }
 
 /// `[runtime]`: process limits and endpoints.
@@ -165,6 +169,9 @@ impl Pipeline {
         }
         if file.runtime.max_in_flight_bytes < file.batch.max_bytes {
             bail!("{}: must be at least [batch] max_bytes ({}), or no batch could ever start", where_("[runtime] max_in_flight_bytes"), file.batch.max_bytes);
+        }
+        if file.dead_letter.url.is_none() && file.dead_letter.topic.is_none() {
+            bail!("{}: give `url` (an object-store prefix), `topic` (a Kafka topic), or both", where_("[dead_letter]"));
         }
         let schema_path = path.parent().unwrap_or(Path::new(".")).join(&file.schema);
         let schema = transform::Schema::from_path(&schema_path).with_context(|| where_("schema"))?;

@@ -2,6 +2,7 @@
 //! ties the Kafka source, the batcher, the sinks and the committer together.
 
 mod config;
+mod dead_letters;
 mod process;
 mod runner;
 mod summary;

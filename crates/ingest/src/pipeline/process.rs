@@ -21,11 +21,12 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt32Type};
 use arrow_array::BooleanArray;
 use sink::clickhouse::{is_data_error, ClickHouseWriter, Ledger, LedgerState, Probe};
-use sink::dead_letter::{DeadLetter, DeadLetters};
+use sink::dead_letter::DeadLetter;
 use sink::parquet::LakeWriter;
 use transform::{Decoder, Schema};
 
 use super::config::Pipeline;
+use super::dead_letters::DeadLetterSinks;
 use super::summary::Summary;
 use crate::batch::RawBatch;
 use crate::metrics::{Metrics, ReasonLabel, SinkLabel};
@@ -37,7 +38,7 @@ pub struct Sinks {
     pub clickhouse: ClickHouseWriter,
     pub ledger: Ledger,
     pub probe: Probe,
-    pub dead_letters: DeadLetters,
+    pub dead_letters: DeadLetterSinks,
     pub metrics: Arc<Metrics>,
     /// How long a failing batch is retried before the run fails.
     pub retry_timeout: Duration,
@@ -61,7 +62,7 @@ impl Sinks {
         let config = settings.validate().context("[clickhouse]")?;
         let probe = Probe::open(&config).await.context("[clickhouse] preparing the row checker")?;
         let clickhouse = ClickHouseWriter::new(config).context("[clickhouse]")?;
-        let dead_letters = DeadLetters::open(&file.dead_letter.url).context("[dead_letter]")?;
+        let dead_letters = DeadLetterSinks::open(&file.dead_letter, &file.source)?;
         Ok(Self { schema, lake, clickhouse, ledger, probe, dead_letters, metrics, retry_timeout: file.runtime.retry_timeout })
     }
 }
