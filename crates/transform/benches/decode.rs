@@ -18,6 +18,12 @@ use transform::synth::{Dataset, Generator};
 use transform::{Decoder, LogicalType, Schema};
 
 const RECORDS: usize = 20_000;
+
+/// Records per dataset: all of them under `cargo bench`; a few when `cargo test` only
+/// smoke-tests the bench in a debug build.
+fn records() -> usize {
+    if std::env::args().any(|a| a == "--bench") { RECORDS } else { 500 }
+}
 /// Input is handed over in chunks of about this size, as a consumer hands over a batch.
 const CHUNK: usize = 1 << 20;
 
@@ -34,7 +40,7 @@ fn input(dataset: Dataset, with_baseline: bool) -> Input {
     let schema = Arc::new(Schema::from_path(path).expect("shipped schema"));
     let mut g = Generator::new(dataset, 7);
     let mut ndjson = Vec::new();
-    for _ in 0..RECORDS {
+    for _ in 0..records() {
         g.next_record(&mut ndjson);
         ndjson.push(b'\n');
     }
@@ -154,7 +160,7 @@ fn summary() {
                 "{:<14} {:<26} {:>14.0} {:>10.1} {:>13.2}x",
                 input.dataset.name(),
                 name,
-                RECORDS as f64 / s,
+                records() as f64 / s,
                 mb / s,
                 base.as_secs_f64() / s
             );
@@ -167,7 +173,7 @@ fn summary() {
         println!(
             "{:<14} (avg record {:.0} bytes; arrow-json reads {} typed fields as text and skips {} json fields)",
             "",
-            input.ndjson.len() as f64 / RECORDS as f64,
+            input.ndjson.len() as f64 / records() as f64,
             as_text.count(),
             skipped
         );
