@@ -11,26 +11,17 @@ use arrow_array::builder::{ListBuilder, MapBuilder, StringBuilder};
 use arrow_array::{ArrayRef, BooleanArray, Date32Array, RecordBatch, StringArray, TimestampNanosecondArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 use clickhouse_support::*;
-use serde::Deserialize;
 use sink::clickhouse::{create_table, Dialect, NativeEncoder, TableColumn};
 use transform::synth::Dataset;
 
 /// Creates the table of `ddl` in the chDB session at `session`; its columns as chDB lists them.
 fn chdb_columns(session: &Path, ddl: &str) -> Vec<TableColumn> {
-    #[derive(Deserialize)]
-    struct Row {
-        name: String,
-        #[serde(rename = "type")]
-        type_name: String,
-        default_kind: String,
-    }
     let file = session.with_extension("sql");
     std::fs::write(&file, ddl).unwrap();
     let out = verify(&["columns", "--chdb", session.to_str().unwrap(), "--ddl", file.to_str().unwrap()]);
     let cols: Vec<TableColumn> = out
         .lines()
-        .map(|l| serde_json::from_str::<Row>(l).unwrap())
-        .map(|r| TableColumn { name: r.name, type_name: r.type_name, default_kind: r.default_kind })
+        .map(|l| serde_json::from_str::<TableColumn>(l).unwrap())
         .collect();
     assert!(!cols.is_empty(), "chDB created no table from:\n{ddl}");
     cols

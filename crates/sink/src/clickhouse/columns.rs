@@ -1,12 +1,14 @@
 //! A table's real columns, as the server reports them in `system.columns`, and their type
 //! strings parsed into the few shapes the Native encoder distinguishes.
 
-/// One column of a ClickHouse table, as `system.columns` reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One column of a ClickHouse table, as `system.columns` reports it (one JSONEachRow line
+/// of `SELECT name, type, default_kind FROM system.columns` reads into it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct TableColumn {
     /// Column name.
     pub name: String,
     /// Type as the server spells it, e.g. `LowCardinality(Nullable(String))`.
+    #[serde(rename = "type")]
     pub type_name: String,
     /// `DEFAULT`, `MATERIALIZED`, `ALIAS`, `EPHEMERAL`, or empty when the column has no
     /// default expression.

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::CONTENT_ENCODING;
-use serde::Deserialize;
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -109,13 +108,6 @@ impl Client {
     /// # Errors
     /// As [`Client::query`], or [`Error::ClickHouseAnswer`] when a line cannot be read.
     pub async fn table_columns(&self, database: &str, table: &str) -> Result<Vec<TableColumn>, Error> {
-        #[derive(Deserialize)]
-        struct Row {
-            name: String,
-            #[serde(rename = "type")]
-            type_name: String,
-            default_kind: String,
-        }
         let sql = format!(
             "SELECT name, type, default_kind FROM system.columns WHERE database = {} AND table = {} FORMAT JSONEachRow",
             quote_str(database),
@@ -125,8 +117,7 @@ impl Client {
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .map(|line| {
-                let row: Row = serde_json::from_str(line).map_err(|e| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("{e} in `{line}`") })?;
-                Ok(TableColumn { name: row.name, type_name: row.type_name, default_kind: row.default_kind })
+                serde_json::from_str::<TableColumn>(line).map_err(|e| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("{e} in `{line}`") })
             })
             .collect()
     }
