@@ -99,15 +99,34 @@ pub async fn process(sinks: Arc<Sinks>, raw: Arc<RawBatch>) -> anyhow::Result<Su
     }
 }
 
-/// Which destination an error of `write` came from, by the context it was given.
-fn failed_sink(e: &anyhow::Error) -> &'static str {
-    let text = format!("{e:#}");
-    [(LAKE, "lake"), (CLICKHOUSE, "clickhouse"), (DEAD_LETTERS, "dead_letter")].into_iter().find(|(ctx, _)| text.contains(ctx)).map_or("ledger", |(_, sink)| sink)
+/// The destination an error of `write` came from, attached to it as context (and read back
+/// by downcasting, not by matching the message).
+#[derive(Debug, Clone, Copy)]
+enum Failed {
+    Lake,
+    ClickHouse,
+    DeadLetters,
 }
 
-const LAKE: &str = "writing the lake";
-const CLICKHOUSE: &str = "inserting into ClickHouse";
-const DEAD_LETTERS: &str = "writing dead letters";
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Lake => "writing the lake",
+            Self::ClickHouse => "inserting into ClickHouse",
+            Self::DeadLetters => "writing dead letters",
+        })
+    }
+}
+
+/// The metrics label of the destination `e` came from (`ledger` when none is named).
+fn failed_sink(e: &anyhow::Error) -> &'static str {
+    match e.downcast_ref::<Failed>() {
+        Some(Failed::Lake) => "lake",
+        Some(Failed::ClickHouse) => "clickhouse",
+        Some(Failed::DeadLetters) => "dead_letter",
+        None => "ledger",
+    }
+}
 
 fn decode(schema: &Arc<Schema>, raw: &RawBatch) -> anyhow::Result<Decoded> {
     let mut decoder = Decoder::new(schema.clone())?.with_source(&raw.id.topic, raw.id.partition);
@@ -170,7 +189,7 @@ async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut lett
         let t = Instant::now();
         let r = sinks.lake.write(rows, id).await;
         timed("lake", t);
-        r.context(LAKE)
+        r.context(Failed::Lake)
     };
     let clickhouse = async {
         let t = Instant::now();
@@ -182,7 +201,7 @@ async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut lett
         let t = Instant::now();
         let r = sinks.dead_letters.write(&sinks.schema, id, &letters).await;
         timed("dead_letter", t);
-        r.context(DEAD_LETTERS)
+        r.context(Failed::DeadLetters)
     };
     let (lake, clickhouse, dead) = tokio::join!(lake, clickhouse, dead);
     let first_files = lake?;
@@ -192,7 +211,7 @@ async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut lett
             return Ok((rows.num_rows(), letters));
         }
         Err(e) if is_data_error(&e) => tracing::warn!(batch = %id, error = %e, "ClickHouse refuses rows of this batch; isolating them"),
-        Err(e) => return Err(anyhow::Error::new(e).context(CLICKHOUSE)),
+        Err(e) => return Err(anyhow::Error::new(e).context(Failed::ClickHouse)),
     }
     let refused = sinks.probe.refused_rows(rows, id).await.context("isolating the rows ClickHouse refuses")?;
     let mut keep = vec![true; rows.num_rows()];
@@ -204,10 +223,10 @@ async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut lett
         letters.push(DeadLetter::from_sink_rejection(offset, line, raw.record(offset, line), reason));
     }
     let kept = filter_record_batch(rows, &BooleanArray::from(keep))?;
-    sinks.ledger.insert_once(&sinks.clickhouse, &kept, id, true).await.context(CLICKHOUSE)?;
-    let final_files = sinks.lake.write(&kept, id).await.context(LAKE)?;
+    sinks.ledger.insert_once(&sinks.clickhouse, &kept, id, true).await.context(Failed::ClickHouse)?;
+    let final_files = sinks.lake.write(&kept, id).await.context(Failed::Lake)?;
     let stale: Vec<_> = first_files.into_iter().map(|f| f.path).filter(|p| !final_files.iter().any(|f| &f.path == p)).collect();
     sinks.lake.remove(&stale).await.context("removing lake files of refused rows")?;
-    sinks.dead_letters.write(&sinks.schema, id, &letters).await.context(DEAD_LETTERS)?;
+    sinks.dead_letters.write(&sinks.schema, id, &letters).await.context(Failed::DeadLetters)?;
     Ok((kept.num_rows(), letters))
 }
