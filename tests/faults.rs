@@ -4,74 +4,10 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A private ClickHouse server (scripts/clickhouse-instance.sh) that the test may kill.
-struct PrivateClickHouse {
-    dir: std::path::PathBuf,
-    ports: [u16; 3],
-    child: Option<Child>,
-}
-
-impl PrivateClickHouse {
-    fn start(dir: &std::path::Path) -> Self {
-        let mut ch = Self { dir: dir.to_path_buf(), ports: [free_port(), free_port(), free_port()], child: None };
-        ch.up();
-        ch
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.ports[0])
-    }
-
-    fn up(&mut self) {
-        std::fs::create_dir_all(&self.dir).unwrap();
-        let log = std::fs::File::create(self.dir.join("launcher.log")).unwrap();
-        let child = Command::new(service("LAKEPORT_TEST_CLICKHOUSE_LAUNCHER"))
-            .arg(&self.dir)
-            .args(self.ports.map(|p| p.to_string()))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", self.ports[0])).is_err() {
-            assert!(Instant::now() < deadline, "private ClickHouse did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap();
-            c.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for PrivateClickHouse {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
-    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
 
 #[test]
 fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() {

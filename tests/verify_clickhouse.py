@@ -191,7 +191,8 @@ def chdb_query(sess, sql, fmt="CSV"):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["columns", "compare", "dedup"])
+    p.add_argument("mode", choices=["columns", "compare", "dedup", "sql"])
+    p.add_argument("--sql", help="sql mode: one statement; its answer is printed as TabSeparated")
     p.add_argument("--chdb")
     p.add_argument("--http")
     p.add_argument("--ddl")
@@ -208,6 +209,10 @@ def main():
         chdb_query(s, f"CREATE DATABASE IF NOT EXISTS `{db}`")
         chdb_query(s, ddl)
         print(chdb_query(s, f"SELECT name, type, default_kind FROM system.columns WHERE database = '{db}' AND table = '{table}' FORMAT JSONEachRow", "JSONEachRow"), end="")
+        return 0
+
+    if a.mode == "sql":
+        print(chdb_query(session(a.chdb), a.sql, "TabSeparated"), end="")
         return 0
 
     db, table = a.table.split(".")

@@ -2,9 +2,11 @@
 //! `lakeport` binary, unique names, ClickHouse queries.
 #![allow(dead_code)] // each test binary uses a different subset
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use sink::clickhouse::{Client, ClickHouseConfig};
 
@@ -144,4 +146,192 @@ pub fn verify_pipeline(env: &PipelineEnv, dataset: &str, input: &Path, partition
         .arg(&env.database)
         .arg(dataset);
     ok(c);
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A private ClickHouse server (scripts/clickhouse-instance.sh) that the test may kill.
+pub struct PrivateClickHouse {
+    dir: std::path::PathBuf,
+    ports: [u16; 3],
+    child: Option<Child>,
+}
+
+impl PrivateClickHouse {
+    pub fn start(dir: &std::path::Path) -> Self {
+        let mut ch = Self { dir: dir.to_path_buf(), ports: [free_port(), free_port(), free_port()], child: None };
+        ch.up();
+        ch
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports[0])
+    }
+
+    pub fn up(&mut self) {
+        std::fs::create_dir_all(&self.dir).unwrap();
+        let log = std::fs::File::create(self.dir.join("launcher.log")).unwrap();
+        let child = Command::new(service("LAKEPORT_TEST_CLICKHOUSE_LAUNCHER"))
+            .arg(&self.dir)
+            .args(self.ports.map(|p| p.to_string()))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.ports[0])).is_err() {
+            assert!(Instant::now() < deadline, "private ClickHouse did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for PrivateClickHouse {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A GET to a loopback port: the whole answer, empty when nothing listens.
+pub fn http_get(port: u16, path: &str) -> String {
+    http_request(port, "GET", path)
+}
+
+/// A plain HTTP/1.0 request without a body to a loopback port: the whole answer, empty
+/// when nothing listens.
+pub fn http_request(port: u16, method: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    let _ = write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// A private tansu broker the test may kill and start again, on a port of its own;
+/// `memory://` storage, so a restart empties it (as a recreated cluster would be).
+pub struct PrivateBroker {
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateBroker {
+    pub fn start(dir: &Path) -> Self {
+        let mut b = Self { dir: dir.to_path_buf(), port: free_port(), child: None };
+        b.up();
+        b
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn up(&mut self) {
+        std::fs::create_dir_all(&self.dir).unwrap();
+        let log = std::fs::File::create(self.dir.join(format!("tansu-{}.log", unique("run")))).unwrap();
+        let listener = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(service("LAKEPORT_TEST_TANSU"))
+            .args(["broker", "--listener-url", &listener, "--advertised-listener-url", &listener, "--storage-engine", "memory://tansu/"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "private broker did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs a command to its end, for at most [`RUN_DEADLINE`] (then it is killed and the test
+/// fails with its output); returns its exit code, its output (stdout then stderr) and how
+/// long it took.
+pub fn run_to_end(mut c: Command) -> (Option<i32>, String, Duration) {
+    use std::io::Read as _;
+    let started = Instant::now();
+    let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("run command");
+    let mut pipes = [child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>)];
+    let readers: Vec<_> = pipes
+        .iter_mut()
+        .map(|p| {
+            let mut p = p.take().expect("piped");
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let _ = p.read_to_end(&mut out);
+                out
+            })
+        })
+        .collect();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if started.elapsed() > RUN_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text: String = readers.into_iter().map(|r| String::from_utf8_lossy(&r.join().unwrap_or_default()).into_owned()).collect();
+    let Some(status) = status else { panic!("{c:?} still running after {RUN_DEADLINE:?}; killed. Its output:\n{text}") };
+    (status.code(), text, started.elapsed())
+}
+
+/// The longest a command of [`run_to_end`] may take.
+pub const RUN_DEADLINE: Duration = Duration::from_secs(240);
+
+/// A shipped pipeline file rewritten for a test: absolute schema path, then each
+/// `(from, to)` replacement, which must apply.
+pub fn pipeline_file(dir: &Path, dataset: &str, replace: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(root().join(format!("pipelines/{dataset}.toml"))).unwrap().replace("../schemas/", &format!("{}/schemas/", root().display()));
+    for (from, to) in replace {
+        assert!(text.contains(from), "pipelines/{dataset}.toml has no `{from}`");
+        text = text.replace(from, to);
+    }
+    let path = dir.join(format!("{}.toml", unique(dataset)));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Rows and unique source coordinates of every Parquet file of the lake at `dir`, read by
+/// DuckDB (an independent reader).
+pub fn lake_counts(dir: &Path) -> (u64, u64) {
+    let script = "import duckdb, sys\n\
+        r = duckdb.sql(f\"SELECT count(*), count(DISTINCT (_topic, _partition, _offset, _line)) FROM read_parquet('{sys.argv[1]}/**/*.parquet', hive_partitioning = true)\").fetchall()[0]\n\
+        print(r[0], r[1])";
+    let out = ok({
+        let mut c = Command::new(python());
+        c.args(["-c", script]).arg(dir);
+        c
+    });
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace().map(|n| n.parse::<u64>().unwrap_or_else(|_| panic!("duckdb said {text:?}")));
+    (it.next().unwrap(), it.next().unwrap())
 }

@@ -3,6 +3,7 @@
 mod batch;
 mod cli;
 mod commit;
+mod exit;
 mod metrics;
 mod pipeline;
 mod source;
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("lakeport: error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit::code(&e))
         }
     }
 }

@@ -154,3 +154,45 @@ pub enum Error {
         hint: String,
     },
 }
+
+/// Whether an error can heal by itself: what the pipeline does about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// A service is unreachable, slow or overloaded: retry with backoff.
+    Transient,
+    /// A setting, credential, table, column or schema is wrong: the same request fails
+    /// again, so fail fast and say what to fix.
+    Permanent,
+    /// The rows themselves are refused: isolate them into the dead letters.
+    Data,
+}
+
+impl Error {
+    /// The class of this error; see [`ErrorClass`].
+    pub fn class(&self) -> ErrorClass {
+        use object_store::Error as Store;
+        match self {
+            Self::Io { .. } | Self::ClickHouseUnavailable { .. } | Self::ClickHouseAnswer { .. } => ErrorClass::Transient,
+            Self::LakeUpload { source, .. } => match source {
+                Store::NotFound { .. }
+                | Store::PermissionDenied { .. }
+                | Store::Unauthenticated { .. }
+                | Store::NotSupported { .. }
+                | Store::NotImplemented { .. }
+                | Store::UnknownConfigurationKey { .. }
+                | Store::InvalidPath { .. } => ErrorClass::Permanent,
+                _ => ErrorClass::Transient,
+            },
+            Self::ClickHouseRejected { .. } | Self::ClickHouseValue { .. } => ErrorClass::Data,
+            Self::Parquet { .. }
+            | Self::LakeConfig { .. }
+            | Self::LakeStore { .. }
+            | Self::LakeSchema { .. }
+            | Self::ClickHouseConfig { .. }
+            | Self::ClickHouseQuery { .. }
+            | Self::ClickHouseNoTable { .. }
+            | Self::ClickHouseMismatch { .. }
+            | Self::MigrationRefused { .. } => ErrorClass::Permanent,
+        }
+    }
+}

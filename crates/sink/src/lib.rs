@@ -12,4 +12,4 @@ mod error;
 pub mod parquet;
 
 pub use batch_id::BatchId;
-pub use error::Error;
+pub use error::{Error, ErrorClass};

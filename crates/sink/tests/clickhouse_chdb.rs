@@ -11,7 +11,7 @@ use arrow_array::builder::{ListBuilder, MapBuilder, StringBuilder};
 use arrow_array::{ArrayRef, BooleanArray, Date32Array, RecordBatch, StringArray, TimestampNanosecondArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 use clickhouse_support::*;
-use sink::clickhouse::{create_table, Dialect, NativeEncoder, TableColumn};
+use sink::clickhouse::{create_table, keep_tokens, keeps_tokens, Dialect, NativeEncoder, TableColumn};
 use transform::synth::Dataset;
 
 /// Creates the table of `ddl` in the chDB session at `session`; its columns as chDB lists them.
@@ -131,7 +131,9 @@ fn modern_ddl_takes_the_writers_bytes() {
 
 /// The same batch inserted twice with the same `insert_deduplication_token` lands once in
 /// the modern DDL's table (it sets `non_replicated_deduplication_window`), twice in a plain
-/// MergeTree without that setting.
+/// MergeTree without that setting; the writer's check of the table (`keeps_tokens`, on what
+/// the engine reports in `system.tables`) tells the two apart; `migrate`'s statement for an
+/// existing table (`keep_tokens`) makes the plain one deduplicate too.
 #[test]
 fn repeated_token_adds_no_rows_where_the_table_deduplicates() {
     let (schema, batch) = decoded(Dataset::GatewayDns, 500, 9);
@@ -146,8 +148,20 @@ fn repeated_token_adds_no_rows_where_the_table_deduplicates() {
         let native = NativeEncoder::new(table, &batch.schema(), &columns).unwrap().encode(&batch).unwrap();
         let file = dir.path().join("batch.native");
         std::fs::write(&file, native).unwrap();
-        let token = batch_id(0, 499).token();
-        let out = verify(&["dedup", "--chdb", session.to_str().unwrap(), "--table", &format!("db.{table}"), "--native", file.to_str().unwrap(), "--token", &token]);
-        assert_eq!(out.trim(), expect.to_string(), "table {table}");
+        let sess = session.to_str().unwrap();
+        let twice = |token: &str| verify(&["dedup", "--chdb", sess, "--table", &format!("db.{table}"), "--native", file.to_str().unwrap(), "--token", token]).trim().parse::<usize>().unwrap();
+        assert_eq!(twice(&batch_id(0, 499).token()), expect, "table {table}");
+        let keeps = || {
+            let sql = format!("SELECT engine, create_table_query FROM system.tables WHERE database = 'db' AND name = '{table}'");
+            let out = verify(&["sql", "--chdb", sess, "--sql", &sql]);
+            let (engine, create) = out.trim_end().split_once('\t').unwrap_or_else(|| panic!("system.tables: {out}"));
+            keeps_tokens(engine, &create.replace("\\'", "'"))
+        };
+        assert_eq!(keeps(), expect == 500, "keeps_tokens of table {table}");
+        if expect == 1000 {
+            verify(&["sql", "--chdb", sess, "--sql", &keep_tokens(&format!("`db`.`{table}`"))]);
+            assert!(keeps(), "after migrate's statement");
+            assert_eq!(twice(&batch_id(500, 999).token()), 1500, "a repeated token adds nothing after migrate's statement");
+        }
     }
 }

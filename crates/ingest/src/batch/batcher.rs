@@ -30,6 +30,19 @@ pub struct RawBatch {
 }
 
 impl RawBatch {
+    /// A fingerprint of the batch's messages (offsets and payloads), never 0: the ledger
+    /// keeps it, so that a replay can tell the same messages from other messages at the
+    /// same offsets (a topic deleted and created again, another cluster after a failover).
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = twox_hash::XxHash3_64::with_seed(0);
+        for (offset, payload) in &self.messages {
+            std::hash::Hasher::write(&mut h, &offset.to_le_bytes());
+            std::hash::Hasher::write(&mut h, &(payload.len() as u64).to_le_bytes());
+            std::hash::Hasher::write(&mut h, payload);
+        }
+        std::hash::Hasher::finish(&h).max(1)
+    }
+
     /// The bytes of the record at 1-based `line` of the message at `offset`: that line of
     /// the payload, or the whole payload when it is compressed (or the line is not found).
     pub fn record(&self, offset: i64, line: usize) -> Vec<u8> {
@@ -120,10 +133,14 @@ impl Batcher {
         due.iter().filter_map(|tp| self.cut(tp)).collect()
     }
 
-    /// Cuts every open batch (end of a scheduled run, shutdown).
+    /// Cuts every open batch (shutdown, failure), except one inside a forced range that
+    /// has not ended: that one is dropped uncommitted, so the next owner cuts it whole, at
+    /// the recorded boundaries, instead of writing the range under a second identity.
     pub fn cut_all(&mut self) -> Vec<RawBatch> {
         let all: Vec<Partition> = self.open.keys().cloned().collect();
-        all.iter().filter_map(|tp| self.cut(tp)).collect()
+        let cut = all.iter().filter_map(|tp| self.cut_partition(tp)).collect();
+        self.open.clear();
+        cut
     }
 
     /// Cuts the open batch of one partition (it reached the end of a scheduled run),
@@ -167,6 +184,8 @@ impl Batcher {
 mod tests {
     use super::*;
 
+    const PINNED_FINGERPRINT: u64 = 9_906_840_359_887_339_643;
+
     fn batcher(max_messages: usize) -> Batcher {
         Batcher::new(Limits { max_messages, max_bytes: usize::MAX, max_age: Duration::from_secs(3600) })
     }
@@ -199,6 +218,35 @@ mod tests {
         }
         out.extend(b.cut_all());
         assert_eq!(ranges(&out), [(2, 4), (5, 9), (10, 11), (12, 13)]);
+    }
+
+    /// SIGTERM while a forced range is half read: the partial range must not be written
+    /// under new boundaries (a second identity for the same offsets → duplicates).
+    #[test]
+    fn shutdown_inside_a_forced_range_cuts_nothing_of_it() {
+        let tp = ("t".to_string(), 0);
+        let other = ("t".to_string(), 1);
+        let mut b = batcher(100);
+        b.force(&tp, vec![(5, 9)]);
+        let mut out = Vec::new();
+        for o in 2..8 {
+            out.extend(b.push(&tp, o, vec![1]));
+        }
+        out.extend(b.push(&other, 0, vec![1]));
+        out.extend(b.cut_all());
+        assert_eq!(ranges(&out), [(2, 4), (0, 0)]);
+        assert_eq!(b.open_bytes(), 0, "the partial forced batch is dropped, not kept");
+    }
+
+    #[test]
+    fn fingerprints_tell_other_messages_at_the_same_offsets_apart() {
+        let batch = |messages: Vec<(i64, Vec<u8>)>| RawBatch { id: BatchId { topic: "t".into(), partition: 0, first_offset: 0, last_offset: 1 }, bytes: 0, messages };
+        let a = batch(vec![(0, b"ab".to_vec()), (1, b"c".to_vec())]);
+        assert_eq!(a.fingerprint(), batch(vec![(0, b"ab".to_vec()), (1, b"c".to_vec())]).fingerprint());
+        assert_ne!(a.fingerprint(), batch(vec![(0, b"a".to_vec()), (1, b"bc".to_vec())]).fingerprint());
+        assert_ne!(a.fingerprint(), batch(vec![(0, b"ab".to_vec()), (1, b"d".to_vec())]).fingerprint());
+        // Pinned: the value is stored in ledgers, so it must not change between versions.
+        assert_eq!(a.fingerprint(), PINNED_FINGERPRINT);
     }
 
     #[test]

@@ -13,7 +13,8 @@ use serde_json::json;
 use sink::parquet::{FileWriter, WriterOptions};
 use transform::{Decoder, Reject, Schema};
 
-use super::{load_schema, EXIT_LIMIT};
+use super::load_schema;
+use crate::exit::EXIT_LIMIT;
 
 /// Input is decoded in chunks of about this many bytes, cut at line ends.
 const CHUNK_BYTES: usize = 8 << 20;

@@ -15,9 +15,6 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use transform::Schema;
 
-/// Exit code when a run completed but broke a limit the user set (e.g. `--max-rejects`).
-pub const EXIT_LIMIT: u8 = 2;
-
 #[derive(Parser)]
 #[command(name = "lakeport", version, about = "Ingest Gateway HTTP/DNS logs into a Parquet lake and ClickHouse")]
 pub struct Cli {
@@ -67,7 +64,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only on a terminal: log files and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

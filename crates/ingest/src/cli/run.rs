@@ -2,9 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Args;
 
+use crate::exit::Failure;
 use crate::pipeline::{run as run_pipeline, Pipeline, RunOptions};
 
 #[derive(Args)]
@@ -21,11 +24,13 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let pipeline = Pipeline::load(&args.pipeline)?;
+    let pipeline = Pipeline::load(&args.pipeline).context(Failure::Permanent)?;
     let name = pipeline.file.name.clone();
     let options = RunOptions { until_caught_up: args.until_caught_up, progress_bar: !args.no_progress };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let summary = runtime.block_on(run_pipeline(pipeline, options))?;
-    println!("{}", summary.report(&name));
+    let result = runtime.block_on(run_pipeline(pipeline, options));
+    // Blocking work still running (a decode of an abandoned batch) is not waited for.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    println!("{}", result?.report(&name));
     Ok(ExitCode::SUCCESS)
 }

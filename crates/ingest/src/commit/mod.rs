@@ -3,4 +3,4 @@
 
 mod progress;
 
-pub use progress::{Partition, Progress};
+pub use progress::{Partition, Progress, Ticket};

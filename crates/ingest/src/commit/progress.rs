@@ -1,15 +1,37 @@
 //! Per-partition progress: batches are dispatched in offset order and complete in any
 //! order; the committable offset is one past the end of the longest completed prefix.
+//!
+//! Each assignment of a partition is an *epoch*. A batch is dispatched under the epoch of
+//! its partition and completes only under that same epoch and exact range: a batch of an
+//! earlier ownership that finishes late (after a drain timeout gave it up) cannot mark a
+//! batch of the current ownership done. Giving a partition up aborts its batches' tasks.
 
 use std::collections::{BTreeMap, HashMap};
+
+use tokio::task::AbortHandle;
 
 /// A topic partition.
 pub type Partition = (String, i32);
 
+/// One dispatched batch: its exact range and the epoch of the assignment it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    pub first: i64,
+    pub last: i64,
+    epoch: u64,
+}
+
+/// A batch in flight or done, by first offset.
+struct Entry {
+    last: i64,
+    task: Option<AbortHandle>,
+    done: bool,
+}
+
 #[derive(Default)]
 struct State {
-    /// Dispatched batches by first offset: (last offset, done).
-    batches: BTreeMap<i64, (i64, bool)>,
+    epoch: u64,
+    batches: BTreeMap<i64, Entry>,
     /// Next offset to commit (one past the last completed prefix), once known.
     committable: Option<i64>,
     /// Last offset committed to Kafka.
@@ -20,25 +42,55 @@ struct State {
 #[derive(Default)]
 pub struct Progress {
     parts: HashMap<Partition, State>,
+    last_epoch: u64,
 }
 
 impl Progress {
-    /// Records a batch covering `first..=last` as in flight.
-    pub fn dispatched(&mut self, tp: &Partition, first: i64, last: i64) {
-        self.parts.entry(tp.clone()).or_default().batches.insert(first, (last, false));
+    /// Starts a new ownership of `tp` (assigned), committed up to `committed` if known.
+    pub fn assign(&mut self, tp: &Partition, committed: Option<i64>) {
+        self.last_epoch += 1;
+        let state = State { epoch: self.last_epoch, committed, ..State::default() };
+        if let Some(old) = self.parts.insert(tp.clone(), state) {
+            abort(old);
+        }
     }
 
-    /// Marks the batch starting at `first` durable everywhere and advances the committable
-    /// offset over every completed batch at the front.
-    pub fn completed(&mut self, tp: &Partition, first: i64) {
-        let Some(state) = self.parts.get_mut(tp) else { return };
-        if let Some(entry) = state.batches.get_mut(&first) {
-            entry.1 = true;
+    /// Records a batch covering `first..=last` of an assigned partition as in flight;
+    /// `None` when `tp` is not assigned (nothing may be written for it).
+    pub fn dispatched(&mut self, tp: &Partition, first: i64, last: i64) -> Option<Ticket> {
+        let state = self.parts.get_mut(tp)?;
+        state.batches.insert(first, Entry { last, task: None, done: false });
+        Some(Ticket { first, last, epoch: state.epoch })
+    }
+
+    /// Attaches the task writing the batch of `ticket`, so that losing the partition aborts it.
+    pub fn running(&mut self, tp: &Partition, ticket: Ticket, task: AbortHandle) {
+        match self.entry(tp, ticket) {
+            Some(entry) if !entry.done => entry.task = Some(task),
+            _ => task.abort(),
         }
-        while let Some((&f, &(last, true))) = state.batches.first_key_value() {
-            state.batches.remove(&f);
-            state.committable = Some(last + 1);
+    }
+
+    /// Marks the batch of `ticket` durable everywhere and advances the committable offset
+    /// over every completed batch at the front. Returns false (and changes nothing) when
+    /// the ticket is not of the current ownership or its range is not the one dispatched.
+    pub fn completed(&mut self, tp: &Partition, ticket: Ticket) -> bool {
+        let Some(entry) = self.entry(tp, ticket) else { return false };
+        entry.done = true;
+        entry.task = None;
+        let state = self.parts.get_mut(tp).expect("entry found above");
+        while let Some(e) = state.batches.first_entry() {
+            if !e.get().done {
+                break;
+            }
+            state.committable = Some(e.remove().last + 1);
         }
+        true
+    }
+
+    fn entry(&mut self, tp: &Partition, ticket: Ticket) -> Option<&mut Entry> {
+        let state = self.parts.get_mut(tp).filter(|s| s.epoch == ticket.epoch)?;
+        state.batches.get_mut(&ticket.first).filter(|e| e.last == ticket.last)
     }
 
     /// Offsets that may be committed and are not yet: `(partition, next offset)`.
@@ -55,13 +107,14 @@ impl Progress {
 
     /// Records that Kafka holds `offset` as the partition's committed offset.
     pub fn committed(&mut self, tp: &Partition, offset: i64) {
-        let s = self.parts.entry(tp.clone()).or_default();
-        s.committed = Some(s.committed.map_or(offset, |c| c.max(offset)));
+        if let Some(s) = self.parts.get_mut(tp) {
+            s.committed = Some(s.committed.map_or(offset, |c| c.max(offset)));
+        }
     }
 
     /// Batches of `tp` dispatched and not yet completed.
     pub fn in_flight(&self, tp: &Partition) -> usize {
-        self.parts.get(tp).map_or(0, |s| s.batches.values().filter(|(_, done)| !done).count())
+        self.parts.get(tp).map_or(0, |s| s.batches.values().filter(|e| !e.done).count())
     }
 
     /// Batches in flight over all partitions.
@@ -74,9 +127,25 @@ impl Progress {
         self.parts.get(tp).and_then(|s| s.committed)
     }
 
-    /// Forgets a partition (revoked): its in-flight batches will not be committed here.
+    /// Ends the ownership of `tp` (revoked, or abandoned at shutdown): its batches still in
+    /// flight are aborted and will never be committed here.
     pub fn forget(&mut self, tp: &Partition) {
-        self.parts.remove(tp);
+        if let Some(state) = self.parts.remove(tp) {
+            abort(state);
+        }
+    }
+
+    /// Ends the ownership of every partition (see [`Progress::forget`]).
+    pub fn forget_all(&mut self) {
+        for (_, state) in self.parts.drain() {
+            abort(state);
+        }
+    }
+}
+
+fn abort(state: State) {
+    for task in state.batches.into_values().filter_map(|e| e.task) {
+        task.abort();
     }
 }
 
@@ -88,22 +157,65 @@ mod tests {
     fn commits_only_the_completed_prefix_in_offset_order() {
         let tp = ("t".to_string(), 0);
         let mut p = Progress::default();
-        p.dispatched(&tp, 0, 9);
-        p.dispatched(&tp, 10, 19);
-        p.dispatched(&tp, 20, 29);
-        p.completed(&tp, 10);
+        assert!(p.dispatched(&tp, 0, 9).is_none(), "not assigned");
+        p.assign(&tp, None);
+        let a = p.dispatched(&tp, 0, 9).unwrap();
+        let b = p.dispatched(&tp, 10, 19).unwrap();
+        let c = p.dispatched(&tp, 20, 29).unwrap();
+        assert!(p.completed(&tp, b));
         assert!(p.to_commit().is_empty(), "batch 0..=9 is still in flight");
-        p.completed(&tp, 0);
+        assert!(p.completed(&tp, a));
         assert_eq!(p.to_commit(), vec![(tp.clone(), 20)]);
         p.committed(&tp, 20);
         assert!(p.to_commit().is_empty());
         assert_eq!(p.in_flight(&tp), 1);
-        p.completed(&tp, 20);
+        assert!(p.completed(&tp, c));
         assert_eq!(p.to_commit(), vec![(tp.clone(), 30)]);
         p.forget(&tp);
         assert!(p.to_commit().is_empty());
         // A partition assigned again with nothing left to read still knows its commit.
-        p.committed(&tp, 30);
+        p.assign(&tp, Some(30));
         assert_eq!(p.committed_offset(&tp), Some(30));
+    }
+
+    /// A batch given up after a drain timeout (100..=150) finishes after the partition came
+    /// back and a batch with the same first offset but other bounds (100..=400) is in flight:
+    /// it must not mark that batch done (its offsets would be committed unwritten).
+    #[test]
+    fn a_batch_of_an_earlier_ownership_completes_nothing() {
+        let tp = ("t".to_string(), 0);
+        let mut p = Progress::default();
+        p.assign(&tp, Some(100));
+        let abandoned = p.dispatched(&tp, 100, 150).unwrap();
+        p.forget(&tp);
+        p.assign(&tp, Some(100));
+        let current = p.dispatched(&tp, 100, 400).unwrap();
+        assert!(!p.completed(&tp, abandoned));
+        assert!(p.to_commit().is_empty(), "nothing of 100..=400 is durable yet");
+        assert_eq!(p.in_flight(&tp), 1);
+        assert!(p.completed(&tp, current));
+        assert_eq!(p.to_commit(), vec![(tp.clone(), 401)]);
+    }
+
+    #[test]
+    fn completion_must_match_the_exact_range() {
+        let tp = ("t".to_string(), 0);
+        let mut p = Progress::default();
+        p.assign(&tp, None);
+        let t = p.dispatched(&tp, 0, 9).unwrap();
+        assert!(!p.completed(&tp, Ticket { last: 5, ..t }));
+        assert!(p.to_commit().is_empty());
+    }
+
+    #[tokio::test]
+    async fn losing_a_partition_aborts_its_tasks() {
+        let tp = ("t".to_string(), 0);
+        let mut p = Progress::default();
+        p.assign(&tp, None);
+        let t = p.dispatched(&tp, 0, 9).unwrap();
+        let task = tokio::spawn(std::future::pending::<()>());
+        p.running(&tp, t, task.abort_handle());
+        p.forget(&tp);
+        assert!(task.await.unwrap_err().is_cancelled());
     }
 }

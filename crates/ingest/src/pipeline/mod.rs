@@ -4,9 +4,11 @@
 mod config;
 mod dead_letters;
 mod process;
+mod retry;
 mod runner;
 mod summary;
 
 pub use config::{Pipeline, SourceConfig};
+pub use retry::kafka_class;
 pub use runner::{run, RunOptions};
 pub use summary::Summary;

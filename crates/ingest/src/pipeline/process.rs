@@ -2,9 +2,11 @@
 //!
 //! 1. Decode the batch's messages (on the blocking pool) into one record batch with source
 //!    coordinate columns, plus the rejected records.
-//! 2. Look the batch up in the ledger. `done`: both sinks hold it already (a replay after a
-//!    crash): nothing to write. Otherwise record the `intent` first, so that a replay cuts
-//!    the same batch again (see `batch::Batcher::force`).
+//! 2. Look the batch up in the ledger. A recorded batch whose messages have another
+//!    fingerprint is not this batch (the topic was recreated, or is another cluster's): the
+//!    run fails with [`Failure::Conflict`], writing nothing. `done`: both sinks hold it
+//!    already (a replay after a crash): nothing to write. Otherwise record the `intent`
+//!    first, so that a replay cuts the same batch again (see `batch::Batcher::force`).
 //! 3. Write the lake objects, the ClickHouse rows and the dead letters concurrently. Object
 //!    names derive from the batch id, so a replay overwrites; ClickHouse deduplicates by
 //!    token where the server can, and otherwise the writer counts what an interrupted
@@ -12,7 +14,7 @@
 //! 4. Record `done`. Only then is the batch reported complete, and its offsets committed.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use arrow_array::RecordBatch;
@@ -20,15 +22,17 @@ use arrow::compute::filter_record_batch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt32Type};
 use arrow_array::BooleanArray;
-use sink::clickhouse::{is_data_error, ClickHouseWriter, Ledger, LedgerState, Probe};
+use sink::clickhouse::{is_data_error, ClickHouseWriter, Ledger, LedgerState, Probe, Recorded};
 use sink::dead_letter::DeadLetter;
 use sink::parquet::LakeWriter;
 use transform::{Decoder, Schema};
 
 use super::config::Pipeline;
 use super::dead_letters::DeadLetterSinks;
+use super::retry::{Decision, Retry};
 use super::summary::Summary;
 use crate::batch::RawBatch;
+use crate::exit::Failure;
 use crate::metrics::{Metrics, ReasonLabel, SinkLabel};
 
 /// Everything a batch is written to.
@@ -40,8 +44,8 @@ pub struct Sinks {
     pub probe: Probe,
     pub dead_letters: DeadLetterSinks,
     pub metrics: Arc<Metrics>,
-    /// How long a failing batch is retried before the run fails.
-    pub retry_timeout: Duration,
+    /// How long a batch failing transiently is retried before the run fails.
+    pub retry_timeout: std::time::Duration,
 }
 
 impl Sinks {
@@ -54,7 +58,7 @@ impl Sinks {
         let lake = LakeWriter::new(&file.lake.validate().context("[lake]")?, &schema).context("[lake]")?;
         let mut settings = file.clickhouse.clone();
         let ledger = Ledger::open(&settings.validate().context("[clickhouse]")?).await.context("[clickhouse] opening the batch ledger")?;
-        if !ledger.server_deduplicates().await? {
+        if !ledger.deduplicates() {
             // No insert tokens: a failed insert is retried only through the ledger, which
             // counts what an attempt left before inserting again.
             settings.retry.max_attempts = 1;
@@ -73,28 +77,33 @@ struct Decoded {
     letters: Vec<DeadLetter>,
 }
 
-/// Decodes, writes and records one batch; retries failures with backoff until
-/// `retry_timeout`, then returns the last error.
+/// Decodes, writes and records one batch; failures are retried or end the run as
+/// [`Retry`] decides.
 pub async fn process(sinks: Arc<Sinks>, raw: Arc<RawBatch>) -> anyhow::Result<Summary> {
     let schema = sinks.schema.clone();
     let raw_for_decode = raw.clone();
     let decoded = tokio::task::spawn_blocking(move || decode(&schema, &raw_for_decode)).await.context("decoder task")??;
-    let start = Instant::now();
-    let mut backoff = Duration::from_millis(200);
+    let fingerprint = raw.fingerprint();
+    let mut retry = Retry::new(sinks.retry_timeout);
     loop {
-        match write(&sinks, &raw, &decoded).await {
+        let e = match write(&sinks, &raw, &decoded, fingerprint).await {
             Ok(summary) => {
                 sinks.metrics.set_healthy(true);
                 return Ok(summary);
             }
-            Err(e) if start.elapsed() < sinks.retry_timeout => {
-                sinks.metrics.set_healthy(false);
+            Err(e) => e,
+        };
+        sinks.metrics.set_healthy(false);
+        match retry.decide(&e) {
+            Decision::Retry(wait) => {
                 sinks.metrics.sink_retries.get_or_create(&SinkLabel { sink: failed_sink(&e) }).inc();
-                tracing::warn!(batch = %raw.id, error = %format!("{e:#}"), retry_in = ?backoff, "batch not durable yet; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
+                tracing::warn!(batch = %raw.id, error = %format!("{e:#}"), retry_in = ?wait, "batch not durable yet; retrying");
+                tokio::time::sleep(wait).await;
             }
-            Err(e) => return Err(e.context(format!("batch {} still failing after {:?}", raw.id, sinks.retry_timeout))),
+            Decision::Fail(Failure::Unavailable) => {
+                return Err(e.context(format!("batch {} still failing after {:?} (`[runtime] retry_timeout`)", raw.id, sinks.retry_timeout)).context(Failure::Unavailable));
+            }
+            Decision::Fail(failure) => return Err(e.context(format!("batch {}", raw.id)).context(failure)),
         }
     }
 }
@@ -145,17 +154,30 @@ fn decode(schema: &Arc<Schema>, raw: &RawBatch) -> anyhow::Result<Decoded> {
     Ok(Decoded { rows, letters })
 }
 
-async fn write(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded) -> anyhow::Result<Summary> {
+async fn write(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded, fingerprint: u64) -> anyhow::Result<Summary> {
     let id = &raw.id;
-    let state = sinks.ledger.state(id).await?;
-    let (rows, letters) = if state == Some(LedgerState::Done) {
+    let recorded = sinks.ledger.state(id).await?;
+    if let Some(Recorded { fingerprint: Some(before), .. }) = recorded {
+        if before != fingerprint {
+            return Err(anyhow::anyhow!(
+                "the ledger records batch {id} with other messages than the topic holds now (fingerprint {before:016x}, now {fingerprint:016x}): \
+                 the topic was deleted and created again, or the brokers are another cluster's. Nothing of it was written. \
+                 Ingest the new topic under another topic name or table, or, if the old data is gone from both sinks, \
+                 delete the topic's rows from the ledger: ALTER TABLE {} DELETE WHERE topic = '{}'",
+                sinks.ledger.name(),
+                id.topic.replace('\'', "\\'")
+            )
+            .context(Failure::Conflict));
+        }
+    }
+    let (rows, letters) = if recorded.is_some_and(|r| r.state == LedgerState::Done) {
         (decoded.rows.num_rows(), decoded.letters.clone())
     } else {
-        if state.is_none() {
-            sinks.ledger.record(id, LedgerState::Intent, decoded.rows.num_rows()).await?;
+        if recorded.is_none() {
+            sinks.ledger.record(id, LedgerState::Intent, decoded.rows.num_rows(), fingerprint).await?;
         }
-        let stored = write_sinks(sinks, raw, &decoded.rows, decoded.letters.clone(), state.is_some()).await?;
-        sinks.ledger.record(id, LedgerState::Done, stored.0).await?;
+        let stored = write_sinks(sinks, raw, &decoded.rows, decoded.letters.clone(), recorded.is_some()).await?;
+        sinks.ledger.record(id, LedgerState::Done, stored.0, fingerprint).await?;
         stored
     };
     let m = &sinks.metrics;

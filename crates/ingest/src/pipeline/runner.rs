@@ -1,23 +1,33 @@
 //! The run loop: consume, batch, dispatch, commit; scheduled (`--until-caught-up`) and
 //! continuous modes; backpressure; SIGINT/SIGTERM.
+//!
+//! States, each a named type with one function per transition:
+//! - the run: [`Flow`] — `Consuming`, or `Paused` by backpressure;
+//! - each assigned partition: [`Stage`] — `Joined` (the ledger is read with its first
+//!   message), `Replaying` (cutting at boundaries an earlier run recorded), `Consuming`;
+//! - each dispatched batch: in flight in [`Progress`] under its partition's epoch, until it
+//!   is durable (committable), failed (the run ends), or abandoned (the partition was lost,
+//!   or shutdown ran out of time: its task is aborted and nothing of it is committed).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::{anyhow, bail, Context as _};
 use rdkafka::consumer::{CommitMode, Consumer as _};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::Instrument as _;
 
 use super::config::Pipeline;
 use super::process::{process, Sinks};
+use super::retry::{class, kafka_class, kafka_request};
 use super::summary::Summary;
 use crate::batch::{Batcher, Limits, RawBatch};
-use crate::commit::{Partition, Progress};
+use crate::commit::{Partition, Progress, Ticket};
+use crate::exit::Failure;
 use crate::metrics::{Metrics, PartitionLabel};
 use crate::source::{build_consumer, commit_offsets, Consumer, RebalanceEvent};
 
@@ -32,10 +42,73 @@ pub struct RunOptions {
 
 /// How often open batches are checked for age, progress reported and offsets committed.
 const TICK: Duration = Duration::from_millis(200);
-/// A scheduled run that has had no partition for this long has nothing to do.
+/// A scheduled run that has had no partition for this long stops: done when the group has
+/// nothing left to read, a failure when messages are left that nobody reads.
 const IDLE_EXIT: Duration = Duration::from_secs(20);
+/// A partition at its end this long inside a range the ledger recorded has lost messages.
+const ENDED_INSIDE_RECORDED: Duration = Duration::from_secs(5);
+/// After a signal, the process exits this long past `shutdown_timeout` whatever is left.
+const HARD_EXIT_GRACE: Duration = Duration::from_secs(5);
 
-type Done = (Arc<RawBatch>, anyhow::Result<Summary>);
+/// How a dispatched batch ended.
+enum Outcome {
+    Durable(Summary),
+    Failed(anyhow::Error),
+    /// Its task was aborted, or it finished for an ownership that is over: not committed.
+    Abandoned,
+}
+
+/// A batch's end, reported to the main loop.
+struct Done {
+    bytes: usize,
+    outcome: Outcome,
+}
+
+/// Sends the batch's [`Done`] when its task ends, also when the task is aborted.
+struct Reporter {
+    bytes: usize,
+    outcome: Option<Outcome>,
+    tx: mpsc::UnboundedSender<Done>,
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        let outcome = self.outcome.take().unwrap_or(Outcome::Abandoned);
+        let _ = self.tx.send(Done { bytes: self.bytes, outcome });
+    }
+}
+
+/// Consumption as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Consuming,
+    /// Paused: in-flight bytes reached `max_in_flight_bytes`.
+    Paused,
+}
+
+/// Where an assigned partition stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Assigned; the ledger's ranges are read with its first message.
+    Joined,
+    /// Cutting batches at the boundaries an earlier run recorded, up to offset `until`.
+    Replaying { until: i64 },
+    /// Cutting batches by the limits.
+    Consuming,
+}
+
+/// One assigned partition.
+#[derive(Debug)]
+struct Owned {
+    stage: Stage,
+    /// Next offset to read, once known: the committed offset, then past each message (and
+    /// past control records or deleted messages when the partition's end is reached).
+    next: Option<i64>,
+    /// One past the last message read, if any was.
+    read: Option<i64>,
+    /// Since when the consumer is at the partition's end (no message came since).
+    at_end: Option<Instant>,
+}
 
 /// The state of one run.
 struct Run {
@@ -45,28 +118,26 @@ struct Run {
     metrics: Arc<Metrics>,
     batcher: Batcher,
     done_tx: mpsc::UnboundedSender<Done>,
-    /// Partitions assigned, and whether their ledger ranges were loaded.
-    assigned: HashMap<Partition, bool>,
-    /// Next offset to read per partition.
-    positions: HashMap<Partition, i64>,
-    /// Partitions whose end the consumer reached (no message since).
-    at_end: HashSet<Partition>,
+    owned: HashMap<Partition, Owned>,
     /// High watermarks seen at start (scheduled runs).
     targets: HashMap<Partition, i64>,
     in_flight_bytes: usize,
     max_in_flight: usize,
-    paused: bool,
+    flow: Flow,
+    group: String,
     summary: Summary,
 }
 
 /// Runs `pipeline` until caught up, a signal, or a failure.
 ///
 /// # Errors
-/// Any failure to set up a sink or the consumer, or a batch that stays unwritable for the
-/// retry timeout; the message says which.
+/// Any failure to set up a sink or the consumer, a batch that cannot be made durable, a
+/// scheduled run that cannot read its partitions, or a signal that stopped the run before
+/// every batch was durable; each carries its [`Failure`] class.
 pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let file = &pipeline.file;
+    let shutdown_timeout = file.runtime.shutdown_timeout;
     let metrics = Metrics::new(&file.name);
     if let Some(addr) = file.runtime.metrics_listen {
         let m = metrics.clone();
@@ -76,11 +147,18 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
             }
         });
     }
+    let mut stop = watch_signals(shutdown_timeout);
     let schema = Arc::new(pipeline.schema.clone());
-    let sinks = Arc::new(Sinks::open(&pipeline, schema, metrics.clone()).await?);
+    let sinks = Arc::new(Sinks::open(&pipeline, schema, metrics.clone()).await.map_err(|e| {
+        let failure = match class(&e) {
+            sink::ErrorClass::Transient => Failure::Unavailable,
+            _ => Failure::Permanent,
+        };
+        e.context(failure)
+    })?);
     let progress = Arc::new(Mutex::new(Progress::default()));
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let consumer = Arc::new(build_consumer(&file.source, progress.clone(), events_tx, file.runtime.shutdown_timeout)?);
+    let consumer = Arc::new(build_consumer(&file.source, progress.clone(), events_tx, shutdown_timeout, file.runtime.retry_timeout).context(Failure::Permanent)?);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let limits = Limits { max_messages: file.batch.max_rows, max_bytes: file.batch.max_bytes, max_age: file.batch.max_age };
     let mut run = Run {
@@ -90,46 +168,48 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
         metrics,
         batcher: Batcher::new(limits),
         done_tx,
-        assigned: HashMap::new(),
-        positions: HashMap::new(),
-        at_end: HashSet::new(),
+        owned: HashMap::new(),
         targets: HashMap::new(),
         in_flight_bytes: 0,
         max_in_flight: file.runtime.max_in_flight_bytes,
-        paused: false,
+        flow: Flow::Consuming,
+        group: file.source.group_id.clone(),
         summary: Summary::default(),
     };
     if options.until_caught_up {
-        run.targets = high_watermarks(consumer.clone(), &file.source.topics).await?;
+        run.targets = high_watermarks(consumer.clone(), &file.source.topics, file.runtime.retry_timeout).await?;
         tracing::info!(partitions = run.targets.len(), messages = run.targets.values().sum::<i64>(), "scheduled run: reading up to the current high watermarks");
     }
     let report = crate::cli::progress::Reporter::new(options.progress_bar, &run.targets);
     let mut tick = tokio::time::interval(TICK);
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    let mut last_assignment = Instant::now();
+    let mut last_owned = Instant::now();
+    let mut signalled = false;
     let outcome: anyhow::Result<()> = loop {
         tokio::select! {
             biased;
-            _ = &mut shutdown => {
-                tracing::info!("signal received: finishing in-flight batches");
+            _ = stop.changed() => {
+                tracing::info!("signal received: finishing in-flight batches (at most {shutdown_timeout:?})");
+                signalled = true;
                 break Ok(());
             }
-            Some(event) = events.recv() => run.rebalance(event).await?,
-            Some((batch, result)) = done_rx.recv() => {
-                if let Err(e) = run.completed(&batch, result) {
-                    break Err(e);
-                }
-            }
+            Some(event) = events.recv() => if let Err(e) = run.rebalance(event).await { break Err(e) },
+            Some(done) = done_rx.recv() => if let Err(e) = run.completed(done) { break Err(e) },
             // Polled even while paused: librdkafka serves rebalances inside `recv`, and a
             // member that stops polling stalls its whole group.
             message = consumer.recv() => {
                 let message = match message {
+                    Ok(m) => m,
                     Err(KafkaError::PartitionEOF(partition)) => {
-                        run.reached_end(partition);
+                        run.reached_end(partition).await;
                         continue;
                     }
-                    other => other.context("reading from Kafka")?,
+                    Err(e) if kafka_class(&e) == sink::ErrorClass::Permanent => {
+                        break Err(anyhow::Error::new(e).context("reading from Kafka (check [source] and [source.librdkafka])").context(Failure::Permanent));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading from Kafka failed; librdkafka retries");
+                        continue;
+                    }
                 };
                 let tp = (message.topic().to_string(), message.partition());
                 let payload = message.payload().map(<[u8]>::to_vec).unwrap_or_default();
@@ -137,51 +217,67 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
                 drop(message);
                 // librdkafka reports a rebalance inside `recv`, before the messages it
                 // brings: handle it first, so every message meets the assignment it belongs to.
+                let mut failed = None;
                 while let Ok(event) = events.try_recv() {
-                    run.rebalance(event).await?;
+                    if let Err(e) = run.rebalance(event).await {
+                        failed = Some(e);
+                    }
                 }
-                run.message(tp, offset, payload).await?;
+                if let Some(e) = failed {
+                    break Err(e);
+                }
+                if let Err(e) = run.message(tp, offset, payload).await {
+                    break Err(e);
+                }
             }
             _ = tick.tick() => {
                 for batch in run.batcher.cut_aged(Instant::now()) {
                     run.dispatch(batch);
                 }
+                if !run.owned.is_empty() {
+                    last_owned = Instant::now();
+                }
                 if options.until_caught_up {
-                    run.cut_caught_up();
+                    if let Err(e) = run.cut_caught_up() {
+                        break Err(e);
+                    }
                     if run.caught_up() {
                         tracing::info!("caught up with the high watermarks of the start");
                         break Ok(());
                     }
-                    if run.assigned.is_empty() && last_assignment.elapsed() > IDLE_EXIT {
-                        tracing::info!("no partition assigned for {IDLE_EXIT:?}: nothing to do");
-                        break Ok(());
+                    if run.owned.is_empty() && last_owned.elapsed() > IDLE_EXIT {
+                        break run.unassigned().await;
                     }
-                }
-                if !run.assigned.is_empty() {
-                    last_assignment = Instant::now();
                 }
                 run.commit(CommitMode::Async);
                 run.update_lag();
-                report.update(&run.summary, &run.positions);
+                report.update(&run.summary, &run.lag_positions(), &run.status());
             }
         }
     };
-    // Finish: dispatch what is open, wait for every batch in flight (bounded), commit.
-    for batch in run.batcher.cut_all() {
-        run.dispatch(batch);
-    }
-    let deadline = Instant::now() + pipeline.file.runtime.shutdown_timeout;
     let mut failure = outcome.err();
-    while run.progress.lock().unwrap_or_else(|e| e.into_inner()).total_in_flight() > 0 {
+    if failure.is_none() {
+        for batch in run.batcher.cut_all() {
+            run.dispatch(batch);
+        }
+    }
+    // Wait for the batches in flight (bounded), then give up what is left, uncommitted.
+    let deadline = Instant::now() + shutdown_timeout;
+    while run.in_flight() > 0 {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, done_rx.recv()).await {
-            Ok(Some((batch, result))) => {
-                if let Err(e) = run.completed(&batch, result) {
+            Ok(Some(done)) => {
+                if let Err(e) = run.completed(done) {
                     failure.get_or_insert(e);
                 }
             }
             _ => {
-                failure.get_or_insert_with(|| anyhow::anyhow!("batches still in flight after the shutdown timeout of {:?}; they were not committed and will be read again", pipeline.file.runtime.shutdown_timeout));
+                let batches = run.in_flight();
+                run.progress.lock().unwrap_or_else(|e| e.into_inner()).forget_all();
+                tracing::warn!(batches, "batches still in flight after the shutdown timeout of {shutdown_timeout:?}: abandoned uncommitted; the next run writes them");
+                if failure.is_none() && signalled {
+                    failure = Some(anyhow!("stopped by a signal with {batches} batch(es) not yet durable after `[runtime] shutdown_timeout` ({shutdown_timeout:?}); they were not committed and the next run writes them").context(Failure::Interrupted));
+                }
                 break;
             }
         }
@@ -200,23 +296,18 @@ impl Run {
         match event {
             RebalanceEvent::Assigned(parts) => {
                 tracing::info!(?parts, "partitions assigned");
-                let committed = committed_offsets(self.consumer.clone(), parts.clone()).await?;
                 let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-                for tp in parts {
-                    if let Some(&offset) = committed.get(&tp) {
-                        progress.committed(&tp, offset);
-                        self.positions.insert(tp.clone(), offset);
-                    }
-                    self.assigned.insert(tp, false);
+                for (tp, next) in parts {
+                    progress.assign(&tp, next);
+                    self.owned.insert(tp, Owned { stage: Stage::Joined, next, read: None, at_end: None });
                 }
             }
+            RebalanceEvent::Failed(e) => return Err(e),
             RebalanceEvent::Revoked(parts) => {
                 tracing::info!(?parts, "partitions revoked");
                 for tp in &parts {
                     self.batcher.forget(tp);
-                    self.assigned.remove(tp);
-                    self.positions.remove(tp);
-                    self.at_end.remove(tp);
+                    self.owned.remove(tp);
                 }
             }
         }
@@ -224,23 +315,32 @@ impl Run {
     }
 
     async fn message(&mut self, tp: Partition, offset: i64, payload: Vec<u8>) -> anyhow::Result<()> {
-        let Some(&ledger_loaded) = self.assigned.get(&tp) else {
+        let Some(owned) = self.owned.get(&tp) else {
             // Fetched before a revocation: the partition's next owner reads it again.
             return Ok(());
         };
-        if !ledger_loaded {
+        if owned.stage == Stage::Joined {
             // First message since assignment: rebuild the batches an earlier run started.
             let ranges = self.sinks.ledger.ranges_from(&tp.0, tp.1, offset).await.context("reading the batch ledger")?;
-            if !ranges.is_empty() {
-                tracing::info!(topic = %tp.0, partition = tp.1, batches = ranges.len(), "replaying batches an earlier run started, with the same boundaries");
-            }
+            let stage = match ranges.last() {
+                Some(&(_, until)) => {
+                    tracing::info!(topic = %tp.0, partition = tp.1, batches = ranges.len(), until, "replaying batches an earlier run started, with the same boundaries");
+                    Stage::Replaying { until }
+                }
+                None => Stage::Consuming,
+            };
             self.batcher.force(&tp, ranges);
-            self.assigned.insert(tp.clone(), true);
+            self.owned.get_mut(&tp).expect("owned").stage = stage;
         }
         self.metrics.messages_consumed.inc();
         self.metrics.bytes_consumed.inc_by(payload.len() as u64);
-        self.positions.insert(tp.clone(), offset + 1);
-        self.at_end.remove(&tp);
+        let owned = self.owned.get_mut(&tp).expect("owned");
+        owned.next = Some(offset + 1);
+        owned.read = Some(offset + 1);
+        owned.at_end = None;
+        if matches!(owned.stage, Stage::Replaying { until } if offset >= until) {
+            owned.stage = Stage::Consuming;
+        }
         for batch in self.batcher.push(&tp, offset, payload) {
             self.dispatch(batch);
         }
@@ -249,49 +349,57 @@ impl Run {
     }
 
     fn dispatch(&mut self, batch: RawBatch) {
-        let batch = Arc::new(batch);
-        self.progress.lock().unwrap_or_else(|e| e.into_inner()).dispatched(&(batch.id.topic.clone(), batch.id.partition), batch.id.first_offset, batch.id.last_offset);
+        let tp = (batch.id.topic.clone(), batch.id.partition);
+        let Some(ticket) = self.progress.lock().unwrap_or_else(|e| e.into_inner()).dispatched(&tp, batch.id.first_offset, batch.id.last_offset) else {
+            tracing::debug!(batch = %batch.id, "partition no longer assigned: batch dropped uncommitted");
+            return;
+        };
         self.in_flight_bytes += batch.bytes;
         self.metrics.batch_messages.observe(batch.messages.len() as f64);
         self.metrics.batch_bytes.observe(batch.bytes as f64);
-        let (sinks, done, progress) = (self.sinks.clone(), self.done_tx.clone(), self.progress.clone());
+        let reporter = Reporter { bytes: batch.bytes, outcome: None, tx: self.done_tx.clone() };
+        let (sinks, progress) = (self.sinks.clone(), self.progress.clone());
         let span = tracing::info_span!("batch", topic = %batch.id.topic, partition = batch.id.partition, first = batch.id.first_offset, last = batch.id.last_offset, messages = batch.messages.len());
-        tokio::spawn(async move {
-            let result = process(sinks, batch.clone()).instrument(span).await;
-            if result.is_ok() {
-                // Marked here, not in the main loop: a revocation waits for it while the
-                // main loop is blocked inside `recv`.
-                progress.lock().unwrap_or_else(|e| e.into_inner()).completed(&(batch.id.topic.clone(), batch.id.partition), batch.id.first_offset);
-            }
-            let _ = done.send((batch, result));
-        });
+        let task = tokio::spawn(write_batch(sinks, progress.clone(), Arc::new(batch), tp.clone(), ticket, reporter).instrument(span));
+        progress.lock().unwrap_or_else(|e| e.into_inner()).running(&tp, ticket, task.abort_handle());
         self.backpressure();
     }
 
-    fn completed(&mut self, batch: &RawBatch, result: anyhow::Result<Summary>) -> anyhow::Result<()> {
-        self.in_flight_bytes -= batch.bytes;
-        let summary = result?;
-        self.summary.add(&summary);
+    fn completed(&mut self, done: Done) -> anyhow::Result<()> {
+        self.in_flight_bytes -= done.bytes;
+        match done.outcome {
+            Outcome::Durable(summary) => self.summary.add(&summary),
+            Outcome::Failed(e) => return Err(e),
+            Outcome::Abandoned => {}
+        }
         self.commit(CommitMode::Async);
         self.backpressure();
         Ok(())
+    }
+
+    fn in_flight(&self) -> usize {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner()).total_in_flight()
     }
 
     /// Pauses consumption while in-flight data is at the limit; resumes below 3/4 of it.
     fn backpressure(&mut self) {
         let used = self.in_flight_bytes + self.batcher.open_bytes();
         self.metrics.in_flight_bytes.set(used as i64);
-        let pause = !self.paused && used >= self.max_in_flight;
-        let resume = self.paused && used < self.max_in_flight / 4 * 3;
-        if !(pause || resume) {
-            return;
-        }
+        let next = match self.flow {
+            Flow::Consuming if used >= self.max_in_flight => Flow::Paused,
+            Flow::Paused if used < self.max_in_flight / 4 * 3 => Flow::Consuming,
+            _ => return,
+        };
         let Ok(assignment) = self.consumer.assignment() else { return };
-        if pause {
-            tracing::debug!(used, "in-flight limit reached: pausing consumption");
-            self.paused = self.consumer.pause(&assignment).is_ok();
-        } else {
-            self.paused = self.consumer.resume(&assignment).is_err();
+        let changed = match next {
+            Flow::Paused => {
+                tracing::debug!(used, "in-flight limit reached: pausing consumption");
+                self.consumer.pause(&assignment)
+            }
+            Flow::Consuming => self.consumer.resume(&assignment),
+        };
+        if changed.is_ok() {
+            self.flow = next;
         }
     }
 
@@ -312,42 +420,79 @@ impl Run {
         }
     }
 
-    /// The consumer read everything partition number `partition` has now (librdkafka does
-    /// not say of which topic: every assigned topic's partition of that number counts).
-    fn reached_end(&mut self, partition: i32) {
-        let ends: Vec<Partition> = self.assigned.keys().filter(|tp| tp.1 == partition).cloned().collect();
-        self.at_end.extend(ends);
+    /// The consumer read everything partition number `partition` of some topic has now.
+    /// librdkafka does not say of which topic: when several assigned topics have a
+    /// partition of that number, those whose position reached their high watermark (asked
+    /// of the broker) are at their end. The next offset moves to librdkafka's position,
+    /// which is past control records (transactions) and messages retention deleted.
+    async fn reached_end(&mut self, partition: i32) {
+        let candidates: Vec<Partition> = self.owned.keys().filter(|tp| tp.1 == partition).cloned().collect();
+        let Ok(positions) = self.consumer.position() else { return };
+        let position = |tp: &Partition| match positions.find_partition(&tp.0, tp.1).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => Some(o),
+            _ => None,
+        };
+        for tp in &candidates {
+            let at = position(tp);
+            if candidates.len() > 1 {
+                let consumer = self.consumer.clone();
+                let (topic, p) = tp.clone();
+                let high = tokio::task::spawn_blocking(move || consumer.fetch_watermarks(&topic, p, Duration::from_secs(5)).ok().map(|(_, h)| h)).await.ok().flatten();
+                if !matches!((at, high), (Some(a), Some(h)) if a >= h) {
+                    continue;
+                }
+            }
+            let owned = self.owned.get_mut(tp).expect("owned");
+            owned.at_end.get_or_insert_with(Instant::now);
+            if let Some(a) = at {
+                owned.next = Some(owned.next.map_or(a, |n| n.max(a)));
+            }
+        }
     }
 
     /// A partition is done in a scheduled run when it has read past the high watermark of
     /// the start *and* reached its end: brokers that under-report the watermark (tansu does)
     /// must not stop a run early.
-    fn reached_target(&self, tp: &Partition) -> bool {
-        let position = self.positions.get(tp).copied().or_else(|| self.progress.lock().unwrap_or_else(|e| e.into_inner()).committed_offset(tp)).unwrap_or(0);
-        self.at_end.contains(tp) && self.targets.get(tp).is_none_or(|t| position >= *t)
+    fn reached_target(&self, tp: &Partition, owned: &Owned) -> bool {
+        owned.at_end.is_some() && self.targets.get(tp).is_none_or(|t| owned.next.unwrap_or(0) >= *t)
     }
 
-    /// Scheduled runs: cut the open batch of a partition that is done reading.
-    fn cut_caught_up(&mut self) {
-        let reached: Vec<Partition> = self.assigned.keys().filter(|tp| self.reached_target(tp)).cloned().collect();
-        let mut cut = Vec::new();
+    /// Scheduled runs: cut the open batch of a partition that is done reading. A partition
+    /// that stays at its end inside a range the ledger recorded has lost messages an earlier
+    /// run read there: the topic was recreated or truncated ([`Failure::Conflict`]).
+    fn cut_caught_up(&mut self) -> anyhow::Result<()> {
+        let reached: Vec<Partition> = self.owned.iter().filter(|(tp, o)| self.reached_target(tp, o)).map(|(tp, _)| tp.clone()).collect();
         for tp in reached {
-            cut.extend(self.batcher.cut_partition(&tp));
+            if let Some(batch) = self.batcher.cut_partition(&tp) {
+                self.dispatch(batch);
+                continue;
+            }
+            let owned = &self.owned[&tp];
+            let Stage::Replaying { until } = owned.stage else { continue };
+            if owned.at_end.is_some_and(|since| since.elapsed() >= ENDED_INSIDE_RECORDED) {
+                bail!(anyhow!(
+                    "{}[{}] ends at offset {}, but the ledger records batches up to offset {until} that an earlier run read there: \
+                     the topic was deleted and created again, truncated, or the brokers are another cluster's. Nothing was written for these offsets; \
+                     ingest the new topic under another name or table, or, if its old data is gone from both sinks, delete its rows from the ledger {}",
+                    tp.0,
+                    tp.1,
+                    owned.next.unwrap_or(0),
+                    self.sinks.ledger.name()
+                )
+                .context(Failure::Conflict));
+            }
         }
-        for batch in cut {
-            self.dispatch(batch);
-        }
+        Ok(())
     }
 
     /// Every assigned partition is done reading and has committed all it read.
     fn caught_up(&self) -> bool {
-        if self.assigned.is_empty() {
+        if self.owned.is_empty() {
             return false;
         }
-        self.assigned.keys().all(|tp| {
-            let committed = self.progress.lock().unwrap_or_else(|e| e.into_inner()).committed_offset(tp);
-            let read = self.positions.get(tp).copied();
-            self.reached_target(tp) && match (read, committed) {
+        let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        self.owned.iter().all(|(tp, o)| {
+            self.reached_target(tp, o) && match (o.read, progress.committed_offset(tp)) {
                 (Some(r), Some(c)) => c >= r,
                 (Some(_), None) => false,
                 (None, _) => true,
@@ -355,60 +500,131 @@ impl Run {
         })
     }
 
+    /// A scheduled run got no partition for [`IDLE_EXIT`]: done when the group has committed
+    /// everything up to the watermarks of the start; otherwise [`Failure::Unread`], saying
+    /// what the group looks like from here.
+    async fn unassigned(&self) -> anyhow::Result<()> {
+        let parts: Vec<Partition> = self.targets.keys().cloned().collect();
+        let committed = committed_offsets(self.consumer.clone(), parts, self.sinks.retry_timeout).await?;
+        let mut unread: Vec<(Partition, i64)> = self
+            .targets
+            .iter()
+            .filter_map(|(tp, high)| {
+                let left = high - committed.get(tp).copied().unwrap_or(0);
+                (left > 0).then(|| (tp.clone(), left))
+            })
+            .collect();
+        if unread.is_empty() {
+            tracing::info!("no partition assigned for {IDLE_EXIT:?}, and the group has committed everything: nothing to do");
+            return Ok(());
+        }
+        unread.sort();
+        let total: i64 = unread.iter().map(|(_, n)| n).sum();
+        let list: Vec<String> = unread.iter().map(|((t, p), n)| format!("{t}[{p}]: {n}")).collect();
+        let members = describe_group(self.consumer.clone(), self.group.clone()).await;
+        Err(anyhow!(
+            "consumer group `{}` assigned this process no partition for {IDLE_EXIT:?}, while {total} message(s) are not committed ({}). {members} \
+             If no other process of the group is running, its members are stale (a process killed while joining): \
+             wait for their session timeout, or run with a new `[source] group_id`",
+            self.group,
+            list.join(", ")
+        )
+        .context(Failure::Unread))
+    }
+
+    /// The positions the lag is counted from.
+    fn lag_positions(&self) -> HashMap<Partition, i64> {
+        self.owned.iter().filter_map(|(tp, o)| Some((tp.clone(), o.next?))).collect()
+    }
+
+    /// What the run waits for, beyond the counts.
+    fn status(&self) -> String {
+        let replaying: Vec<String> = self
+            .owned
+            .iter()
+            .filter_map(|(tp, o)| match o.stage {
+                Stage::Replaying { until } => Some(format!("{}[{}] at {} of {until}", tp.0, tp.1, o.next.unwrap_or(0))),
+                _ => None,
+            })
+            .collect();
+        let mut parts = Vec::new();
+        if !replaying.is_empty() {
+            parts.push(format!("replaying recorded batches: {}", replaying.join(", ")));
+        }
+        let in_flight = self.in_flight();
+        if in_flight > 0 {
+            parts.push(format!("{in_flight} batch(es) being written"));
+        }
+        if self.flow == Flow::Paused {
+            parts.push("paused: in-flight limit".into());
+        }
+        if self.owned.is_empty() {
+            parts.push("waiting for a partition assignment".into());
+        }
+        parts.join("; ")
+    }
+
     fn update_lag(&self) {
-        for (tp, pos) in &self.positions {
-            if let Some(target) = self.targets.get(tp) {
-                self.metrics.consumer_lag.get_or_create(&PartitionLabel { topic: tp.0.clone(), partition: tp.1 }).set((target - pos).max(0));
+        for (tp, o) in &self.owned {
+            if let (Some(target), Some(next)) = (self.targets.get(tp), o.next) {
+                self.metrics.consumer_lag.get_or_create(&PartitionLabel { topic: tp.0.clone(), partition: tp.1 }).set((target - next).max(0));
             }
         }
     }
 }
 
-/// High watermarks of every partition of `topics`.
-async fn high_watermarks(consumer: Arc<Consumer>, topics: &[String]) -> anyhow::Result<HashMap<Partition, i64>> {
-    let topics = topics.to_vec();
-    tokio::task::spawn_blocking(move || {
-        let mut out = HashMap::new();
-        for topic in &topics {
-            let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(30)).with_context(|| format!("reading metadata of topic {topic}"))?;
-            let Some(t) = md.topics().iter().find(|t| t.name() == topic) else { bail!("topic {topic} does not exist") };
-            if t.partitions().is_empty() {
-                bail!("topic {topic} does not exist or has no partitions");
-            }
-            for p in t.partitions() {
-                let (_, high) = consumer.fetch_watermarks(topic, p.id(), Duration::from_secs(30)).with_context(|| format!("reading watermarks of {topic}[{}]", p.id()))?;
-                out.insert((topic.clone(), p.id()), high);
-            }
-        }
-        Ok(out)
-    })
-    .await?
+/// The task of one batch: write it, mark it complete for its ownership, report.
+async fn write_batch(sinks: Arc<Sinks>, progress: Arc<Mutex<Progress>>, batch: Arc<RawBatch>, tp: Partition, ticket: Ticket, mut reporter: Reporter) {
+    let outcome = match process(sinks, batch).await {
+        // Marked here, not in the main loop: a revocation waits for it while the main loop
+        // is blocked inside `recv`.
+        Ok(summary) if progress.lock().unwrap_or_else(|e| e.into_inner()).completed(&tp, ticket) => Outcome::Durable(summary),
+        Ok(_) => Outcome::Abandoned,
+        Err(e) => Outcome::Failed(e),
+    };
+    reporter.outcome = Some(outcome);
 }
 
-/// Committed offsets of `parts` (absent where the group has none yet).
-async fn committed_offsets(consumer: Arc<Consumer>, parts: Vec<Partition>) -> anyhow::Result<HashMap<Partition, i64>> {
-    tokio::task::spawn_blocking(move || {
-        let mut tpl = TopicPartitionList::new();
-        for (t, p) in &parts {
-            tpl.add_partition(t, *p);
-        }
-        let committed = consumer.committed_offsets(tpl, Duration::from_secs(30)).context("reading committed offsets")?;
-        let seen: HashSet<Partition> = parts.into_iter().collect();
-        Ok(committed
-            .elements()
+/// The group's state and members as the broker describes them, for an error message.
+async fn describe_group(consumer: Arc<Consumer>, group: String) -> String {
+    let described = tokio::task::spawn_blocking(move || consumer.fetch_group_list(Some(&group), Duration::from_secs(10)).map(|list| {
+        list.groups()
             .iter()
-            .filter_map(|e| match e.offset() {
-                Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
-                _ => None,
+            .map(|g| {
+                let members: Vec<String> = g.members().iter().map(|m| format!("{} ({} on {})", m.id(), m.client_id(), m.client_host())).collect();
+                format!("The broker reports the group {} with {} member(s): {}.", g.state(), members.len(), if members.is_empty() { "none".into() } else { members.join(", ") })
             })
-            .filter(|(tp, _)| seen.contains(tp))
-            .collect())
-    })
-    .await?
+            .collect::<Vec<_>>()
+            .join(" ")
+    }))
+    .await;
+    match described {
+        Ok(Ok(text)) if !text.is_empty() => text,
+        Ok(Err(e)) => format!("The group's members could not be listed ({e})."),
+        _ => "The broker did not describe the group.".into(),
+    }
+}
+
+/// Watches for SIGINT/SIGTERM: the first asks the run to stop (the receiver changes) and
+/// arms a hard deadline of `shutdown_timeout` plus a grace; a second signal, or the
+/// deadline, ends the process at once with [`Failure::Interrupted`]'s code. What was not
+/// committed is read again by the next run, as after a crash.
+fn watch_signals(shutdown_timeout: Duration) -> watch::Receiver<()> {
+    let (tx, rx) = watch::channel(());
+    tokio::spawn(async move {
+        signal().await;
+        let _ = tx.send(());
+        tokio::select! {
+            _ = signal() => tracing::error!("second signal: exiting now; uncommitted batches are read again by the next run"),
+            _ = tokio::time::sleep(shutdown_timeout + HARD_EXIT_GRACE) => tracing::error!("shutdown still not finished {:?} after the signal: exiting; uncommitted batches are read again by the next run", shutdown_timeout + HARD_EXIT_GRACE),
+        }
+        std::process::exit(i32::from(Failure::Interrupted.code()));
+    });
+    rx
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+async fn signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -423,4 +639,46 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     ctrl_c.await.unwrap_or_default();
+}
+
+/// How long one Kafka metadata request waits for its answer.
+const KAFKA_REQUEST: Duration = Duration::from_secs(30);
+
+/// High watermarks of every partition of `topics`; transient errors retried for `timeout`.
+async fn high_watermarks(consumer: Arc<Consumer>, topics: &[String], timeout: Duration) -> anyhow::Result<HashMap<Partition, i64>> {
+    let mut out = HashMap::new();
+    for topic in topics {
+        let (c, t) = (consumer.clone(), topic.clone());
+        let md = kafka_request(&format!("reading metadata of topic {topic}"), timeout, move || c.fetch_metadata(Some(&t), KAFKA_REQUEST)).await?;
+        let partitions: Vec<i32> = md.topics().iter().find(|t| t.name() == topic).map(|t| t.partitions().iter().map(|p| p.id()).collect()).unwrap_or_default();
+        if partitions.is_empty() {
+            bail!(anyhow!("topic {topic} does not exist or has no partitions (check [source] topics and brokers)").context(Failure::Permanent));
+        }
+        for p in partitions {
+            let (c, t) = (consumer.clone(), topic.clone());
+            let (_, high) = kafka_request(&format!("reading watermarks of {topic}[{p}]"), timeout, move || c.fetch_watermarks(&t, p, KAFKA_REQUEST)).await?;
+            out.insert((topic.clone(), p), high);
+        }
+    }
+    Ok(out)
+}
+
+/// Committed offsets of `parts` (absent where the group has none yet); transient errors
+/// retried for `timeout`.
+async fn committed_offsets(consumer: Arc<Consumer>, parts: Vec<Partition>, timeout: Duration) -> anyhow::Result<HashMap<Partition, i64>> {
+    let mut tpl = TopicPartitionList::new();
+    for (t, p) in &parts {
+        tpl.add_partition(t, *p);
+    }
+    let committed = kafka_request("reading committed offsets", timeout, move || consumer.committed_offsets(tpl.clone(), KAFKA_REQUEST)).await?;
+    let seen: std::collections::HashSet<Partition> = parts.into_iter().collect();
+    Ok(committed
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+            _ => None,
+        })
+        .filter(|(tp, _)| seen.contains(tp))
+        .collect())
 }

@@ -1,5 +1,11 @@
 //! The rdkafka consumer and its rebalance handling.
 //!
+//! On assignment the callback reads the group's committed offsets itself (retrying what a
+//! retry can heal, for up to the retry timeout) and assigns the partitions at those offsets
+//! explicitly: librdkafka's own read, when it fails (coordinator not available), leaves the
+//! partitions unfetched for good. Partitions without a committed offset start where
+//! `auto.offset.reset` says.
+//!
 //! On revocation the callback (which librdkafka runs inside `recv`, on the main loop)
 //! waits until the batches of the revoked partitions already being written are durable,
 //! commits them synchronously, and only then lets the partitions go; batches still open
@@ -12,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, RebalanceProtocol, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -24,10 +32,13 @@ pub type Consumer = StreamConsumer<GroupContext>;
 /// A change of assignment, for the main loop.
 #[derive(Debug)]
 pub enum RebalanceEvent {
-    /// These partitions are now ours, from their committed offsets.
-    Assigned(Vec<Partition>),
+    /// These partitions are now ours, starting at their committed offsets (none where the
+    /// group has not committed yet).
+    Assigned(Vec<(Partition, Option<i64>)>),
     /// These partitions are no longer ours; their in-flight work was committed or abandoned.
     Revoked(Vec<Partition>),
+    /// An assignment could not be started: the committed offsets stayed unreadable.
+    Failed(anyhow::Error),
 }
 
 /// Consumer context: drains and commits on revocation, reports assignment changes.
@@ -35,6 +46,10 @@ pub struct GroupContext {
     progress: Arc<Mutex<Progress>>,
     events: UnboundedSender<RebalanceEvent>,
     drain_timeout: Duration,
+    /// How long reading committed offsets is retried.
+    retry_timeout: Duration,
+    /// Where a partition without a committed offset starts.
+    reset: Offset,
 }
 
 impl ClientContext for GroupContext {
@@ -48,6 +63,37 @@ impl ClientContext for GroupContext {
 }
 
 impl ConsumerContext for GroupContext {
+    /// rdkafka's default, except that an assignment gets explicit start offsets.
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let started = self.start_offsets(consumer, tpl);
+                let assigned = if cooperative { consumer.incremental_assign(tpl) } else { consumer.assign(tpl) };
+                match (started, assigned) {
+                    (Ok(parts), Ok(())) => RebalanceEvent::Assigned(parts),
+                    (Err(e), _) => RebalanceEvent::Failed(e),
+                    (_, Err(e)) => RebalanceEvent::Failed(anyhow::Error::new(e).context("assigning partitions")),
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.pre_rebalance(consumer, &Rebalance::Revoke(tpl));
+                let released = if cooperative { consumer.incremental_unassign(tpl) } else { consumer.unassign() };
+                if let Err(e) = released {
+                    tracing::warn!(error = %e, "releasing revoked partitions");
+                }
+                return;
+            }
+            other => {
+                let code: rdkafka::error::RDKafkaErrorCode = other.into();
+                tracing::warn!(error = %code, "rebalance error; librdkafka retries");
+                let _ = consumer.unassign();
+                return;
+            }
+        };
+        let _ = self.events.send(result);
+    }
+
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Revoke(tpl) = rebalance else { return };
         let parts = partitions(tpl);
@@ -80,10 +126,35 @@ impl ConsumerContext for GroupContext {
         let _ = self.events.send(RebalanceEvent::Revoked(parts));
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(tpl) = rebalance {
-            let _ = self.events.send(RebalanceEvent::Assigned(partitions(tpl)));
+}
+
+impl GroupContext {
+    /// Sets each partition of `tpl` to start at the group's committed offset (or at
+    /// `auto.offset.reset`'s end), read with retries; returns the committed offsets.
+    fn start_offsets(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) -> anyhow::Result<Vec<(Partition, Option<i64>)>> {
+        let deadline = Instant::now() + self.retry_timeout;
+        let mut wait = Duration::from_millis(200);
+        let committed = loop {
+            match consumer.committed_offsets(tpl.clone(), Duration::from_secs(30)) {
+                Ok(c) => break c,
+                Err(e) if Instant::now() < deadline && crate::pipeline::kafka_class(&e) == sink::ErrorClass::Transient => {
+                    tracing::warn!(error = %e, retry_in = ?wait, "reading the committed offsets of assigned partitions failed; retrying");
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context("reading the committed offsets of assigned partitions").context(crate::exit::Failure::Unavailable)),
+            }
+        };
+        let mut parts = Vec::new();
+        for e in committed.elements() {
+            let offset = match e.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            };
+            tpl.set_partition_offset(e.topic(), e.partition(), offset.map_or(self.reset, Offset::Offset)).map_err(|e: KafkaError| anyhow::Error::new(e))?;
+            parts.push(((e.topic().to_string(), e.partition()), offset));
         }
+        Ok(parts)
     }
 }
 
@@ -113,6 +184,7 @@ pub fn build_consumer(
     progress: Arc<Mutex<Progress>>,
     events: UnboundedSender<RebalanceEvent>,
     drain_timeout: Duration,
+    retry_timeout: Duration,
 ) -> anyhow::Result<Consumer> {
     let mut config = ClientConfig::new();
     config
@@ -130,7 +202,11 @@ pub fn build_consumer(
     for (k, v) in OWNED {
         config.set(k, v);
     }
-    let context = GroupContext { progress, events, drain_timeout };
+    let reset = match source.librdkafka.get("auto.offset.reset").map(String::as_str) {
+        Some("latest" | "largest" | "end") => Offset::End,
+        _ => Offset::Beginning,
+    };
+    let context = GroupContext { progress, events, drain_timeout, retry_timeout, reset };
     let consumer: Consumer = config.create_with_context(context).context("creating the Kafka consumer (check [source] and [source.librdkafka])")?;
     let topics: Vec<&str> = source.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).with_context(|| format!("subscribing to {topics:?}"))?;

@@ -113,9 +113,18 @@ pub fn create_table(schema: &Schema, database: &str, table: &str, dialect: Diale
     }
     sql.push_str("SETTINGS index_granularity = 8192");
     if dialect == Dialect::Modern {
-        sql.push_str(", non_replicated_deduplication_window = 1000");
+        let _ = write!(sql, ", {DEDUP_WINDOW}");
     }
     sql
+}
+
+/// The table setting that makes a plain MergeTree drop a repeated insert token: the last
+/// 1000 inserted parts are remembered (replicated engines deduplicate by default).
+const DEDUP_WINDOW: &str = "non_replicated_deduplication_window = 1000";
+
+/// The statement that turns token deduplication on for an existing table `qualified`.
+pub fn keep_tokens(qualified: &str) -> String {
+    format!("ALTER TABLE {qualified} MODIFY SETTING {DEDUP_WINDOW}")
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@ use arrow_array::RecordBatch;
 use super::ddl::{quote_ident, quote_str};
 use super::config::ValidatedConfig;
 use super::service::Client;
-use super::types::Dialect;
 use super::writer::{ClickHouseWriter, InsertStats};
 use crate::{BatchId, Error};
 
@@ -29,6 +28,19 @@ pub enum LedgerState {
     Done = 2,
 }
 
+/// What the ledger holds of one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// The latest state.
+    pub state: LedgerState,
+    /// The fingerprint of the batch's messages when it was recorded; `None` for rows of
+    /// ledgers older than fingerprints.
+    pub fingerprint: Option<u64>,
+}
+
+/// How long `insert_once` waits for the delete of a partial batch to finish.
+const MUTATION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The ledger of one ClickHouse table.
 #[derive(Debug)]
 pub struct Ledger {
@@ -39,10 +51,18 @@ pub struct Ledger {
     data: String,
     database: String,
     table: String,
+    /// Whether the data table drops a repeated insert of a batch (see [`Ledger::open`]).
+    deduplicates: bool,
 }
 
 impl Ledger {
-    /// The ledger of the table `config` writes to; creates the ledger table if missing.
+    /// The ledger of the table `config` writes to; creates the ledger table if missing (and
+    /// adds columns a ledger of an older lakeport lacks).
+    ///
+    /// Whether the data table deduplicates repeated inserts is read here, once: a server
+    /// that takes insert tokens (22.2+), and a table that keeps them (a `Replicated` or
+    /// `Shared` engine, or `non_replicated_deduplication_window` above 0). Restart after a
+    /// `migrate` that changes it.
     ///
     /// # Errors
     /// As [`Client::new`] and [`Client::query`].
@@ -51,17 +71,24 @@ impl Ledger {
         let (database, table) = (config.database(), config.table());
         let ledger = format!("{}.{}", quote_ident(database), quote_ident(LEDGER_TABLE));
         client.query(&create_ledger(&ledger)).await?;
-        Ok(Self { client, ledger, data: format!("{}.{}", quote_ident(database), quote_ident(table)), database: database.to_string(), table: table.to_string() })
+        let columns = client.table_columns(database, LEDGER_TABLE).await?;
+        if !columns.iter().any(|c| c.name == "fingerprint") {
+            client.query(&format!("ALTER TABLE {ledger} ADD COLUMN fingerprint UInt64 DEFAULT 0")).await?;
+        }
+        let deduplicates = client.server_version().await?.has_dedup_token() && table_deduplicates(&client, database, table).await?;
+        Ok(Self { client, ledger, data: format!("{}.{}", quote_ident(database), quote_ident(table)), database: database.to_string(), table: table.to_string(), deduplicates })
     }
 
-    /// Whether the server deduplicates repeated inserts of a batch itself. Where it does
-    /// not (before 23.x), an insert must not be retried blindly: a retry after a lost answer
-    /// would add the rows twice; retry through [`Ledger::insert_once`] instead, which counts.
-    ///
-    /// # Errors
-    /// As [`Client::server_version`].
-    pub async fn server_deduplicates(&self) -> Result<bool, Error> {
-        Ok(self.client.server_version().await?.dialect() == Dialect::Modern)
+    /// Whether the table drops a repeated insert of a batch itself. Where it does not, an
+    /// insert must not be retried blindly: a retry after a lost answer would add the rows
+    /// twice; retry through [`Ledger::insert_once`] instead, which counts.
+    pub fn deduplicates(&self) -> bool {
+        self.deduplicates
+    }
+
+    /// The ledger table, quoted `database.table`.
+    pub fn name(&self) -> &str {
+        &self.ledger
     }
 
     fn batch_filter(&self, id: &BatchId) -> String {
@@ -75,42 +102,52 @@ impl Ledger {
         )
     }
 
-    /// The recorded state of batch `id`, if any.
+    /// What the ledger holds of batch `id`, if anything.
     ///
     /// # Errors
-    /// As [`Client::query`].
-    pub async fn state(&self, id: &BatchId) -> Result<Option<LedgerState>, Error> {
-        let sql = format!("SELECT max(state) FROM {} WHERE {} FORMAT TabSeparated", self.ledger, self.batch_filter(id));
-        Ok(match self.client.query(&sql).await?.trim() {
-            "2" => Some(LedgerState::Done),
-            "1" => Some(LedgerState::Intent),
-            _ => None,
-        })
+    /// As [`Client::query`]; [`Error::ClickHouseAnswer`] when the answer is not a state.
+    pub async fn state(&self, id: &BatchId) -> Result<Option<Recorded>, Error> {
+        let sql = format!("SELECT max(state), argMax(fingerprint, state) FROM {} WHERE {} FORMAT TabSeparated", self.ledger, self.batch_filter(id));
+        let text = self.client.query(&sql).await?;
+        let bad = || Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{}` is not a batch state and fingerprint", text.trim()) };
+        let (state, fingerprint) = text.trim().split_once('\t').ok_or_else(bad)?;
+        let state = match state {
+            "0" => return Ok(None),
+            "1" => LedgerState::Intent,
+            "2" => LedgerState::Done,
+            _ => return Err(bad()),
+        };
+        let fingerprint: u64 = fingerprint.parse().map_err(|_| bad())?;
+        Ok(Some(Recorded { state, fingerprint: (fingerprint != 0).then_some(fingerprint) }))
     }
 
-    /// Records a state of batch `id` holding `rows` rows.
+    /// Records a state of batch `id` holding `rows` rows, with the fingerprint of its
+    /// messages. The insert is synchronous on every server (never an asynchronous insert
+    /// that could be lost after the answer).
     ///
     /// # Errors
-    /// As [`Client::query`].
-    pub async fn record(&self, id: &BatchId, state: LedgerState, rows: usize) -> Result<(), Error> {
-        let sql = format!(
-            "INSERT INTO {} (`table`, topic, partition, first_offset, last_offset, state, rows) VALUES ({}, {}, {}, {}, {}, {}, {})",
-            self.ledger,
-            quote_str(&self.table),
-            quote_str(&id.topic),
+    /// As [`Client::insert`].
+    pub async fn record(&self, id: &BatchId, state: LedgerState, rows: usize, fingerprint: u64) -> Result<(), Error> {
+        let query = format!("INSERT INTO {} (`table`, topic, partition, first_offset, last_offset, state, rows, fingerprint) FORMAT TabSeparated", self.ledger);
+        let line = format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            tsv(&self.table),
+            tsv(&id.topic),
             id.partition,
             id.first_offset,
             id.last_offset,
             state as u8,
-            rows
+            rows,
+            fingerprint
         );
-        self.client.query(&sql).await.map(drop)
+        let sync: &[(&str, &str)] = if self.client.server_version().await?.has_async_insert() { &[("async_insert", "0"), ("wait_for_async_insert", "1")] } else { &[] };
+        self.client.insert(&query, line.into_bytes(), sync).await.map(drop)
     }
 
     /// Batches of a partition recorded from `offset` on, as `(first, last)` in offset order.
     ///
     /// # Errors
-    /// As [`Client::query`].
+    /// As [`Client::query`]; [`Error::ClickHouseAnswer`] when a line is not a range.
     pub async fn ranges_from(&self, topic: &str, partition: i32, offset: i64) -> Result<Vec<(i64, i64)>, Error> {
         let sql = format!(
             "SELECT first_offset, max(last_offset) FROM {} WHERE `table` = {} AND topic = {} AND partition = {} AND first_offset >= {} GROUP BY first_offset ORDER BY first_offset FORMAT TabSeparated",
@@ -121,64 +158,116 @@ impl Ledger {
             offset
         );
         let text = self.client.query(&sql).await?;
-        Ok(text
-            .lines()
-            .filter_map(|l| {
-                let (a, b) = l.split_once('\t')?;
-                Some((a.parse().ok()?, b.parse().ok()?))
+        text.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let range = l.split_once('\t').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+                range.ok_or_else(|| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{l}` is not a batch range") })
             })
-            .collect())
+            .collect()
     }
 
     /// Inserts `batch` so that ClickHouse ends up holding it exactly once, even when an
-    /// earlier attempt (`maybe_present`: the ledger says `intent`) was interrupted. Modern
-    /// servers drop the blocks they already have (same `insert_deduplication_token`); on older servers
-    /// the rows of the batch's source range are counted: all there → nothing to do; none →
-    /// insert; some (an insert split into several parts was cut short) → delete them and
-    /// insert again.
+    /// earlier attempt (`maybe_present`: the ledger says `intent`) was interrupted. Tables
+    /// that deduplicate drop the blocks they already have (same `insert_deduplication_token`);
+    /// elsewhere the rows of the batch's source range are counted: all there → nothing to
+    /// do; none → insert; some (an insert split into several parts was cut short) → delete
+    /// them and insert again, without block deduplication.
     ///
     /// # Errors
-    /// As [`ClickHouseWriter::insert`] and [`Client::query`].
+    /// As [`ClickHouseWriter::insert`] and [`Client::query`]; [`Error::ClickHouseAnswer`]
+    /// when the count is not a number or the delete does not finish within 5 minutes.
     pub async fn insert_once(&self, writer: &ClickHouseWriter, batch: &RecordBatch, id: &BatchId, maybe_present: bool) -> Result<InsertStats, Error> {
-        // Tables `migrate` creates on modern servers keep insert tokens (see `create_table`);
-        // a 22.x server takes tokens but its tables were created without the window.
-        if !maybe_present || self.server_deduplicates().await? {
+        if !maybe_present || self.deduplicates {
             return writer.insert(batch, id).await;
         }
         let range = format!("_topic = {} AND _partition = {} AND _offset BETWEEN {} AND {}", quote_str(&id.topic), id.partition, id.first_offset, id.last_offset);
-        let present: usize = self.client.query(&format!("SELECT count() FROM {} WHERE {range} FORMAT TabSeparated", self.data)).await?.trim().parse().unwrap_or(0);
+        let sql = format!("SELECT count() FROM {} WHERE {range} FORMAT TabSeparated", self.data);
+        let text = self.client.query(&sql).await?;
+        let present: usize = text.trim().parse().map_err(|_| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{}` is not a count", text.trim()) })?;
         if present == batch.num_rows() {
             tracing::info!(batch = %id, rows = present, "ClickHouse already holds this batch");
             return Ok(InsertStats { rows: present, attempts: 0, body_bytes: 0, sent_bytes: 0, dedup_token: None });
         }
-        if present > 0 {
-            tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting again");
-            self.client.query(&format!("ALTER TABLE {} DELETE WHERE {range}", self.data)).await?;
-            self.wait_mutations().await?;
+        if present == 0 {
+            return writer.insert(batch, id).await;
         }
-        writer.insert(batch, id).await
+        tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting again");
+        self.client.query(&format!("ALTER TABLE {} DELETE WHERE {range}", self.data)).await?;
+        self.wait_mutations().await?;
+        writer.reinsert(batch, id).await
     }
 
-    /// Waits until the data table has no unfinished mutation.
+    /// Waits until the data table has no unfinished mutation, for at most [`MUTATION_DEADLINE`].
     async fn wait_mutations(&self) -> Result<(), Error> {
         let sql = format!(
             "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0 FORMAT TabSeparated",
             quote_str(&self.database),
             quote_str(&self.table)
         );
+        let deadline = tokio::time::Instant::now() + MUTATION_DEADLINE;
         loop {
-            if self.client.query(&sql).await?.trim() == "0" {
-                return Ok(());
+            match self.client.query(&sql).await?.trim() {
+                "0" => return Ok(()),
+                n if n.parse::<u64>().is_err() => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{n}` is not a count") }),
+                _ if tokio::time::Instant::now() >= deadline => {
+                    return Err(Error::ClickHouseAnswer { query: sql, reason: format!("the delete of a partial batch is still running after {MUTATION_DEADLINE:?}") })
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
             }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Whether `database.table` keeps insert tokens: see [`Ledger::open`].
+pub(super) async fn table_deduplicates(client: &Client, database: &str, table: &str) -> Result<bool, Error> {
+    let sql = format!("SELECT engine, create_table_query FROM system.tables WHERE database = {} AND name = {} FORMAT TabSeparated", quote_str(database), quote_str(table));
+    let text = client.query(&sql).await?;
+    Ok(text.lines().next().and_then(|l| l.split_once('\t')).is_some_and(|(engine, create)| keeps_tokens(engine, create)))
+}
+
+/// Whether a table of `engine`, created by `create` (`system.tables.create_table_query`),
+/// drops a repeated insert token.
+pub fn keeps_tokens(engine: &str, create: &str) -> bool {
+    if engine.starts_with("Replicated") || engine.starts_with("Shared") {
+        return true;
+    }
+    let key = "non_replicated_deduplication_window = ";
+    create.match_indices(key).any(|(at, _)| {
+        let rest = &create[at + key.len()..];
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        rest[..digits].parse::<u64>().is_ok_and(|w| w > 0)
+    })
+}
+
+/// `text` as a TabSeparated field.
+fn tsv(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n")
 }
 
 /// The ledger's `CREATE TABLE`; plain types, so that it works on every server version.
 fn create_ledger(name: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {name} (`table` String, topic String, partition Int32, first_offset Int64, last_offset Int64, \
-         state UInt8, rows UInt64, at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY (`table`, topic, partition, first_offset)"
+         state UInt8, rows UInt64, at DateTime DEFAULT now(), fingerprint UInt64 DEFAULT 0) ENGINE = MergeTree ORDER BY (`table`, topic, partition, first_offset)"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_that_keep_tokens() {
+        assert!(keeps_tokens("ReplicatedMergeTree", ""));
+        assert!(keeps_tokens("SharedMergeTree", ""));
+        assert!(keeps_tokens("MergeTree", "CREATE TABLE a.b (`x` UInt8) ENGINE = MergeTree ORDER BY x SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000"));
+        assert!(!keeps_tokens("MergeTree", "CREATE TABLE a.b (`x` UInt8) ENGINE = MergeTree ORDER BY x SETTINGS non_replicated_deduplication_window = 0"));
+        assert!(!keeps_tokens("MergeTree", "CREATE TABLE a.b (`x` UInt8) ENGINE = MergeTree ORDER BY x SETTINGS index_granularity = 8192"));
+    }
+
+    #[test]
+    fn tsv_escapes() {
+        assert_eq!(tsv("a\tb\\c\nd"), "a\\tb\\\\c\\nd");
+    }
 }

@@ -4,9 +4,13 @@
 //! table's real columns: a new column is added (`ALTER TABLE … ADD COLUMN … AFTER …`); a
 //! column whose type changed, or that the schema no longer has, would lose or reinterpret
 //! data, so it is refused with an explanation unless `allow_destructive` is set (then
-//! `MODIFY COLUMN` / `DROP COLUMN`). Running it again plans nothing.
+//! `MODIFY COLUMN` / `DROP COLUMN`). On servers with insert tokens, a table that does not
+//! keep them (created by an older lakeport or by hand) gets
+//! `non_replicated_deduplication_window` set, so that a replayed batch is not inserted twice.
+//! Running it again plans nothing.
 
-use super::ddl::{create_table, quote_ident, table_columns, ColumnDef};
+use super::ddl::{create_table, keep_tokens, quote_ident, table_columns, ColumnDef};
+use super::ledger::table_deduplicates;
 use super::service::Client;
 use super::types::Dialect;
 use crate::Error;
@@ -41,6 +45,10 @@ pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, t
         return Ok(plan);
     }
     let qualified = format!("{}.{}", quote_ident(database), quote_ident(table));
+    if version.has_dedup_token() && !table_deduplicates(client, database, table).await? {
+        plan.notes.push(format!("{database}.{table} does not keep insert tokens: setting non_replicated_deduplication_window, so that a replayed batch is not inserted twice"));
+        plan.statements.push(keep_tokens(&qualified));
+    }
     let wanted = table_columns(schema, dialect);
     let refuse = |column: &str, problem: String| Error::MigrationRefused {
         table: format!("{database}.{table}"),

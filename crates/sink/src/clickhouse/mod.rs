@@ -58,9 +58,9 @@ pub use config::{
     ClickHouseConfig, Compression, RetryConfig, ValidatedConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DATABASE, DEFAULT_INITIAL_BACKOFF,
     DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_REQUEST_TIMEOUT, DEFAULT_USER,
 };
-pub use ddl::{create_table, dialect_notes, table_columns, ColumnDef};
+pub use ddl::{create_table, dialect_notes, keep_tokens, table_columns, ColumnDef};
 pub use migrate::{apply as apply_migration, plan as plan_migration, Plan};
-pub use ledger::{Ledger, LedgerState, LEDGER_TABLE};
+pub use ledger::{keeps_tokens, Ledger, LedgerState, Recorded, LEDGER_TABLE};
 pub use native::NativeEncoder;
 pub use probe::{is_data_error, Probe};
 pub use service::{Client, Sent};

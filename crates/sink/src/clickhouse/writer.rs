@@ -81,6 +81,20 @@ impl ClickHouseWriter {
     /// [`Error::ClickHouseRejected`] when the server refuses the rows (bisect the batch);
     /// [`Error::ClickHouseQuery`] / [`Error::ClickHouseUnavailable`] as in [`Client::insert`].
     pub async fn insert(&self, batch: &RecordBatch, id: &BatchId) -> Result<InsertStats, Error> {
+        self.send(batch, id, true).await
+    }
+
+    /// Inserts `batch` again after the rows an interrupted earlier insert left were deleted,
+    /// on a server without insert tokens: block deduplication is turned off for it, since a
+    /// replicated table would otherwise drop the block as a repeat of the deleted one.
+    ///
+    /// # Errors
+    /// As [`ClickHouseWriter::insert`].
+    pub async fn reinsert(&self, batch: &RecordBatch, id: &BatchId) -> Result<InsertStats, Error> {
+        self.send(batch, id, false).await
+    }
+
+    async fn send(&self, batch: &RecordBatch, id: &BatchId, deduplicate: bool) -> Result<InsertStats, Error> {
         let server = self.server().await?;
         if batch.num_rows() == 0 {
             return Ok(InsertStats { rows: 0, attempts: 0, body_bytes: 0, sent_bytes: 0, dedup_token: None });
@@ -92,8 +106,10 @@ impl ClickHouseWriter {
         let owned = batch.clone();
         let body = tokio::task::spawn_blocking(move || encoder.encode(&owned)).await.expect("encoding does not panic")?;
         let mut settings = Vec::new();
-        if let Some(token) = &token {
-            settings.extend([("insert_deduplicate", "1"), ("insert_deduplication_token", token.as_str())]);
+        match &token {
+            Some(token) => settings.extend([("insert_deduplicate", "1"), ("insert_deduplication_token", token.as_str())]),
+            None if !deduplicate => settings.push(("insert_deduplicate", "0")),
+            None => {}
         }
         if server.version.has_async_insert() {
             settings.push(("async_insert", "0"));

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
-use object_store::azure::MicrosoftAzureBuilder;
-use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreScheme, RetryConfig};
+use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreScheme, RetryConfig};
 
 use super::config::{Location, ValidLakeConfig};
 use crate::Error;
@@ -27,7 +27,7 @@ pub(crate) fn open(config: &ValidLakeConfig) -> Result<(Arc<dyn ObjectStore>, Pa
     let failed = |source| Error::LakeStore { url: config.url().to_string(), source };
     let c = &config.config;
     let retry = RetryConfig { backoff: BackoffConfig::default(), max_retries: c.max_retries, retry_timeout: c.retry_timeout };
-    let client = ClientOptions::new().with_timeout(c.request_timeout).with_connect_timeout(CONNECT_TIMEOUT);
+    let timeouts = [(ClientConfigKey::Timeout, humantime(c.request_timeout)), (ClientConfigKey::ConnectTimeout, humantime(CONNECT_TIMEOUT))];
     match &config.location {
         Location::Local(dir) => {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
@@ -38,30 +38,37 @@ pub(crate) fn open(config: &ValidLakeConfig) -> Result<(Arc<dyn ObjectStore>, Pa
         Location::Cloud { url, scheme, prefix } => {
             let store: Arc<dyn ObjectStore> = match scheme {
                 ObjectStoreScheme::AmazonS3 => {
-                    let mut builder = AmazonS3Builder::from_env().with_url(url.as_str()).with_retry(retry).with_client_options(client);
+                    // Client settings from the environment (AWS_ALLOW_HTTP, AWS_PROXY_URL, …)
+                    // stay: only the timeouts are set here.
+                    let mut builder = timeouts.iter().fold(AmazonS3Builder::from_env().with_url(url.as_str()).with_retry(retry), |b, (k, v)| b.with_config(AmazonS3ConfigKey::Client(*k), v));
                     if let Some(endpoint) = &c.endpoint {
                         builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http:"));
                     }
+                    let endpoint = builder.get_config_value(&AmazonS3ConfigKey::Endpoint).unwrap_or_default();
+                    let allow_http = builder.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp)).is_some_and(|v| v == "true");
+                    if endpoint.starts_with("http:") && !allow_http {
+                        return Err(Error::LakeConfig {
+                            field: "endpoint",
+                            problem: format!("{endpoint} (from AWS_ENDPOINT) is plain http, which the S3 client refuses: set AWS_ALLOW_HTTP=true for a trusted network, or use https"),
+                        });
+                    }
                     Arc::new(builder.build().map_err(failed)?)
                 }
-                ObjectStoreScheme::GoogleCloudStorage => Arc::new(
-                    GoogleCloudStorageBuilder::from_env()
-                        .with_url(url.as_str())
-                        .with_retry(retry)
-                        .with_client_options(client)
-                        .build()
-                        .map_err(failed)?,
-                ),
-                _ => Arc::new(
-                    MicrosoftAzureBuilder::from_env()
-                        .with_url(url.as_str())
-                        .with_retry(retry)
-                        .with_client_options(client)
-                        .build()
-                        .map_err(failed)?,
-                ),
+                ObjectStoreScheme::GoogleCloudStorage => {
+                    let builder = GoogleCloudStorageBuilder::from_env().with_url(url.as_str()).with_retry(retry);
+                    Arc::new(timeouts.iter().fold(builder, |b, (k, v)| b.with_config(GoogleConfigKey::Client(*k), v)).build().map_err(failed)?)
+                }
+                _ => {
+                    let builder = MicrosoftAzureBuilder::from_env().with_url(url.as_str()).with_retry(retry);
+                    Arc::new(timeouts.iter().fold(builder, |b, (k, v)| b.with_config(AzureConfigKey::Client(*k), v)).build().map_err(failed)?)
+                }
             };
             Ok((store, prefix.clone()))
         }
     }
+}
+
+/// `d` as object_store's configuration values take durations.
+fn humantime(d: Duration) -> String {
+    format!("{}ms", d.as_millis())
 }

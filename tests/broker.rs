@@ -1,0 +1,102 @@
+//! Broker faults, with librdkafka's mock cluster (a Kafka broker in the test process, on a
+//! loopback port, that answers requests with the errors it is told to): a group that never
+//! assigns, and broker errors during a run.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use rdkafka::ClientConfig;
+
+/// A mock cluster of one broker holding `topic` with `partitions` partitions and the lines
+/// of `input` as messages, spread round-robin.
+fn mock_with(topic: &str, partitions: i32, input: &[String]) -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic(topic, partitions, 1).unwrap();
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", mock.bootstrap_servers()).create().unwrap();
+    for (i, line) in input.iter().enumerate() {
+        let partition = i as i32 % partitions;
+        producer.send(BaseRecord::<(), str>::to(topic).payload(line.as_str()).partition(partition)).map_err(|(e, _)| e).unwrap();
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    mock
+}
+
+fn generated(count: usize, seed: u64) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("input.ndjson");
+    let mut c = lakeport();
+    c.args(["gen", "--dataset", "gateway_dns", "--count", &count.to_string(), "--seed", &seed.to_string(), "--bad-ratio", "0", "--out"]).arg(&file);
+    ok(c);
+    std::fs::read_to_string(&file).unwrap().lines().map(str::to_string).collect()
+}
+
+/// The group never finishes a join (every SyncGroup answered "rebalance in progress"): a
+/// scheduled run gets no partition. With messages left unread it must exit 5 and say so,
+/// not report success; with nothing to read, 0.
+#[test]
+fn a_scheduled_run_that_gets_no_partition_fails_and_says_why() {
+    let env = PipelineEnv::new("unassigned");
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[]);
+    let input = generated(120, 5);
+    let mock = mock_with(&env.topic, 2, &input);
+    let empty_topic = format!("{}_empty", env.topic);
+    mock.create_topic(&empty_topic, 1, 1).unwrap();
+    mock.request_errors(RDKafkaApiKey::SyncGroup, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS; 2000]);
+    ok({
+        let mut c = env.lakeport("gateway_dns");
+        c.arg("migrate").arg(&pipeline);
+        c
+    });
+    let scheduled = |topic: &str| {
+        let mut c = env.lakeport("gateway_dns");
+        c.env("LAKEPORT_KAFKA_BROKERS", mock.bootstrap_servers()).env("LAKEPORT_GATEWAY_DNS_TOPIC", topic);
+        c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+        run_to_end(c)
+    };
+    let (code, text, took) = scheduled(&env.topic);
+    assert_eq!(code, Some(5), "{text}");
+    assert!(text.contains("assigned this process no partition") && text.contains("120 message(s) are not committed"), "{text}");
+    assert!(took < Duration::from_secs(90), "took {took:?}");
+    let (code, text, _) = scheduled(&empty_topic);
+    assert_eq!(code, Some(0), "nothing to read:\n{text}");
+    assert!(text.contains("nothing to do"), "{text}");
+}
+
+/// Broker errors during a scheduled run — fetches answered "not leader", commits and offset
+/// reads answered "coordinator not available", connections dropped — are waited out: every
+/// record lands once in ClickHouse and the lake.
+#[test]
+fn broker_errors_are_retried_without_loss_or_duplicates() {
+    let env = PipelineEnv::new("brokererr");
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 300"), ("max_age = \"10s\"", "max_age = \"1s\"")]);
+    let input = generated(3000, 6);
+    let mock = mock_with(&env.topic, 3, &input);
+    use RDKafkaRespErr::*;
+    mock.request_errors(RDKafkaApiKey::Fetch, &[RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR__TRANSPORT].repeat(5));
+    mock.request_errors(RDKafkaApiKey::OffsetCommit, &[RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE; 6]);
+    mock.request_errors(RDKafkaApiKey::OffsetFetch, &[RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE; 3]);
+    mock.request_errors(RDKafkaApiKey::Heartbeat, &[RD_KAFKA_RESP_ERR__TRANSPORT; 3]);
+    ok({
+        let mut c = env.lakeport("gateway_dns");
+        c.arg("migrate").arg(&pipeline);
+        c
+    });
+    let (code, text, _) = run_to_end({
+        let mut c = env.lakeport("gateway_dns");
+        c.env("LAKEPORT_KAFKA_BROKERS", mock.bootstrap_servers());
+        c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+        c
+    });
+    assert_eq!(code, Some(0), "{text}");
+    let ch = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.gateway_dns FORMAT TabSeparated", env.database));
+    assert_eq!(ch.trim(), "3000\t3000", "ClickHouse: rows and unique coordinates\n{text}");
+    assert_eq!(lake_counts(&env.lake), (3000, 3000), "lake: rows and unique coordinates");
+}
