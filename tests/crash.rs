@@ -1,102 +1,181 @@
-//! Crash safety: `kill -9` at random moments during runs, restarting each time; afterwards
-//! every valid record is exactly once in ClickHouse and in the lake (checked by unique
-//! source coordinates and by value), and every bad one once in the dead letters.
+//! Crash safety: `kill -9` and SIGTERM at random moments during scheduled runs of one to a
+//! few concurrent processes of a group, while more records are produced, restarting each
+//! time; afterwards every valid record is exactly once in ClickHouse and in the lake
+//! (checked by unique source coordinates and by value), and every bad one once in the dead
+//! letters. A SIGTERM'd run must exit 0 (all it read committed) or 7 (batches left
+//! uncommitted) within its shutdown timeout; any other run must end on its own with 0.
+//!
+//! The CI variant gives 20 signals to one dataset; `scripts/kill-loop.sh` runs the long
+//! variant (both datasets at once, `LAKEPORT_KILL_LOOP_SIGNALS` signals each, default 100),
+//! with the seed printed (`LAKEPORT_CRASH_SEED` replays it).
 
 mod common;
 
 use std::collections::HashSet;
-use std::process::Stdio;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 
 const PARTITIONS: i32 = 3;
-const RECORDS: &str = "40000";
-const KILLS: usize = 20;
 
-/// A pipeline file like the shipped one, with small batches so that crashes land between
-/// many batch boundaries.
-fn pipeline_file(dir: &std::path::Path) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(root().join("pipelines/gateway_dns.toml"))
-        .unwrap()
-        .replace("../schemas/", &format!("{}/schemas/", root().display()))
-        .replace("max_rows = 200000", "max_rows = 700")
-        .replace("max_age = \"10s\"", "max_age = \"1s\"")
-        .replace("\"session.timeout.ms\" = \"10000\"", "\"session.timeout.ms\" = \"6000\"");
-    let path = dir.join("crash.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+/// Deterministic pseudo-random numbers (xorshift), so a failure can be replayed.
+struct Rng(u64);
 
-/// Deterministic pseudo-random delays (xorshift), so a failure can be replayed.
-struct Delays(u64);
-
-impl Delays {
-    fn next(&mut self, max_ms: u64) -> Duration {
+impl Rng {
+    fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
-        Duration::from_millis(300 + self.0 % max_ms)
+        self.0
+    }
+
+    fn delay(&mut self, max_ms: u64) -> Duration {
+        Duration::from_millis(300 + self.next() % max_ms)
     }
 }
 
-#[test]
-fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
-    let env = PipelineEnv::new("crash");
+/// Records produced in each round of a loop (a multiple of `PARTITIONS`).
+const CHUNK: usize = 600;
+
+/// One kill loop.
+struct Loop {
+    dataset: &'static str,
+    /// Records produced before the loop; `CHUNK` more in each round while it runs.
+    records: usize,
+    signals: usize,
+    /// Most processes running at once (each round starts 1 to this many).
+    processes: u64,
+    seed: u64,
+}
+
+fn seed() -> u64 {
+    let seed = std::env::var("LAKEPORT_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_1234_u64);
+    eprintln!("kill loop seed {seed} (set LAKEPORT_CRASH_SEED to replay)");
+    seed
+}
+
+/// Waits for `child` to exit, at most `limit`; its exit code.
+fn wait_for(child: &mut Child, limit: Duration) -> Option<i32> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(started.elapsed() < limit, "a run did not stop within {limit:?} of SIGTERM (shutdown_timeout 30 s)");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn kill_loop(l: &Loop) {
+    let env = PipelineEnv::new(&format!("crash_{}", l.dataset));
     let dir = tempfile::tempdir().unwrap();
+    let brokers = service("LAKEPORT_TEST_KAFKA_BROKERS");
+    // All records, produced in chunks (before the loop, then one per round) in file order,
+    // each a multiple of PARTITIONS long, so record i is at partition i % PARTITIONS,
+    // offset i / PARTITIONS.
     let input = dir.path().join("input.ndjson");
-    let gen = |extra: &[&str]| {
-        let mut c = lakeport();
-        c.args(["gen", "--dataset", "gateway_dns", "--count", RECORDS, "--seed", "99", "--bad-ratio", "0.02"]).args(extra);
-        ok(c);
-    };
-    gen(&["--out", input.to_str().unwrap()]);
-    gen(&["--kafka", &service("LAKEPORT_TEST_KAFKA_BROKERS"), "--topic", &env.topic, "--partitions", &PARTITIONS.to_string()]);
-    let pipeline = pipeline_file(dir.path());
+    let total = l.records + l.signals * CHUNK;
     ok({
-        let mut c = env.lakeport("gateway_dns");
+        let mut c = lakeport();
+        c.args(["gen", "--dataset", l.dataset, "--count", &total.to_string(), "--seed", &l.seed.to_string(), "--bad-ratio", "0.02", "--out"]).arg(&input);
+        c
+    });
+    let text = std::fs::read_to_string(&input).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut chunks = std::iter::once(&lines[..l.records]).chain(lines[l.records..].chunks(CHUNK)).enumerate().map(|(i, chunk)| {
+        let file = dir.path().join(format!("chunk{i}.ndjson"));
+        std::fs::write(&file, chunk.join("\n") + "\n").unwrap();
+        let mut c = lakeport();
+        c.arg("produce").arg(&file).args(["--kafka", &brokers, "--topic", &env.topic, "--partitions", &PARTITIONS.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    });
+    ok(chunks.next().expect("first chunk"));
+    // Small batches, so that signals land between many batch boundaries.
+    let pipeline = pipeline_file(dir.path(), l.dataset, &[("max_rows = 200000", "max_rows = 700"), ("max_age = \"10s\"", "max_age = \"1s\""), ("\"session.timeout.ms\" = \"10000\"", "\"session.timeout.ms\" = \"6000\"")]);
+    ok({
+        let mut c = env.lakeport(l.dataset);
         c.arg("migrate").arg(&pipeline);
         c
     });
-    let seed = std::env::var("LAKEPORT_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_1234_u64);
-    eprintln!("crash test seed {seed} (set LAKEPORT_CRASH_SEED to replay)");
-    let mut delays = Delays(seed);
+    let mut rng = Rng(l.seed ^ l.dataset.len() as u64);
     let run = || {
-        let mut c = env.lakeport("gateway_dns");
+        let mut c = env.lakeport(l.dataset);
         c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]).stdout(Stdio::null()).stderr(Stdio::null());
-        c
+        c.spawn().unwrap()
     };
-    let mut kills = 0;
+    let mut producer: Option<Child> = None;
+    let (mut kills, mut terms) = (0, 0);
     let started = Instant::now();
-    while kills < KILLS {
-        let mut child = run().spawn().unwrap();
-        std::thread::sleep(delays.next(6000));
-        match child.try_wait().unwrap() {
-            Some(status) => {
-                assert!(status.success(), "a run failed on its own: {status}");
-                break; // caught up before the kill
-            }
-            None => {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
+    while kills + terms < l.signals {
+        // The next chunk, after the last one is in (file order).
+        if let Some(mut p) = producer.take() {
+            assert!(p.wait().unwrap().success(), "producing a chunk failed");
+        }
+        producer = chunks.next().map(|mut c| c.spawn().unwrap());
+        let signalled = kills + terms;
+        let mut procs: Vec<Child> = (0..1 + rng.next() % l.processes).map(|_| run()).collect();
+        std::thread::sleep(rng.delay(6000));
+        for mut p in procs.drain(..) {
+            if let Some(status) = p.try_wait().unwrap() {
+                assert_eq!(status.code(), Some(0), "a run failed on its own");
+            } else if rng.next() % 3 == 0 {
+                Command::new("kill").args(["-TERM", &p.id().to_string()]).status().unwrap();
+                let code = wait_for(&mut p, Duration::from_secs(45));
+                assert!(matches!(code, Some(0 | 7)), "a SIGTERM'd run exited {code:?}");
+                terms += 1;
+            } else {
+                p.kill().unwrap(); // SIGKILL
+                p.wait().unwrap();
                 kills += 1;
             }
         }
+        if producer.is_none() && kills + terms == signalled {
+            break; // no records left to produce, and every run caught up before its signal
+        }
     }
-    eprintln!("{kills} kills in {:?}", started.elapsed());
-    assert!(kills >= KILLS, "only {kills} kills landed before the data ran out: produce more records");
-    let last = ok({
-        let mut c = env.lakeport("gateway_dns");
+    if let Some(mut p) = producer {
+        assert!(p.wait().unwrap().success(), "producing a chunk failed");
+    }
+    for mut c in chunks {
+        assert!(c.status().unwrap().success(), "producing a chunk failed");
+    }
+    eprintln!("{}: {kills} SIGKILL and {terms} SIGTERM in {:?}", l.dataset, started.elapsed());
+    assert!(kills + terms >= l.signals, "only {} signals landed before the records ran out", kills + terms);
+    let (code, text, _) = run_to_end({
+        let mut c = env.lakeport(l.dataset);
         c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
         c
     });
-    eprintln!("{}", String::from_utf8_lossy(&last.stdout));
+    assert_eq!(code, Some(0), "the last run:\n{text}");
 
-    let (rows, rejected) = accepted(&input, "gateway_dns");
-    let ch = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.gateway_dns FORMAT TabSeparated", env.database));
+    let (rows, rejected) = accepted(&input, l.dataset);
+    let ch = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.{} FORMAT TabSeparated", env.database, l.dataset));
     assert_eq!(ch.trim(), format!("{rows}\t{rows}"), "ClickHouse: rows and unique coordinates");
     let letters = dead_letter_lines(&env.dead_letters);
     let unique: HashSet<(i64, i64, i64)> = letters.iter().map(|l| (l["partition"].as_i64().unwrap(), l["offset"].as_i64().unwrap(), l["line"].as_i64().unwrap())).collect();
     assert_eq!((letters.len(), unique.len()), (rejected, rejected), "dead letters: lines and unique coordinates");
-    verify_pipeline(&env, "gateway_dns", &input, PARTITIONS, &service("LAKEPORT_TEST_CLICKHOUSE_URL"));
+    verify_pipeline(&env, l.dataset, &input, PARTITIONS, &service("LAKEPORT_TEST_CLICKHOUSE_URL"));
+}
+
+#[test]
+fn signals_at_random_moments_lose_and_duplicate_nothing() {
+    kill_loop(&Loop { dataset: "gateway_dns", records: 20_001, signals: 20, processes: 2, seed: seed() });
+}
+
+/// The long loop of `scripts/kill-loop.sh`: both datasets at once, up to three processes.
+#[test]
+#[ignore = "long: run by scripts/kill-loop.sh"]
+fn long_kill_loop() {
+    let signals = std::env::var("LAKEPORT_KILL_LOOP_SIGNALS").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    let seed = seed();
+    let loops = [
+        Loop { dataset: "gateway_dns", records: 30_000, signals, processes: 3, seed },
+        Loop { dataset: "gateway_http", records: 30_000, signals, processes: 3, seed },
+    ];
+    std::thread::scope(|s| {
+        for l in &loops {
+            s.spawn(move || kill_loop(l));
+        }
+    });
 }

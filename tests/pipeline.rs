@@ -73,7 +73,7 @@ fn bad_pipeline_files_give_clear_errors() {
         std::fs::write(&path, text).unwrap();
         let out = lakeport().args(["run", path.to_str().unwrap(), "--until-caught-up"]).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(out.status.code(), Some(3), "a wrong setting is permanent (exit 3):\n{err}");
         assert!(err.contains(want) && err.contains(path.to_str().unwrap()), "expected {want:?} naming the file in:\n{err}");
         assert!(!err.contains("panicked"), "{err}");
     }
@@ -125,7 +125,9 @@ fn rows_clickhouse_refuses_are_dead_lettered_and_kept_out_of_the_lake_too() {
 }
 
 /// Dead letters can also go to a Kafka topic: one message per record, keyed by its source
-/// coordinates, holding the same JSON as the object-store lines.
+/// coordinates, holding the same JSON as the object-store lines; a record too large for the
+/// topic's message limit goes there cut, pointing at the object-store copy, which holds it
+/// whole. The topic is read until it stays quiet: exactly the rejected records, once each.
 #[test]
 fn dead_letters_also_go_to_a_kafka_topic() {
     use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -134,8 +136,16 @@ fn dead_letters_also_go_to_a_kafka_topic() {
     let env = PipelineEnv::new("dlq");
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("input.ndjson");
-    let lines: String = (0..20).map(|i| if i % 4 == 1 { format!("{{\"Datetime\": broken {i}\n") } else { format!("{{\"Datetime\":\"2026-11-23T07:{i:02}:00Z\"}}\n") }).collect();
-    std::fs::write(&input, lines).unwrap();
+    // Five malformed records (one of 1.5 MB) among valid ones.
+    let big = format!("{{\"Datetime\": broken {}", "x".repeat(1_500_000));
+    let records: Vec<String> = (0..20)
+        .map(|i| match i {
+            13 => big.clone(),
+            _ if i % 4 == 1 => format!("{{\"Datetime\": broken {i}"),
+            _ => format!("{{\"Datetime\":\"2026-11-23T07:{i:02}:00Z\"}}"),
+        })
+        .collect();
+    std::fs::write(&input, records.join("\n") + "\n").unwrap();
     let brokers = service("LAKEPORT_TEST_KAFKA_BROKERS");
     ok({
         let mut c = lakeport();
@@ -159,19 +169,38 @@ fn dead_letters_also_go_to_a_kafka_topic() {
     }
     let consumer: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", &brokers).set("group.id", unique("reader")).set("auto.offset.reset", "earliest").create().unwrap();
     consumer.subscribe(&[&dlq]).unwrap();
+    // Read until nothing came for 5 s (after the first message), at most 90 s.
     let mut got = Vec::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while got.len() < 5 && std::time::Instant::now() < deadline {
+    let started = std::time::Instant::now();
+    let mut last = started;
+    while started.elapsed() < std::time::Duration::from_secs(90) && (got.is_empty() || last.elapsed() < std::time::Duration::from_secs(5)) {
         if let Some(Ok(m)) = consumer.poll(std::time::Duration::from_millis(500)) {
             let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+            assert!(m.payload_len() <= 1_000_000, "a dead letter of {} bytes on the topic", m.payload_len());
             let value: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
             got.push((key, value));
+            last = std::time::Instant::now();
         }
     }
-    assert_eq!(got.len(), 5, "{got:?}");
+    let keys: std::collections::BTreeSet<String> = got.iter().map(|(k, _)| k.clone()).collect();
+    let expected: std::collections::BTreeSet<String> = [1, 5, 9, 13, 17].iter().map(|o| format!("{}-0-{o}-1", env.topic)).collect();
+    assert_eq!((got.len(), &keys), (5, &expected), "exactly the rejected records, once each");
     for (key, value) in &got {
         assert_eq!(value["kind"], "malformed_json", "{value}");
         assert_eq!(key, &format!("{}-0-{}-1", env.topic, value["offset"]), "{value}");
+        let offset = value["offset"].as_u64().unwrap() as usize;
+        let raw = value["raw"].as_str().unwrap();
+        if offset == 13 {
+            assert!(big.starts_with(raw) && raw.len() < big.len(), "the topic copy of the large record is cut");
+            assert_eq!(value["raw_bytes"].as_u64(), Some(big.len() as u64));
+            assert!(value["raw_object"].as_str().is_some_and(|o| o.ends_with(".ndjson")), "{}", value["raw_object"]);
+        } else {
+            assert_eq!(raw, records[offset], "raw = the input at its coordinates");
+        }
     }
-    assert_eq!(dead_letter_lines(&env.dead_letters).len(), 5, "the object-store copy as well");
+    let stored = dead_letter_lines(&env.dead_letters);
+    assert_eq!(stored.len(), 5, "the object-store copy as well");
+    for l in &stored {
+        assert_eq!(l["raw"].as_str().unwrap(), records[l["offset"].as_u64().unwrap() as usize], "the object-store copy is whole");
+    }
 }

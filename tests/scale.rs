@@ -55,6 +55,11 @@ fn three_processes_share_partitions_and_survive_losing_one() {
     assert!(victim.try_wait().unwrap().is_none(), "process 0 stopped before it could be killed:\n{}", std::fs::read_to_string(log(0)).unwrap_or_default());
     victim.kill().unwrap();
     victim.wait().unwrap();
+    // What the victim held (its last assignment), and where the survivors' logs stood.
+    let victim_log = std::fs::read_to_string(log(0)).unwrap_or_default();
+    let held: Vec<String> = victim_log.lines().filter(|l| l.contains("partitions assigned")).last().map(assigned_partitions).unwrap_or_default();
+    assert!(!held.is_empty(), "process 0 held no partition when killed:\n{victim_log}");
+    let logged_at_kill: Vec<usize> = (1..3).map(|i| std::fs::read_to_string(log(i)).unwrap_or_default().len()).collect();
     let count = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_http FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(180);
     while count() < rows && std::time::Instant::now() < deadline {
@@ -70,10 +75,21 @@ fn three_processes_share_partitions_and_survive_losing_one() {
         let text = std::fs::read_to_string(log(i + 1)).unwrap_or_default();
         assert!(status.success(), "process {} did not stop cleanly on SIGTERM ({status}):\n{text}", i + 1);
     }
-    let taken_over = (1..3).any(|i| std::fs::read_to_string(log(i)).unwrap_or_default().matches("partitions assigned").count() > 1);
-    assert!(taken_over, "no survivor was assigned partitions again after the kill");
+    // After the kill, the survivors' assignments together cover every partition the victim held.
+    let taken: std::collections::HashSet<String> = (1..3)
+        .flat_map(|i| {
+            let text = std::fs::read_to_string(log(i)).unwrap_or_default();
+            text[logged_at_kill[i - 1]..].lines().filter(|l| l.contains("partitions assigned")).flat_map(assigned_partitions).collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(held.iter().all(|p| taken.contains(p)), "the victim's partitions {held:?} were not all assigned to a survivor after the kill (assigned: {taken:?})");
 
     let ch = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line), uniqExact(_partition) FROM `{}`.gateway_http FORMAT TabSeparated", env.database));
     assert_eq!(ch.trim(), format!("{rows}\t{rows}\t{PARTITIONS}"), "ClickHouse: rows, unique coordinates, partitions");
     verify_pipeline(&env, "gateway_http", &input, PARTITIONS, &service("LAKEPORT_TEST_CLICKHOUSE_URL"));
+}
+
+/// The partitions a `partitions assigned parts=[("topic", 3), …]` log line names, as `"3"`.
+fn assigned_partitions(line: &str) -> Vec<String> {
+    line.split("\", ").skip(1).map(|rest| rest.chars().take_while(char::is_ascii_digit).collect()).collect()
 }

@@ -98,6 +98,16 @@ pub enum Error {
         /// The server's message.
         message: String,
     },
+    /// One insert touched more partitions of the table than the server's
+    /// `max_partitions_per_insert_block` allows (records spread over many dates); the
+    /// writer splits the batch and inserts the parts.
+    #[error("clickhouse refused `{query}`: {message}; the batch's rows span too many partitions for one insert")]
+    ClickHouseTooManyPartitions {
+        /// The insert statement (without its data).
+        query: String,
+        /// The server's message.
+        message: String,
+    },
     /// The table the writer inserts into does not exist.
     #[error("clickhouse table {database}.{table} does not exist (system.columns lists no column); create it first (lakeport migrate)")]
     ClickHouseNoTable {
@@ -190,6 +200,7 @@ impl Error {
             | Self::LakeSchema { .. }
             | Self::ClickHouseConfig { .. }
             | Self::ClickHouseQuery { .. }
+            | Self::ClickHouseTooManyPartitions { .. }
             | Self::ClickHouseNoTable { .. }
             | Self::ClickHouseMismatch { .. }
             | Self::MigrationRefused { .. } => ErrorClass::Permanent,

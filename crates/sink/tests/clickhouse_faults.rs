@@ -146,6 +146,59 @@ async fn errors_that_would_recur_are_not_retried() {
     }
 }
 
+/// A server (or a proxy in front of it) that answers the ledger's questions with something
+/// that is not an answer — a 200 with an HTML page — gets an error, never a guess: the
+/// state is not taken for "unknown" (which would record a new intent) and the count of an
+/// interrupted batch is not taken for 0 (which would insert it blindly, a second time).
+#[tokio::test]
+async fn ledger_answers_that_are_not_answers_are_errors_not_guesses() {
+    let s = Scripted::start(|r, _| match String::from_utf8_lossy(&r.body) {
+        _ if r.param("query").is_some_and(|q| q.contains("_lakeport_ledger")) => (200, String::new()),
+        _ if r.is_insert() => (200, String::new()),
+        b if b.starts_with("SELECT version()") => (200, "18.16.1\n".into()),
+        b if b.starts_with("CREATE TABLE IF NOT EXISTS") => (200, String::new()),
+        b if b.contains("system.columns") && b.contains("_lakeport_ledger") => (200, "{\"name\":\"fingerprint\",\"type\":\"UInt64\",\"default_kind\":\"DEFAULT\"}\n".into()),
+        b if b.contains("system.columns") => (200, "{\"name\":\"k\",\"type\":\"UInt32\",\"default_kind\":\"\"}\n{\"name\":\"s\",\"type\":\"String\",\"default_kind\":\"\"}\n".into()),
+        _ => (200, "<html>gateway timeout page</html>".into()),
+    })
+    .await;
+    let cfg = config(&s.url, "db", "t");
+    let ledger = sink::clickhouse::Ledger::open(&cfg).await.unwrap();
+    let id = batch_id(5, 6);
+    assert!(matches!(ledger.state(&id).await, Err(Error::ClickHouseAnswer { .. })), "state");
+    assert!(matches!(ledger.ranges_from("test", 0, 0).await, Err(Error::ClickHouseAnswer { .. })), "ranges");
+    let writer = ClickHouseWriter::new(cfg).unwrap();
+    let err = ledger.insert_once(&writer, &batch(), &id, true).await.unwrap_err();
+    assert!(matches!(err, Error::ClickHouseAnswer { .. }), "{err}");
+    assert!(s.inserts().iter().all(|r| r.param("query").is_some_and(|q| q.contains("_lakeport_ledger"))), "no data insert was sent");
+}
+
+/// Records from more dates than `max_partitions_per_insert_block` allows in one insert
+/// (bad producer clocks): code 252 "too many partitions" is not retried as "too many parts"
+/// would be (it would fail forever); the batch goes in as halves, each with its own token.
+#[tokio::test]
+async fn an_insert_spanning_too_many_partitions_goes_in_as_parts() {
+    let s = Scripted::start(|r, _| match String::from_utf8_lossy(&r.body) {
+        // The Native body (uncompressed here): column count, then row count, as varints.
+        _ if r.is_insert() && r.body.get(1).is_some_and(|&rows| rows > 1) => {
+            (500, "Code: 252. DB::Exception: Too many partitions for single INSERT block (more than 100). The limit is controlled by 'max_partitions_per_insert_block' setting.".into())
+        }
+        _ if r.is_insert() => (200, String::new()),
+        b if b.starts_with("SELECT version()") => (200, "24.3.2.23\n".into()),
+        b if b.contains("system.columns") => (200, "{\"name\":\"k\",\"type\":\"UInt32\",\"default_kind\":\"\"}\n{\"name\":\"s\",\"type\":\"String\",\"default_kind\":\"\"}\n".into()),
+        b => (400, format!("Code: 62. DB::Exception: unexpected {b}")),
+    })
+    .await;
+    let mut c = sink::clickhouse::ClickHouseConfig::new(&s.url, "t");
+    (c.database, c.compression) = ("db".into(), sink::clickhouse::Compression::None);
+    let stats = ClickHouseWriter::new(c.validate().unwrap()).unwrap().insert(&batch(), &batch_id(5, 6)).await.unwrap();
+    assert_eq!(stats.rows, 2);
+    let inserts = s.inserts();
+    let tokens: Vec<String> = inserts.iter().map(|r| r.param("insert_deduplication_token").unwrap()).collect();
+    let whole = batch_id(5, 6).token();
+    assert_eq!(tokens, [whole.clone(), format!("{whole}-0"), format!("{whole}-1")], "the whole batch once, then each half once");
+}
+
 #[tokio::test]
 async fn retries_stop_after_max_attempts() {
     let s = server("18.16.1", |_| (500, "Code: 241. DB::Exception: Memory limit exceeded".into())).await;

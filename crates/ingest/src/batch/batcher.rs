@@ -60,6 +60,9 @@ struct Open {
     messages: Vec<(i64, Vec<u8>)>,
     bytes: usize,
     opened: Instant,
+    /// The recorded range this batch replays: its identity, whichever of its messages are
+    /// still there (compaction or retention may have removed the first or the last).
+    forced: Option<(i64, i64)>,
 }
 
 /// Open batches of every partition.
@@ -103,10 +106,13 @@ impl Batcher {
                 out.extend(self.cut(tp));
             }
         }
-        let open = self.open.entry(tp.clone()).or_insert_with(|| Open { messages: Vec::new(), bytes: 0, opened: Instant::now() });
+        let open = self.open.entry(tp.clone()).or_insert_with(|| Open { messages: Vec::new(), bytes: 0, opened: Instant::now(), forced: None });
         open.bytes += payload.len();
         open.messages.push((offset, payload));
         let batch_first = open.messages[0].0;
+        if let Some(range) = front.filter(|&(first, _)| batch_first >= first) {
+            open.forced = Some(range);
+        }
         match front {
             Some((first, last)) if batch_first >= first && offset >= last => {
                 self.forced.get_mut(tp).map(VecDeque::pop_front);
@@ -159,9 +165,11 @@ impl Batcher {
         self.forced.remove(tp);
     }
 
-    /// Message bytes held in open batches.
+    /// Message bytes held in open batches that the limits cut (not those replaying a
+    /// recorded range: only that range's end cuts them, so backpressure must not wait on
+    /// them).
     pub fn open_bytes(&self) -> usize {
-        self.open.values().map(|o| o.bytes).sum()
+        self.open.values().filter(|o| o.forced.is_none()).map(|o| o.bytes).sum()
     }
 
     fn inside_forced(&self, tp: &Partition, first: i64) -> bool {
@@ -170,8 +178,7 @@ impl Batcher {
 
     fn cut(&mut self, tp: &Partition) -> Option<RawBatch> {
         let open = self.open.remove(tp)?;
-        let first = open.messages.first()?.0;
-        let last = open.messages.last()?.0;
+        let (first, last) = open.forced.unwrap_or((open.messages.first()?.0, open.messages.last()?.0));
         Some(RawBatch {
             id: BatchId { topic: tp.0.clone(), partition: tp.1, first_offset: first, last_offset: last },
             messages: open.messages,
@@ -235,7 +242,7 @@ mod tests {
         out.extend(b.push(&other, 0, vec![1]));
         out.extend(b.cut_all());
         assert_eq!(ranges(&out), [(2, 4), (0, 0)]);
-        assert_eq!(b.open_bytes(), 0, "the partial forced batch is dropped, not kept");
+        assert!(b.open.is_empty(), "the partial forced batch is dropped, not kept");
     }
 
     #[test]
@@ -259,6 +266,21 @@ mod tests {
             out.extend(b.push(&tp, o, vec![1]));
         }
         out.extend(b.cut_all());
-        assert_eq!(ranges(&out), [(0, 4), (12, 12)]);
+        assert_eq!(ranges(&out), [(0, 10), (12, 12)], "the recorded range keeps its identity without its last message");
+    }
+
+    /// Compaction or retention removed the first message of a recorded range: the replayed
+    /// batch keeps the recorded identity (same object names, same tokens), not a new one.
+    #[test]
+    fn a_forced_range_without_its_first_message_keeps_its_identity() {
+        let tp = ("t".to_string(), 0);
+        let mut b = batcher(100);
+        b.force(&tp, vec![(100, 199), (200, 299)]);
+        let mut out = Vec::new();
+        for o in (150..=199).chain(200..=299) {
+            out.extend(b.push(&tp, o, vec![1]));
+        }
+        assert_eq!(ranges(&out), [(100, 199), (200, 299)]);
+        assert_eq!(out[0].messages.len(), 50);
     }
 }

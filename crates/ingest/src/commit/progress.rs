@@ -21,11 +21,19 @@ pub struct Ticket {
     epoch: u64,
 }
 
-/// A batch in flight or done, by first offset.
+/// A batch in flight, done or failed, by first offset.
 struct Entry {
     last: i64,
     task: Option<AbortHandle>,
-    done: bool,
+    state: EntryState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryState {
+    InFlight,
+    Done,
+    /// Failed for good: no longer waited for, and nothing from it on is committed.
+    Failed,
 }
 
 #[derive(Default)]
@@ -59,14 +67,14 @@ impl Progress {
     /// `None` when `tp` is not assigned (nothing may be written for it).
     pub fn dispatched(&mut self, tp: &Partition, first: i64, last: i64) -> Option<Ticket> {
         let state = self.parts.get_mut(tp)?;
-        state.batches.insert(first, Entry { last, task: None, done: false });
+        state.batches.insert(first, Entry { last, task: None, state: EntryState::InFlight });
         Some(Ticket { first, last, epoch: state.epoch })
     }
 
     /// Attaches the task writing the batch of `ticket`, so that losing the partition aborts it.
     pub fn running(&mut self, tp: &Partition, ticket: Ticket, task: AbortHandle) {
         match self.entry(tp, ticket) {
-            Some(entry) if !entry.done => entry.task = Some(task),
+            Some(entry) if entry.state == EntryState::InFlight => entry.task = Some(task),
             _ => task.abort(),
         }
     }
@@ -76,11 +84,11 @@ impl Progress {
     /// the ticket is not of the current ownership or its range is not the one dispatched.
     pub fn completed(&mut self, tp: &Partition, ticket: Ticket) -> bool {
         let Some(entry) = self.entry(tp, ticket) else { return false };
-        entry.done = true;
+        entry.state = EntryState::Done;
         entry.task = None;
         let state = self.parts.get_mut(tp).expect("entry found above");
         while let Some(e) = state.batches.first_entry() {
-            if !e.get().done {
+            if e.get().state != EntryState::Done {
                 break;
             }
             state.committable = Some(e.remove().last + 1);
@@ -88,9 +96,23 @@ impl Progress {
         true
     }
 
+    /// Marks the batch of `ticket` failed: it is no longer in flight, and nothing from its
+    /// first offset on is committed.
+    pub fn failed(&mut self, tp: &Partition, ticket: Ticket) {
+        if let Some(entry) = self.entry(tp, ticket) {
+            entry.state = EntryState::Failed;
+            entry.task = None;
+        }
+    }
+
     fn entry(&mut self, tp: &Partition, ticket: Ticket) -> Option<&mut Entry> {
         let state = self.parts.get_mut(tp).filter(|s| s.epoch == ticket.epoch)?;
         state.batches.get_mut(&ticket.first).filter(|e| e.last == ticket.last)
+    }
+
+    /// Every committable offset, committed already or not: `(partition, next offset)`.
+    pub fn committable(&self) -> Vec<(Partition, i64)> {
+        self.parts.iter().filter_map(|(tp, s)| Some((tp.clone(), s.committable?))).collect()
     }
 
     /// Offsets that may be committed and are not yet: `(partition, next offset)`.
@@ -114,7 +136,7 @@ impl Progress {
 
     /// Batches of `tp` dispatched and not yet completed.
     pub fn in_flight(&self, tp: &Partition) -> usize {
-        self.parts.get(tp).map_or(0, |s| s.batches.values().filter(|e| !e.done).count())
+        self.parts.get(tp).map_or(0, |s| s.batches.values().filter(|e| e.state == EntryState::InFlight).count())
     }
 
     /// Batches in flight over all partitions.
@@ -195,6 +217,19 @@ mod tests {
         assert_eq!(p.in_flight(&tp), 1);
         assert!(p.completed(&tp, current));
         assert_eq!(p.to_commit(), vec![(tp.clone(), 401)]);
+    }
+
+    #[test]
+    fn a_failed_batch_is_not_waited_for_and_blocks_what_follows() {
+        let tp = ("t".to_string(), 0);
+        let mut p = Progress::default();
+        p.assign(&tp, None);
+        let (a, b) = (p.dispatched(&tp, 0, 9).unwrap(), p.dispatched(&tp, 10, 19).unwrap());
+        p.failed(&tp, a);
+        assert_eq!(p.in_flight(&tp), 1);
+        assert!(p.completed(&tp, b));
+        assert!(p.to_commit().is_empty() && p.committable().is_empty(), "nothing past a failed batch is committed");
+        assert_eq!(p.total_in_flight(), 0);
     }
 
     #[test]

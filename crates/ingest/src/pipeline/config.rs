@@ -102,6 +102,18 @@ pub struct DeadLetterConfig {
     /// Kafka topic (on the source's cluster): one message per record, keyed
     /// `topic-partition-offset-line`, so a compacted topic keeps each record once.
     pub topic: Option<String>,
+    /// Largest message the topic takes (its `max.message.bytes`; default 1,000,000): a dead
+    /// letter larger than that goes to the topic with its raw bytes cut, pointing at the
+    /// object-store copy (which needs `url`).
+    #[serde(default = "default_dead_letter_message")]
+    pub max_message_bytes: usize,
+}
+
+/// Default for `[dead_letter] max_message_bytes`: Kafka's default `max.message.bytes`.
+pub const DEFAULT_DEAD_LETTER_MESSAGE_BYTES: usize = 1_000_000;
+
+fn default_dead_letter_message() -> usize {
+    DEFAULT_DEAD_LETTER_MESSAGE_BYTES
 }
 
 /// `[runtime]`: process limits and endpoints.

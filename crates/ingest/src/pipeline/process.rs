@@ -162,10 +162,8 @@ async fn write(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded, fingerprint: u6
             return Err(anyhow::anyhow!(
                 "the ledger records batch {id} with other messages than the topic holds now (fingerprint {before:016x}, now {fingerprint:016x}): \
                  the topic was deleted and created again, or the brokers are another cluster's. Nothing of it was written. \
-                 Ingest the new topic under another topic name or table, or, if the old data is gone from both sinks, \
-                 delete the topic's rows from the ledger: ALTER TABLE {} DELETE WHERE topic = '{}'",
-                sinks.ledger.name(),
-                id.topic.replace('\'', "\\'")
+                 Ingest the new topic under another topic name or table (the ledger {} and the sinks' deduplication remember the old one's batches)",
+                sinks.ledger.name()
             )
             .context(Failure::Conflict));
         }

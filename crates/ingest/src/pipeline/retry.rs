@@ -58,33 +58,48 @@ impl Retry {
     }
 }
 
-/// Runs the blocking Kafka request `request` (metadata, watermarks, committed offsets) on
-/// the blocking pool until it succeeds; transient errors are retried until `timeout`.
+/// Runs `attempt` until it succeeds; transient errors are retried until `timeout`.
 ///
 /// # Errors
-/// The request's error, as [`Failure::Permanent`] or, once `timeout` passed,
-/// [`Failure::Unavailable`].
+/// The last error, described as `what`, as [`Failure::Permanent`] or, once `timeout`
+/// passed, [`Failure::Unavailable`].
+pub async fn retrying<T, F, Fut>(what: &str, timeout: Duration, mut attempt: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut retry = Retry::new(timeout);
+    loop {
+        let e = match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e.context(what.to_string()),
+        };
+        match retry.decide(&e) {
+            Decision::Retry(wait) => {
+                tracing::warn!(error = %format!("{e:#}"), retry_in = ?wait, "request failed; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            Decision::Fail(failure) => return Err(e.context(failure)),
+        }
+    }
+}
+
+/// [`retrying`] for a blocking Kafka request (metadata, watermarks, committed offsets), run
+/// on the blocking pool.
+///
+/// # Errors
+/// As [`retrying`].
 pub async fn kafka_request<T, F>(what: &str, timeout: Duration, request: F) -> anyhow::Result<T>
 where
     T: Send + 'static,
     F: Fn() -> Result<T, KafkaError> + Send + Sync + 'static,
 {
     let request = std::sync::Arc::new(request);
-    let mut retry = Retry::new(timeout);
-    loop {
+    retrying(what, timeout, || {
         let r = request.clone();
-        let e = match tokio::task::spawn_blocking(move || r()).await? {
-            Ok(v) => return Ok(v),
-            Err(e) => anyhow::Error::new(e).context(what.to_string()),
-        };
-        match retry.decide(&e) {
-            Decision::Retry(wait) => {
-                tracing::warn!(error = %format!("{e:#}"), retry_in = ?wait, "Kafka request failed; retrying");
-                tokio::time::sleep(wait).await;
-            }
-            Decision::Fail(failure) => return Err(e.context(failure)),
-        }
-    }
+        async move { tokio::task::spawn_blocking(move || r()).await?.map_err(anyhow::Error::new) }
+    })
+    .await
 }
 
 /// The class of an error from writing a batch: the sink's own verdict where a sink error

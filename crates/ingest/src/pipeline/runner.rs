@@ -23,7 +23,7 @@ use tracing::Instrument as _;
 
 use super::config::Pipeline;
 use super::process::{process, Sinks};
-use super::retry::{class, kafka_class, kafka_request};
+use super::retry::{class, kafka_class, kafka_request, retrying};
 use super::summary::Summary;
 use crate::batch::{Batcher, Limits, RawBatch};
 use crate::commit::{Partition, Progress, Ticket};
@@ -69,11 +69,22 @@ struct Reporter {
     bytes: usize,
     outcome: Option<Outcome>,
     tx: mpsc::UnboundedSender<Done>,
+    progress: Arc<Mutex<Progress>>,
+    tp: Partition,
+    ticket: Ticket,
 }
 
 impl Drop for Reporter {
     fn drop(&mut self) {
-        let outcome = self.outcome.take().unwrap_or(Outcome::Abandoned);
+        let outcome = match self.outcome.take() {
+            Some(outcome) => outcome,
+            // Unwinding from a panic in the batch's work: a failure, not an abort.
+            None if std::thread::panicking() => Outcome::Failed(anyhow!("the task writing batch {}[{}] {}..={} panicked", self.tp.0, self.tp.1, self.ticket.first, self.ticket.last)),
+            None => Outcome::Abandoned,
+        };
+        if matches!(outcome, Outcome::Failed(_)) {
+            self.progress.lock().unwrap_or_else(|e| e.into_inner()).failed(&self.tp, self.ticket);
+        }
         let _ = self.tx.send(Done { bytes: self.bytes, outcome });
     }
 }
@@ -237,10 +248,11 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
                 if !run.owned.is_empty() {
                     last_owned = Instant::now();
                 }
+                if let Err(e) = run.check_recorded_ends() {
+                    break Err(e);
+                }
                 if options.until_caught_up {
-                    if let Err(e) = run.cut_caught_up() {
-                        break Err(e);
-                    }
+                    run.cut_caught_up();
                     if run.caught_up() {
                         tracing::info!("caught up with the high watermarks of the start");
                         break Ok(());
@@ -249,7 +261,8 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
                         break run.unassigned().await;
                     }
                 }
-                run.commit(CommitMode::Async);
+                let _ = run.commit(CommitMode::Async);
+                run.backpressure();
                 run.update_lag();
                 report.update(&run.summary, &run.lag_positions(), &run.status());
             }
@@ -282,7 +295,9 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
             }
         }
     }
-    run.commit(CommitMode::Sync);
+    if let Err(e) = run.commit(CommitMode::Sync) {
+        failure.get_or_insert_with(|| anyhow::Error::new(e).context("committing the offsets of the batches written (they are written again, deduplicated, by the next run)").context(Failure::Unavailable));
+    }
     report.finish();
     run.summary.elapsed = started.elapsed();
     match failure {
@@ -321,7 +336,8 @@ impl Run {
         };
         if owned.stage == Stage::Joined {
             // First message since assignment: rebuild the batches an earlier run started.
-            let ranges = self.sinks.ledger.ranges_from(&tp.0, tp.1, offset).await.context("reading the batch ledger")?;
+            let ledger = &self.sinks.ledger;
+            let ranges = retrying("reading the batch ledger", self.sinks.retry_timeout, || async { ledger.ranges_from(&tp.0, tp.1, offset).await.map_err(anyhow::Error::new) }).await?;
             let stage = match ranges.last() {
                 Some(&(_, until)) => {
                     tracing::info!(topic = %tp.0, partition = tp.1, batches = ranges.len(), until, "replaying batches an earlier run started, with the same boundaries");
@@ -331,6 +347,16 @@ impl Run {
             };
             self.batcher.force(&tp, ranges);
             self.owned.get_mut(&tp).expect("owned").stage = stage;
+        }
+        if let Some(read) = self.owned[&tp].read.filter(|&r| offset < r) {
+            bail!(anyhow!(
+                "{}[{}] went back from offset {} to {offset} while being read: the topic was deleted and created again or truncated. \
+                 Nothing of the new messages was written; ingest the new topic under another name or table",
+                tp.0,
+                tp.1,
+                read - 1
+            )
+            .context(Failure::Conflict));
         }
         self.metrics.messages_consumed.inc();
         self.metrics.bytes_consumed.inc_by(payload.len() as u64);
@@ -357,7 +383,7 @@ impl Run {
         self.in_flight_bytes += batch.bytes;
         self.metrics.batch_messages.observe(batch.messages.len() as f64);
         self.metrics.batch_bytes.observe(batch.bytes as f64);
-        let reporter = Reporter { bytes: batch.bytes, outcome: None, tx: self.done_tx.clone() };
+        let reporter = Reporter { bytes: batch.bytes, outcome: None, tx: self.done_tx.clone(), progress: self.progress.clone(), tp: tp.clone(), ticket };
         let (sinks, progress) = (self.sinks.clone(), self.progress.clone());
         let span = tracing::info_span!("batch", topic = %batch.id.topic, partition = batch.id.partition, first = batch.id.first_offset, last = batch.id.last_offset, messages = batch.messages.len());
         let task = tokio::spawn(write_batch(sinks, progress.clone(), Arc::new(batch), tp.clone(), ticket, reporter).instrument(span));
@@ -372,7 +398,7 @@ impl Run {
             Outcome::Failed(e) => return Err(e),
             Outcome::Abandoned => {}
         }
-        self.commit(CommitMode::Async);
+        let _ = self.commit(CommitMode::Async);
         self.backpressure();
         Ok(())
     }
@@ -403,21 +429,30 @@ impl Run {
         }
     }
 
-    fn commit(&mut self, mode: CommitMode) {
-        let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-        let offsets = progress.to_commit();
-        if offsets.is_empty() {
-            return;
-        }
-        match commit_offsets(self.consumer.as_ref(), &offsets, mode) {
-            Ok(()) => {
-                for (tp, offset) in &offsets {
-                    progress.committed(tp, *offset);
-                    self.metrics.committed_offset.get_or_create(&PartitionLabel { topic: tp.0.clone(), partition: tp.1 }).set(*offset);
-                }
+    /// Commits what may be committed and is not yet (asynchronously), or at `CommitMode::Sync`
+    /// everything committable again, waiting for the broker's answer. The lock on the
+    /// progress is not held while committing.
+    fn commit(&mut self, mode: CommitMode) -> rdkafka::error::KafkaResult<()> {
+        let offsets = {
+            let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+            match mode {
+                CommitMode::Sync => progress.committable(),
+                CommitMode::Async => progress.to_commit(),
             }
-            Err(e) => tracing::warn!(error = %e, "offset commit failed; it is retried on the next tick"),
+        };
+        if offsets.is_empty() {
+            return Ok(());
         }
+        if let Err(e) = commit_offsets(self.consumer.as_ref(), &offsets, mode) {
+            tracing::warn!(error = %e, "offset commit failed; it is retried on the next tick");
+            return Err(e);
+        }
+        let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        for (tp, offset) in &offsets {
+            progress.committed(tp, *offset);
+            self.metrics.committed_offset.get_or_create(&PartitionLabel { topic: tp.0.clone(), partition: tp.1 }).set(*offset);
+        }
+        Ok(())
     }
 
     /// The consumer read everything partition number `partition` of some topic has now.
@@ -457,23 +492,27 @@ impl Run {
         owned.at_end.is_some() && self.targets.get(tp).is_none_or(|t| owned.next.unwrap_or(0) >= *t)
     }
 
-    /// Scheduled runs: cut the open batch of a partition that is done reading. A partition
-    /// that stays at its end inside a range the ledger recorded has lost messages an earlier
-    /// run read there: the topic was recreated or truncated ([`Failure::Conflict`]).
-    fn cut_caught_up(&mut self) -> anyhow::Result<()> {
+    /// Scheduled runs: cut the open batch of a partition that is done reading.
+    fn cut_caught_up(&mut self) {
         let reached: Vec<Partition> = self.owned.iter().filter(|(tp, o)| self.reached_target(tp, o)).map(|(tp, _)| tp.clone()).collect();
         for tp in reached {
             if let Some(batch) = self.batcher.cut_partition(&tp) {
                 self.dispatch(batch);
-                continue;
             }
-            let owned = &self.owned[&tp];
+        }
+    }
+
+    /// A partition that stays at its end inside a range the ledger recorded has lost
+    /// messages an earlier run read there: the topic was recreated or truncated
+    /// ([`Failure::Conflict`]). Checked in both modes: a continuous run would wait forever.
+    fn check_recorded_ends(&self) -> anyhow::Result<()> {
+        for (tp, owned) in &self.owned {
             let Stage::Replaying { until } = owned.stage else { continue };
             if owned.at_end.is_some_and(|since| since.elapsed() >= ENDED_INSIDE_RECORDED) {
                 bail!(anyhow!(
                     "{}[{}] ends at offset {}, but the ledger records batches up to offset {until} that an earlier run read there: \
                      the topic was deleted and created again, truncated, or the brokers are another cluster's. Nothing was written for these offsets; \
-                     ingest the new topic under another name or table, or, if its old data is gone from both sinks, delete its rows from the ledger {}",
+                     ingest the new topic under another name or table (the ledger {} and the sinks' deduplication remember the old one's batches)",
                     tp.0,
                     tp.1,
                     owned.next.unwrap_or(0),

@@ -97,7 +97,11 @@ impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Revoke(tpl) = rebalance else { return };
         let parts = partitions(tpl);
-        let deadline = Instant::now() + self.drain_timeout;
+        // Lost (the session expired, another member may own them already): stop at once,
+        // writing and committing nothing more. Revoked: drain, then commit.
+        let lost = consumer.assignment_lost();
+        let drain = if lost { Duration::ZERO } else { self.drain_timeout };
+        let deadline = Instant::now() + drain;
         loop {
             let busy = {
                 let p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
@@ -107,25 +111,28 @@ impl ConsumerContext for GroupContext {
                 break;
             }
             if Instant::now() >= deadline {
-                tracing::warn!(batches = busy, "revoked partitions still being written after {:?}; abandoning them uncommitted", self.drain_timeout);
+                tracing::warn!(batches = busy, lost, "revoked partitions still being written after {drain:?}; abandoning them uncommitted");
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-        let commit: Vec<(Partition, i64)> = p.to_commit().into_iter().filter(|(tp, _)| parts.contains(tp)).collect();
+        // Abort what is left before committing (outside the lock) and letting go.
+        let commit: Vec<(Partition, i64)> = {
+            let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+            let commit = p.to_commit().into_iter().filter(|(tp, _)| parts.contains(tp) && !lost).collect();
+            for tp in &parts {
+                p.forget(tp);
+            }
+            commit
+        };
         if !commit.is_empty() {
             match commit_offsets(consumer, &commit, CommitMode::Sync) {
                 Ok(()) => tracing::info!(partitions = commit.len(), "committed revoked partitions"),
                 Err(e) => tracing::warn!(error = %e, "commit on revocation failed; the next owner re-reads from the last commit"),
             }
         }
-        for tp in &parts {
-            p.forget(tp);
-        }
         let _ = self.events.send(RebalanceEvent::Revoked(parts));
     }
-
 }
 
 impl GroupContext {

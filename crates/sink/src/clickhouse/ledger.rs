@@ -38,7 +38,7 @@ pub struct Recorded {
     pub fingerprint: Option<u64>,
 }
 
-/// How long `insert_once` waits for the delete of a partial batch to finish.
+/// How long `insert_once` waits for an earlier insert or the delete of a partial batch.
 const MUTATION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The ledger of one ClickHouse table.
@@ -144,13 +144,14 @@ impl Ledger {
         self.client.insert(&query, line.into_bytes(), sync).await.map(drop)
     }
 
-    /// Batches of a partition recorded from `offset` on, as `(first, last)` in offset order.
+    /// Batches of a partition recorded that end at `offset` or later (a batch may start
+    /// before the first message still there), as `(first, last)` in offset order.
     ///
     /// # Errors
     /// As [`Client::query`]; [`Error::ClickHouseAnswer`] when a line is not a range.
     pub async fn ranges_from(&self, topic: &str, partition: i32, offset: i64) -> Result<Vec<(i64, i64)>, Error> {
         let sql = format!(
-            "SELECT first_offset, max(last_offset) FROM {} WHERE `table` = {} AND topic = {} AND partition = {} AND first_offset >= {} GROUP BY first_offset ORDER BY first_offset FORMAT TabSeparated",
+            "SELECT first_offset, max(last_offset) FROM {} WHERE `table` = {} AND topic = {} AND partition = {} AND last_offset >= {} GROUP BY first_offset ORDER BY first_offset FORMAT TabSeparated",
             self.ledger,
             quote_str(&self.table),
             quote_str(topic),
@@ -181,6 +182,9 @@ impl Ledger {
         if !maybe_present || self.deduplicates {
             return writer.insert(batch, id).await;
         }
+        // An earlier insert whose answer was lost may still be running on the server: count
+        // only once it is over, or the count misses what it is about to add.
+        self.wait_inserts_of(id).await?;
         let range = format!("_topic = {} AND _partition = {} AND _offset BETWEEN {} AND {}", quote_str(&id.topic), id.partition, id.first_offset, id.last_offset);
         let sql = format!("SELECT count() FROM {} WHERE {range} FORMAT TabSeparated", self.data);
         let text = self.client.query(&sql).await?;
@@ -198,21 +202,32 @@ impl Ledger {
         writer.reinsert(batch, id).await
     }
 
-    /// Waits until the data table has no unfinished mutation, for at most [`MUTATION_DEADLINE`].
+    /// Waits until the data table has no unfinished mutation.
     async fn wait_mutations(&self) -> Result<(), Error> {
         let sql = format!(
             "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0 FORMAT TabSeparated",
             quote_str(&self.database),
             quote_str(&self.table)
         );
+        self.wait_for_zero(sql, "the delete of a partial batch").await
+    }
+
+    /// Waits until the server runs no insert of batch `id` (its query ids start with the
+    /// batch's token, see [`ClickHouseWriter::insert`]).
+    async fn wait_inserts_of(&self, id: &BatchId) -> Result<(), Error> {
+        let prefix = format!("{}-", id.token());
+        let sql = format!("SELECT count() FROM system.processes WHERE substring(query_id, 1, {}) = {} FORMAT TabSeparated", prefix.len(), quote_str(&prefix));
+        self.wait_for_zero(sql, "an earlier insert of this batch").await
+    }
+
+    /// Asks `sql` (a count) until it answers 0, for at most [`MUTATION_DEADLINE`].
+    async fn wait_for_zero(&self, sql: String, what: &str) -> Result<(), Error> {
         let deadline = tokio::time::Instant::now() + MUTATION_DEADLINE;
         loop {
             match self.client.query(&sql).await?.trim() {
                 "0" => return Ok(()),
                 n if n.parse::<u64>().is_err() => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{n}` is not a count") }),
-                _ if tokio::time::Instant::now() >= deadline => {
-                    return Err(Error::ClickHouseAnswer { query: sql, reason: format!("the delete of a partial batch is still running after {MUTATION_DEADLINE:?}") })
-                }
+                _ if tokio::time::Instant::now() >= deadline => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("{what} is still running after {MUTATION_DEADLINE:?}") }),
                 _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
             }
         }

@@ -79,6 +79,9 @@ pub(super) enum Verdict {
     Retry(&'static str),
     /// The rows are wrong: give them back for isolation.
     Rejected,
+    /// One insert touches more partitions than `max_partitions_per_insert_block` allows:
+    /// the same insert fails again, a smaller one does not (split the batch).
+    TooManyPartitions,
     /// It would fail again: give up now.
     Fail,
 }
@@ -88,6 +91,8 @@ pub(super) fn classify(failure: &Failure) -> Verdict {
     match failure {
         Failure::Transport(e) if e.is_builder() => Verdict::Fail,
         Failure::Transport(_) => Verdict::Retry("no answer from the server (connection, upload or timeout)"),
+        // Code 252 is also TOO_MANY_PARTS (inserts outpace merges), which passes.
+        Failure::Server { code: Some(252), message, .. } if message.contains("Too many partitions for single INSERT block") => Verdict::TooManyPartitions,
         Failure::Server { code: Some(code), .. } => {
             if let Some((_, why)) = RETRIABLE.iter().find(|(c, _)| c == code) {
                 Verdict::Retry(why)
@@ -135,6 +140,8 @@ mod tests {
     #[test]
     fn classification() {
         assert!(matches!(classify(&server(500, "Code: 252. DB::Exception: Too many parts (300).")), Verdict::Retry(r) if r.starts_with("TOO_MANY_PARTS")));
+        let partitions = "Code: 252. DB::Exception: Too many partitions for single INSERT block (more than 100). The limit is controlled by 'max_partitions_per_insert_block' setting.";
+        assert_eq!(classify(&server(500, partitions)), Verdict::TooManyPartitions);
         assert!(matches!(classify(&server(500, "Code: 241, e.displayText() = DB::Exception: Memory limit")), Verdict::Retry(_)));
         assert_eq!(classify(&server(500, "Code: 117. DB::Exception: Incorrect data")), Verdict::Rejected);
         assert_eq!(classify(&server(500, "Code: 27, e.displayText() = DB::Exception: Cannot parse input")), Verdict::Rejected);

@@ -192,6 +192,9 @@ impl Client {
                 (Verdict::Rejected, Failure::Server { code: Some(code), message, .. }) => {
                     return Err(Error::ClickHouseRejected { query: shorten(what, MAX_QUERY), code, message });
                 }
+                (Verdict::TooManyPartitions, Failure::Server { message, .. }) => {
+                    return Err(Error::ClickHouseTooManyPartitions { query: shorten(what, MAX_QUERY), message });
+                }
                 (Verdict::Fail | Verdict::Rejected, Failure::Server { status, code, message }) => {
                     return Err(Error::ClickHouseQuery { query: shorten(what, MAX_QUERY), status, code, message });
                 }

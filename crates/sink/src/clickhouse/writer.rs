@@ -84,6 +84,34 @@ impl ClickHouseWriter {
         self.send(batch, id, true).await
     }
 
+    /// Inserts `batch`; when the server refuses it for touching too many partitions, inserts
+    /// its halves (recursively), each with its own token `token-<path>` (`0`/`1` per halving),
+    /// so that a replay, which splits the same way, repeats the same tokens.
+    async fn send(&self, batch: &RecordBatch, id: &BatchId, deduplicate: bool) -> Result<InsertStats, Error> {
+        self.send_part(batch, id, deduplicate, String::new()).await
+    }
+
+    fn send_part<'a>(&'a self, batch: &'a RecordBatch, id: &'a BatchId, deduplicate: bool, path: String) -> futures::future::BoxFuture<'a, Result<InsertStats, Error>> {
+        Box::pin(async move {
+            match self.send_block(batch, id, deduplicate, &path).await {
+                Err(Error::ClickHouseTooManyPartitions { .. }) if batch.num_rows() > 1 => {
+                    let half = batch.num_rows() / 2;
+                    tracing::info!(batch = %id, rows = batch.num_rows(), "the rows span too many partitions for one insert: inserting halves");
+                    let first = self.send_part(&batch.slice(0, half), id, deduplicate, format!("{path}0")).await?;
+                    let second = self.send_part(&batch.slice(half, batch.num_rows() - half), id, deduplicate, format!("{path}1")).await?;
+                    Ok(InsertStats {
+                        rows: first.rows + second.rows,
+                        attempts: first.attempts + second.attempts + 1,
+                        body_bytes: first.body_bytes + second.body_bytes,
+                        sent_bytes: first.sent_bytes + second.sent_bytes,
+                        dedup_token: first.dedup_token.map(|_| id.token()),
+                    })
+                }
+                other => other,
+            }
+        })
+    }
+
     /// Inserts `batch` again after the rows an interrupted earlier insert left were deleted,
     /// on a server without insert tokens: block deduplication is turned off for it, since a
     /// replicated table would otherwise drop the block as a repeat of the deleted one.
@@ -94,18 +122,21 @@ impl ClickHouseWriter {
         self.send(batch, id, false).await
     }
 
-    async fn send(&self, batch: &RecordBatch, id: &BatchId, deduplicate: bool) -> Result<InsertStats, Error> {
+    async fn send_block(&self, batch: &RecordBatch, id: &BatchId, deduplicate: bool, path: &str) -> Result<InsertStats, Error> {
         let server = self.server().await?;
         if batch.num_rows() == 0 {
             return Ok(InsertStats { rows: 0, attempts: 0, body_bytes: 0, sent_bytes: 0, dedup_token: None });
         }
-        let token = server.version.has_dedup_token().then(|| id.token());
+        let token = server.version.has_dedup_token().then(|| if path.is_empty() { id.token() } else { format!("{}-{path}", id.token()) });
         let encoder = self.encoder(batch.schema(), &server.columns)?;
         let columns: Vec<String> = encoder.column_names().map(quote_ident).collect();
         let query = format!("INSERT INTO {}.{} ({}) FORMAT Native", quote_ident(&self.database), quote_ident(&self.table), columns.join(", "));
         let owned = batch.clone();
         let body = tokio::task::spawn_blocking(move || encoder.encode(&owned)).await.expect("encoding does not panic")?;
-        let mut settings = Vec::new();
+        // The query id starts with the batch's id: a retry after a lost answer can wait until
+        // the server no longer runs an insert of this batch (`Ledger::insert_once`).
+        let query_id = format!("{}-{}", id.token(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        let mut settings = vec![("query_id", query_id.as_str())];
         match &token {
             Some(token) => settings.extend([("insert_deduplicate", "1"), ("insert_deduplication_token", token.as_str())]),
             None if !deduplicate => settings.push(("insert_deduplicate", "0")),
