@@ -101,32 +101,33 @@ fn broker_errors_are_retried_without_loss_or_duplicates() {
     assert_eq!(lake_counts(&env.lake), (3000, 3000), "lake: rows and unique coordinates");
 }
 
-/// A partition that ends in transaction markers (a committed transaction, then an aborted
-/// one): the last offsets hold no message a reader sees, yet a scheduled run must end,
-/// having read exactly the committed records.
+/// A partition (on the real broker: the mock cluster writes no markers) that ends in a
+/// transaction's commit marker: the last offset holds no message a reader sees, yet a
+/// scheduled run must end, having read every record once. (tansu does not filter aborted
+/// transactions for read-committed readers, so only a committed one is produced.)
 #[test]
-fn a_partition_ending_in_transaction_markers_is_caught_up() {
+fn a_partition_ending_in_a_transaction_marker_is_caught_up() {
     use rdkafka::producer::{FutureProducer, FutureRecord};
 
     let env = PipelineEnv::new("txn");
     let dir = tempfile::tempdir().unwrap();
     let pipeline = pipeline_file(dir.path(), "gateway_dns", &[]);
-    let input = generated(60, 8);
-    let mock = mock_with(&env.topic, 1, &[]);
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", mock.bootstrap_servers()).set("transactional.id", unique("txn")).create().unwrap();
+    let input = generated(50, 8);
+    // The real broker: the mock cluster writes no transaction markers.
+    let brokers = service("LAKEPORT_TEST_KAFKA_BROKERS");
+    ok({
+        let mut c = lakeport();
+        c.args(["produce", "/dev/null", "--kafka", &brokers, "--topic", &env.topic]);
+        c
+    });
+    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", &brokers).set("transactional.id", unique("txn")).create().unwrap();
     producer.init_transactions(Duration::from_secs(30)).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    for (lines, commit) in [(&input[..50], true), (&input[50..], false)] {
-        producer.begin_transaction().unwrap();
-        for line in lines {
-            runtime.block_on(producer.send(FutureRecord::<(), str>::to(&env.topic).payload(line.as_str()).partition(0), Duration::from_secs(30))).map_err(|(e, _)| e).unwrap();
-        }
-        if commit {
-            producer.commit_transaction(Duration::from_secs(30)).unwrap();
-        } else {
-            producer.abort_transaction(Duration::from_secs(30)).unwrap();
-        }
+    producer.begin_transaction().unwrap();
+    for line in &input {
+        runtime.block_on(producer.send(FutureRecord::<(), str>::to(&env.topic).payload(line.as_str()).partition(0), Duration::from_secs(30))).map_err(|(e, _)| e).unwrap();
     }
+    producer.commit_transaction(Duration::from_secs(30)).unwrap();
     ok({
         let mut c = env.lakeport("gateway_dns");
         c.arg("migrate").arg(&pipeline);
@@ -134,11 +135,10 @@ fn a_partition_ending_in_transaction_markers_is_caught_up() {
     });
     let (code, text, _) = run_to_end({
         let mut c = env.lakeport("gateway_dns");
-        c.env("LAKEPORT_KAFKA_BROKERS", mock.bootstrap_servers());
         c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
         c
     });
     assert_eq!(code, Some(0), "{text}");
     let ch = clickhouse(&format!("SELECT count(), uniqExact(_offset), max(_offset) FROM `{}`.gateway_dns FORMAT TabSeparated", env.database));
-    assert_eq!(ch.trim(), "50\t50\t49", "the committed transaction's records, once");
+    assert_eq!(ch.trim(), "50\t50\t49", "the transaction's records, once");
 }
