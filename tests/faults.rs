@@ -13,7 +13,7 @@ use common::*;
 fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() {
     let env = PipelineEnv::new("faults");
     let dir = tempfile::tempdir().unwrap();
-    let mut ch = PrivateClickHouse::start(&dir.path().join("clickhouse"));
+    let mut ch = PrivateServer::clickhouse(&dir.path().join("clickhouse"));
     let metrics = free_port();
     let with_env = |c: &mut Command| {
         env.apply(c, "gateway_dns");
@@ -45,9 +45,15 @@ fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() 
         c.arg("run").arg(&pipeline).arg("--no-progress").stdout(Stdio::null()).stderr(std::fs::File::create(&log_path).unwrap());
         c.spawn().unwrap()
     };
-    std::thread::sleep(Duration::from_secs(8));
-    let unhealthy = http_get(metrics, "/health");
+    // Until the first batch fails (the group join takes a few seconds).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut unhealthy = http_get(metrics, "/health");
+    while !unhealthy.contains("503") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        unhealthy = http_get(metrics, "/health");
+    }
     assert!(unhealthy.contains("503"), "/health during store errors: {unhealthy}");
+    std::thread::sleep(Duration::from_secs(2));
     std::fs::remove_file(&blocker).unwrap();
     std::thread::sleep(Duration::from_secs(4));
     ch.kill();

@@ -152,38 +152,60 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A private ClickHouse server (scripts/clickhouse-instance.sh) that the test may kill.
-pub struct PrivateClickHouse {
-    dir: std::path::PathBuf,
-    ports: [u16; 3],
+/// A server of the test's own on loopback ports, that the test may kill and start again
+/// (with the same data): a ClickHouse (scripts/clickhouse-instance.sh) or a tansu broker
+/// (`memory://` storage, so a restart empties it, as a recreated cluster would be).
+pub struct PrivateServer {
+    dir: PathBuf,
+    /// The port it serves on (ClickHouse: HTTP), then any others it needs.
+    ports: Vec<u16>,
+    command: fn(&Path, &[u16]) -> Command,
     child: Option<Child>,
 }
 
-impl PrivateClickHouse {
-    pub fn start(dir: &std::path::Path) -> Self {
-        let mut ch = Self { dir: dir.to_path_buf(), ports: [free_port(), free_port(), free_port()], child: None };
-        ch.up();
-        ch
+impl PrivateServer {
+    pub fn clickhouse(dir: &Path) -> Self {
+        Self::start(dir, 3, |dir, ports| {
+            let mut c = Command::new(service("LAKEPORT_TEST_CLICKHOUSE_LAUNCHER"));
+            c.arg(dir).args(ports.iter().map(u16::to_string));
+            c
+        })
     }
 
+    pub fn broker(dir: &Path) -> Self {
+        Self::start(dir, 1, |_, ports| {
+            let listener = format!("tcp://127.0.0.1:{}", ports[0]);
+            let mut c = Command::new(service("LAKEPORT_TEST_TANSU"));
+            c.args(["broker", "--listener-url", &listener, "--advertised-listener-url", &listener, "--storage-engine", "memory://tansu/"]);
+            c
+        })
+    }
+
+    fn start(dir: &Path, ports: usize, command: fn(&Path, &[u16]) -> Command) -> Self {
+        let mut s = Self { dir: dir.to_path_buf(), ports: (0..ports).map(|_| free_port()).collect(), command, child: None };
+        s.up();
+        s
+    }
+
+    /// ClickHouse's HTTP URL.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.ports[0])
     }
 
+    /// The broker's bootstrap address.
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.ports[0])
+    }
+
     pub fn up(&mut self) {
         std::fs::create_dir_all(&self.dir).unwrap();
-        let log = std::fs::File::create(self.dir.join("launcher.log")).unwrap();
-        let child = Command::new(service("LAKEPORT_TEST_CLICKHOUSE_LAUNCHER"))
-            .arg(&self.dir)
-            .args(self.ports.map(|p| p.to_string()))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let log = std::fs::File::create(self.dir.join(format!("{}.log", unique("server")))).unwrap();
+        let mut command = (self.command)(&self.dir, &self.ports);
+        let child = command.stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", self.ports[0])).is_err() {
-            assert!(Instant::now() < deadline, "private ClickHouse did not start");
+            assert!(Instant::now() < deadline, "private server {command:?} did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -196,7 +218,7 @@ impl PrivateClickHouse {
     }
 }
 
-impl Drop for PrivateClickHouse {
+impl Drop for PrivateServer {
     fn drop(&mut self) {
         self.kill();
     }
@@ -216,57 +238,6 @@ pub fn http_request(port: u16, method: &str, path: &str) -> String {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
-}
-
-/// A private tansu broker the test may kill and start again, on a port of its own;
-/// `memory://` storage, so a restart empties it (as a recreated cluster would be).
-pub struct PrivateBroker {
-    dir: PathBuf,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl PrivateBroker {
-    pub fn start(dir: &Path) -> Self {
-        let mut b = Self { dir: dir.to_path_buf(), port: free_port(), child: None };
-        b.up();
-        b
-    }
-
-    pub fn brokers(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    pub fn up(&mut self) {
-        std::fs::create_dir_all(&self.dir).unwrap();
-        let log = std::fs::File::create(self.dir.join(format!("tansu-{}.log", unique("run")))).unwrap();
-        let listener = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(service("LAKEPORT_TEST_TANSU"))
-            .args(["broker", "--listener-url", &listener, "--advertised-listener-url", &listener, "--storage-engine", "memory://tansu/"])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "private broker did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap();
-            c.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for PrivateBroker {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// Runs a command to its end, for at most [`RUN_DEADLINE`] (then it is killed and the test
