@@ -138,7 +138,7 @@ fn kill_loop(l: &Loop) {
         for mut p in procs.drain(..) {
             if let Some(status) = p.try_wait().unwrap() {
                 assert!(status.code() == Some(0) || stuck(status.code(), &mut group), "a run failed on its own: {status}");
-            } else if rng.next() % 3 == 0 {
+            } else if rng.next().is_multiple_of(3) {
                 Command::new("kill").args(["-TERM", &p.id().to_string()]).status().unwrap();
                 let code = wait_for(&mut p, Duration::from_secs(45));
                 assert!(matches!(code, Some(0 | 7)), "a SIGTERM'd run exited {code:?}");

@@ -57,7 +57,7 @@ fn three_processes_share_partitions_and_survive_losing_one() {
     victim.wait().unwrap();
     // What the victim held (its last assignment), and where the survivors' logs stood.
     let victim_log = std::fs::read_to_string(log(0)).unwrap_or_default();
-    let held: Vec<String> = victim_log.lines().filter(|l| l.contains("partitions assigned")).last().map(assigned_partitions).unwrap_or_default();
+    let held: Vec<String> = victim_log.lines().rfind(|l| l.contains("partitions assigned")).map(assigned_partitions).unwrap_or_default();
     assert!(!held.is_empty(), "process 0 held no partition when killed:\n{victim_log}");
     let logged_at_kill: Vec<usize> = (1..3).map(|i| std::fs::read_to_string(log(i)).unwrap_or_default().len()).collect();
     let count = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_http FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
