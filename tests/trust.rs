@@ -201,3 +201,42 @@ fn an_s3_lake_configured_from_the_environment() {
     assert!(listing.contains(".parquet"), "lake objects in the bucket:\n{listing}");
     assert_eq!(count_rows(&env.database, "gateway_dns"), "400\t400");
 }
+
+/// Two writers of one partition (a process frozen past its session, and the new owner) can
+/// cut the same offsets with other bounds. Here the ledger holds what such a pair leaves
+/// (0..=9 from one, 0..=29 from the other, both still `intent`): the replay of 0..=29 must
+/// be written along 0..=9, so that both writers' batches are the same batches, and every
+/// record lands once.
+#[test]
+fn batches_recorded_with_other_bounds_are_written_along_them() {
+    let env = PipelineEnv::new("fence");
+    let dir = tempfile::tempdir().unwrap();
+    let brokers = service("LAKEPORT_TEST_KAFKA_BROKERS");
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[]);
+    let scheduled = || {
+        let mut c = env.lakeport("gateway_dns");
+        c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+        run_to_end(c)
+    };
+    ok({
+        let mut c = lakeport();
+        c.args(["produce", "/dev/null", "--kafka", &brokers, "--topic", &env.topic]);
+        c
+    });
+    ok({
+        let mut c = env.lakeport("gateway_dns");
+        c.arg("migrate").arg(&pipeline);
+        c
+    });
+    let (code, text, _) = scheduled(); // creates the ledger; nothing to read yet
+    assert_eq!(code, Some(0), "{text}");
+    let ledger = format!("`{}`.`_lakeport_ledger`", env.database);
+    clickhouse(&format!("INSERT INTO {ledger} (`table`, topic, partition, first_offset, last_offset, state, rows) VALUES ('gateway_dns', '{}', 0, 0, 9, 1, 10), ('gateway_dns', '{}', 0, 0, 29, 1, 30)", env.topic, env.topic));
+    produce(&brokers, &env.topic, "gateway_dns", 40, 41, 1);
+    let (code, text, _) = scheduled();
+    assert_eq!(code, Some(0), "{text}");
+    let done = clickhouse(&format!("SELECT first_offset, last_offset FROM {ledger} WHERE topic = '{}' AND state = 2 ORDER BY first_offset, last_offset FORMAT TabSeparated", env.topic));
+    assert_eq!(done.trim().replace('\t', "-").replace('\n', " "), "0-9 0-29 10-29 30-39", "batches written, by the ledger");
+    assert_eq!(count_rows(&env.database, "gateway_dns"), "40\t40");
+    assert_eq!(lake_counts(&env.lake), (40, 40), "lake: rows and unique coordinates");
+}

@@ -43,6 +43,13 @@ impl RawBatch {
         std::hash::Hasher::finish(&h).max(1)
     }
 
+    /// The messages of offsets `first..=last`, as the batch of that range.
+    pub fn slice(&self, first: i64, last: i64) -> RawBatch {
+        let messages: Vec<(i64, Vec<u8>)> = self.messages.iter().filter(|(o, _)| (first..=last).contains(o)).cloned().collect();
+        let bytes = messages.iter().map(|(_, p)| p.len()).sum();
+        RawBatch { id: BatchId { first_offset: first, last_offset: last, ..self.id.clone() }, messages, bytes }
+    }
+
     /// The bytes of the record at 1-based `line` of the message at `offset`: that line of
     /// the payload, or the whole payload when it is compressed (or the line is not found).
     pub fn record(&self, offset: i64, line: usize) -> Vec<u8> {

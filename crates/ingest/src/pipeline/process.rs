@@ -29,7 +29,7 @@ use transform::{Decoder, Schema};
 
 use super::config::Pipeline;
 use super::dead_letters::DeadLetterSinks;
-use super::retry::{Decision, Retry};
+use super::retry::{retrying, Decision, Retry};
 use super::summary::Summary;
 use crate::batch::RawBatch;
 use crate::exit::Failure;
@@ -82,11 +82,28 @@ struct Decoded {
 pub async fn process(sinks: Arc<Sinks>, raw: Arc<RawBatch>) -> anyhow::Result<Summary> {
     let schema = sinks.schema.clone();
     let raw_for_decode = raw.clone();
-    let decoded = tokio::task::spawn_blocking(move || decode(&schema, &raw_for_decode)).await.context("decoder task")??;
+    let parts = tokio::task::spawn_blocking(move || decode_parts(&raw_for_decode, &|r, limit| decode(&schema, r, limit))).await.context("decoder task")??;
+    if let [(part, decoded)] = &parts[..] {
+        return write_retrying(&sinks, part, decoded).await;
+    }
+    // Too large for one record batch: each part is a batch of its own, then the whole is
+    // done (a replay decodes the same bytes, so it splits the same way).
+    tracing::warn!(batch = %raw.id, parts = parts.len(), "batch too large to decode as one: writing it in parts");
+    let mut summary = Summary::default();
+    for (part, decoded) in &parts {
+        summary.add(&write_retrying(&sinks, part, decoded).await?);
+    }
+    let (ledger, rows, fingerprint) = (&sinks.ledger, summary.lake_rows as usize, raw.fingerprint());
+    retrying("recording the batch done", sinks.retry_timeout, || async { ledger.record(&raw.id, LedgerState::Done, rows, fingerprint).await.map_err(anyhow::Error::new) }).await?;
+    Ok(summary)
+}
+
+/// Writes one decoded batch, retrying as [`Retry`] decides.
+async fn write_retrying(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded) -> anyhow::Result<Summary> {
     let fingerprint = raw.fingerprint();
     let mut retry = Retry::new(sinks.retry_timeout);
     loop {
-        let e = match write(&sinks, &raw, &decoded, fingerprint).await {
+        let e = match write(sinks, raw, decoded, fingerprint).await {
             Ok(summary) => {
                 sinks.metrics.set_healthy(true);
                 return Ok(summary);
@@ -137,7 +154,53 @@ fn failed_sink(e: &anyhow::Error) -> &'static str {
     }
 }
 
-fn decode(schema: &Arc<Schema>, raw: &RawBatch) -> anyhow::Result<Decoded> {
+impl Decoded {
+    /// The rows and dead letters of offsets `first..=last`.
+    fn slice(&self, first: i64, last: i64) -> anyhow::Result<Self> {
+        let offsets = self.rows.column_by_name("_offset").context("source columns")?.as_primitive::<Int64Type>();
+        let keep: BooleanArray = offsets.iter().map(|o| Some(o.is_some_and(|o| (first..=last).contains(&o)))).collect();
+        let letters = self.letters.iter().filter(|l| (first..=last).contains(&l.offset)).cloned().collect();
+        Ok(Self { rows: filter_record_batch(&self.rows, &keep)?, letters })
+    }
+}
+
+/// Most bytes of Arrow memory one decoded batch may take; above it the batch is decoded in
+/// halves. Far below 2 GiB, where the i32 offsets of a string or list column overflow.
+const MAX_DECODED_BYTES: usize = 1 << 30;
+
+/// Decodes `raw` with `decode` (`None`: more than the limit of Arrow bytes); a batch that
+/// decodes to more than [`MAX_DECODED_BYTES`] (a few compressed messages can inflate to
+/// gigabytes) is decoded as halves by message, recursively, each a batch of its own range.
+/// A single message is decoded whatever its size (the decoder bounds it).
+fn decode_parts(raw: &Arc<RawBatch>, decode: &dyn Fn(&RawBatch, usize) -> anyhow::Result<Option<Decoded>>) -> anyhow::Result<Vec<(Arc<RawBatch>, Decoded)>> {
+    let limit = if raw.messages.len() < 2 { usize::MAX } else { MAX_DECODED_BYTES };
+    if let Some(decoded) = decode(raw, limit)? {
+        return Ok(vec![(raw.clone(), decoded)]);
+    }
+    let mid = raw.messages[raw.messages.len() / 2].0;
+    let mut parts = decode_parts(&Arc::new(raw.slice(raw.id.first_offset, mid - 1)), decode)?;
+    parts.extend(decode_parts(&Arc::new(raw.slice(mid, raw.id.last_offset)), decode)?);
+    Ok(parts)
+}
+
+/// `first..=last` cut at every bound of the `others` ranges that falls inside it.
+fn pieces(first: i64, last: i64, others: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut cuts: Vec<i64> = others.iter().flat_map(|&(f, l)| [f, l.saturating_add(1)]).filter(|&c| c > first && c <= last).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut out = Vec::with_capacity(cuts.len() + 1);
+    let mut start = first;
+    for cut in cuts {
+        out.push((start, cut - 1));
+        start = cut;
+    }
+    out.push((start, last));
+    out
+}
+
+/// Decodes `raw` into one record batch, or `None` when that would take more than `limit`
+/// bytes of Arrow memory.
+fn decode(schema: &Arc<Schema>, raw: &RawBatch, limit: usize) -> anyhow::Result<Option<Decoded>> {
     let mut decoder = Decoder::new(schema.clone())?.with_source(&raw.id.topic, raw.id.partition);
     let mut rejects = Vec::new();
     let mut letters = Vec::new();
@@ -146,12 +209,15 @@ fn decode(schema: &Arc<Schema>, raw: &RawBatch) -> anyhow::Result<Decoded> {
         letters.extend(rejects.drain(..).map(|r| DeadLetter::from_decode(*offset, r)));
     }
     let batches: Vec<RecordBatch> = std::iter::from_fn(|| decoder.flush()).collect();
+    if batches.iter().map(RecordBatch::get_array_memory_size).sum::<usize>() > limit {
+        return Ok(None);
+    }
     let rows = match batches.len() {
         0 => RecordBatch::new_empty(decoder.schema()),
         1 => batches.into_iter().next().expect("one batch"),
         _ => arrow::compute::concat_batches(&decoder.schema(), &batches)?,
     };
-    Ok(Decoded { rows, letters })
+    Ok(Some(Decoded { rows, letters }))
 }
 
 async fn write(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded, fingerprint: u64) -> anyhow::Result<Summary> {
@@ -173,6 +239,24 @@ async fn write(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded, fingerprint: u6
     } else {
         if recorded.is_none() {
             sinks.ledger.record(id, LedgerState::Intent, decoded.rows.num_rows(), fingerprint).await?;
+        }
+        // Recorded first, read second: of two writers of overlapping offsets (a process
+        // that lost the partition without noticing yet, and its new owner), at least one
+        // sees the other's batch, and writes along its bounds, so both write the same
+        // batches (same object names, same tokens) instead of one set of rows twice.
+        let pieces = pieces(id.first_offset, id.last_offset, &sinks.ledger.overlapping(id).await?);
+        if pieces.len() > 1 {
+            tracing::warn!(batch = %id, ?pieces, "another writer recorded batches over these offsets with other bounds; writing along them");
+            let mut summary = Summary::default();
+            for (first, last) in pieces {
+                let part = raw.slice(first, last);
+                if !part.messages.is_empty() {
+                    let fingerprint = part.fingerprint();
+                    summary.add(&Box::pin(write(sinks, &part, &decoded.slice(first, last)?, fingerprint)).await?);
+                }
+            }
+            sinks.ledger.record(id, LedgerState::Done, summary.lake_rows as usize, fingerprint).await?;
+            return Ok(summary);
         }
         let stored = write_sinks(sinks, raw, &decoded.rows, decoded.letters.clone(), recorded.is_some()).await?;
         sinks.ledger.record(id, LedgerState::Done, stored.0, fingerprint).await?;
@@ -249,4 +333,41 @@ async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut lett
     sinks.lake.remove(&stale).await.context("removing lake files of refused rows")?;
     sinks.dead_letters.write(&sinks.schema, id, &letters).await.context(Failed::DeadLetters)?;
     Ok((kept.num_rows(), letters))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A batch too large to decode as one comes out as parts of whole messages, each with
+    /// its own range, covering the batch.
+    #[test]
+    fn a_batch_too_large_to_decode_as_one_is_decoded_in_parts() {
+        let raw = Arc::new(RawBatch {
+            id: sink::BatchId { topic: "t".into(), partition: 0, first_offset: 10, last_offset: 16 },
+            messages: (10..=16).map(|o| (o, vec![b'x'; 10])).collect(),
+            bytes: 70,
+        });
+        // At most two messages fit.
+        let fake = |r: &RawBatch, limit: usize| -> anyhow::Result<Option<Decoded>> {
+            let rows = RecordBatch::new_empty(Arc::new(arrow_schema::Schema::empty()));
+            Ok((r.messages.len() <= 2 || limit == usize::MAX).then_some(Decoded { rows, letters: Vec::new() }))
+        };
+        let parts = decode_parts(&raw, &fake).unwrap();
+        let ranges: Vec<(i64, i64, usize)> = parts.iter().map(|(p, _)| (p.id.first_offset, p.id.last_offset, p.messages.len())).collect();
+        assert_eq!(ranges, [(10, 10, 1), (11, 12, 2), (13, 14, 2), (15, 16, 2)]);
+    }
+
+    /// Two writers of one partition: a frozen one that cut 100..=150, the new owner 90..=300.
+    /// Each cuts along what the other recorded, and both write 100..=150 as the same batch.
+    #[test]
+    fn writers_of_overlapping_offsets_meet_at_the_same_batches() {
+        assert_eq!(pieces(90, 300, &[(100, 150)]), [(90, 99), (100, 150), (151, 300)]);
+        assert_eq!(pieces(100, 150, &[(90, 300)]), [(100, 150)]);
+        assert_eq!(pieces(100, 400, &[(100, 150), (151, 400)]), [(100, 150), (151, 400)]);
+        assert_eq!(pieces(0, 9, &[]), [(0, 9)]);
+        assert_eq!(pieces(0, 9, &[(5, 20), (0, 2)]), [(0, 2), (3, 4), (5, 9)]);
+    }
 }

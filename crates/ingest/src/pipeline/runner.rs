@@ -23,7 +23,7 @@ use tracing::Instrument as _;
 
 use super::config::Pipeline;
 use super::process::{process, Sinks};
-use super::retry::{class, kafka_class, kafka_request, retrying};
+use super::retry::{class, kafka_class, kafka_request, retrying, Decision, Retry};
 use super::summary::Summary;
 use crate::batch::{Batcher, Limits, RawBatch};
 use crate::commit::{Partition, Progress, Ticket};
@@ -295,8 +295,27 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
             }
         }
     }
-    if let Err(e) = run.commit(CommitMode::Sync) {
-        failure.get_or_insert_with(|| anyhow::Error::new(e).context("committing the offsets of the batches written (they are written again, deduplicated, by the next run)").context(Failure::Unavailable));
+    // The last commit, waited for: exit 0 only once the broker holds it. Retried like any
+    // transient failure (within what is left of the shutdown timeout after a signal).
+    let commit_timeout = if signalled { deadline.saturating_duration_since(Instant::now()) } else { run.sinks.retry_timeout };
+    let mut retry = Retry::new(commit_timeout);
+    while let Err(e) = run.commit(CommitMode::Sync) {
+        use rdkafka::error::RDKafkaErrorCode as C;
+        if let KafkaError::ConsumerCommit(C::UnknownMemberId | C::IllegalGeneration | C::RebalanceInProgress | C::FencedInstanceId) = e {
+            // The group dropped this member (its session lapsed): it may not commit, and its
+            // partitions' next owner starts from the last commit. What was written is
+            // recorded done in the ledger, so that owner skips it instead of writing it twice.
+            tracing::warn!(error = %e, "the group no longer has this member: offsets of written batches not committed; the next owner skips them through the ledger");
+            break;
+        }
+        let e = anyhow::Error::new(e).context("committing the offsets of the batches written (the next run writes them again, deduplicated)");
+        match retry.decide(&e) {
+            Decision::Retry(wait) => tokio::time::sleep(wait).await,
+            Decision::Fail(class) => {
+                failure.get_or_insert(e.context(class));
+                break;
+            }
+        }
     }
     report.finish();
     run.summary.elapsed = started.elapsed();

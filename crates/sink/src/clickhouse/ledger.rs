@@ -159,13 +159,28 @@ impl Ledger {
             offset
         );
         let text = self.client.query(&sql).await?;
-        text.lines()
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                let range = l.split_once('\t').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
-                range.ok_or_else(|| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{l}` is not a batch range") })
-            })
-            .collect()
+        parse_ranges(&sql, &text)
+    }
+
+    /// Batches recorded over offsets of `id` with other bounds than `id`'s, as `(first, last)`.
+    ///
+    /// # Errors
+    /// As [`Client::query`]; [`Error::ClickHouseAnswer`] when a line is not a range.
+    pub async fn overlapping(&self, id: &BatchId) -> Result<Vec<(i64, i64)>, Error> {
+        let sql = format!(
+            "SELECT DISTINCT first_offset, last_offset FROM {} WHERE `table` = {} AND topic = {} AND partition = {} AND first_offset <= {} AND last_offset >= {} \
+             AND NOT (first_offset = {} AND last_offset = {}) FORMAT TabSeparated",
+            self.ledger,
+            quote_str(&self.table),
+            quote_str(&id.topic),
+            id.partition,
+            id.last_offset,
+            id.first_offset,
+            id.first_offset,
+            id.last_offset
+        );
+        let text = self.client.query(&sql).await?;
+        parse_ranges(&sql, &text)
     }
 
     /// Inserts `batch` so that ClickHouse ends up holding it exactly once, even when an
@@ -232,6 +247,17 @@ impl Ledger {
             }
         }
     }
+}
+
+/// `first<TAB>last` lines as ranges.
+fn parse_ranges(sql: &str, text: &str) -> Result<Vec<(i64, i64)>, Error> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let range = l.split_once('\t').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+            range.ok_or_else(|| Error::ClickHouseAnswer { query: sql.to_string(), reason: format!("`{l}` is not a batch range") })
+        })
+        .collect()
 }
 
 /// Whether `database.table` keeps insert tokens: see [`Ledger::open`].
