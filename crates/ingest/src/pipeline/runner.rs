@@ -301,7 +301,7 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
     let mut retry = Retry::new(commit_timeout);
     while let Err(e) = run.commit(CommitMode::Sync) {
         use rdkafka::error::RDKafkaErrorCode as C;
-        if let KafkaError::ConsumerCommit(C::UnknownMemberId | C::IllegalGeneration | C::RebalanceInProgress | C::FencedInstanceId) = e {
+        if let KafkaError::ConsumerCommit(C::UnknownMemberId | C::IllegalGeneration | C::FencedInstanceId) = e {
             // The group dropped this member (its session lapsed): it may not commit, and its
             // partitions' next owner starts from the last commit. What was written is
             // recorded done in the ledger, so that owner skips it instead of writing it twice.
