@@ -202,14 +202,14 @@ fn an_s3_lake_configured_from_the_environment() {
     assert_eq!(count_rows(&env.database, "gateway_dns"), "400\t400");
 }
 
-/// Two writers of one partition (a process frozen past its session, and the new owner) can
-/// cut the same offsets with other bounds. Here the ledger holds what such a pair leaves
-/// (0..=9 from one, 0..=29 from the other, both still `intent`): the replay of 0..=29 must
-/// be written along 0..=9, so that both writers' batches are the same batches, and every
-/// record lands once.
+/// What the ledger can hold of batches over the same offsets: the parts of a batch decoded
+/// in halves lie inside it, and are replayed through it (written once, as the outer batch);
+/// an intent its writer abandoned is not replayed; two live intents that cross (a writer
+/// fenced out that died before marking its intent abandoned, beside the new owner's batch)
+/// cannot both be replayed, so the run stops with exit 6 and writes nothing there.
 #[test]
-fn batches_recorded_with_other_bounds_are_written_along_them() {
-    let env = PipelineEnv::new("fence");
+fn recorded_batches_over_the_same_offsets_replay_once_or_stop() {
+    let env = PipelineEnv::new("nested");
     let dir = tempfile::tempdir().unwrap();
     let brokers = service("LAKEPORT_TEST_KAFKA_BROKERS");
     let pipeline = pipeline_file(dir.path(), "gateway_dns", &[]);
@@ -231,12 +231,83 @@ fn batches_recorded_with_other_bounds_are_written_along_them() {
     let (code, text, _) = scheduled(); // creates the ledger; nothing to read yet
     assert_eq!(code, Some(0), "{text}");
     let ledger = format!("`{}`.`_lakeport_ledger`", env.database);
-    clickhouse(&format!("INSERT INTO {ledger} (`table`, topic, partition, first_offset, last_offset, state, rows) VALUES ('gateway_dns', '{}', 0, 0, 9, 1, 10), ('gateway_dns', '{}', 0, 0, 29, 1, 30)", env.topic, env.topic));
+    let record = |rows: &str| clickhouse(&format!("INSERT INTO {ledger} (`table`, topic, partition, first_offset, last_offset, state, rows, writer) VALUES {}", rows.replace("TOPIC", &env.topic)));
+    record("('gateway_dns', 'TOPIC', 0, 0, 29, 1, 30, 'a-1'), ('gateway_dns', 'TOPIC', 0, 0, 9, 1, 10, 'a-1'), ('gateway_dns', 'TOPIC', 0, 10, 29, 1, 20, 'a-1'), ('gateway_dns', 'TOPIC', 0, 30, 34, 1, 5, 'b-1'), ('gateway_dns', 'TOPIC', 0, 30, 34, 3, 0, 'b-1')");
     produce(&brokers, &env.topic, "gateway_dns", 40, 41, 1);
     let (code, text, _) = scheduled();
     assert_eq!(code, Some(0), "{text}");
     let done = clickhouse(&format!("SELECT first_offset, last_offset FROM {ledger} WHERE topic = '{}' AND state = 2 ORDER BY first_offset, last_offset FORMAT TabSeparated", env.topic));
-    assert_eq!(done.trim().replace('\t', "-").replace('\n', " "), "0-9 0-29 10-29 30-39", "batches written, by the ledger");
+    assert_eq!(done.trim().replace('\t', "-").replace('\n', " "), "0-29 30-39", "batches written, by the ledger");
     assert_eq!(count_rows(&env.database, "gateway_dns"), "40\t40");
     assert_eq!(lake_counts(&env.lake), (40, 40), "lake: rows and unique coordinates");
+
+    record("('gateway_dns', 'TOPIC', 0, 40, 49, 1, 10, 'a-2'), ('gateway_dns', 'TOPIC', 0, 45, 59, 1, 15, 'b-2')");
+    produce(&brokers, &env.topic, "gateway_dns", 20, 42, 1);
+    let (code, text, _) = scheduled();
+    assert_eq!(code, Some(6), "{text}");
+    assert!(text.contains("40..=49 and 45..=59 cross"), "{text}");
+    assert_eq!(count_rows(&env.database, "gateway_dns"), "40\t40", "nothing written at the crossing offsets");
+}
+
+/// A process frozen (SIGSTOP, as a VM pause would) past its session timeout while its
+/// batches wait for ClickHouse's answers; another member takes its partitions over and
+/// writes everything, with other batch bounds. When the frozen one wakes up and the answers
+/// arrive, its batches must write nothing (the broker refuses its fence commit, or
+/// librdkafka revokes first): every record is in each sink once.
+#[test]
+fn a_frozen_process_that_lost_its_partitions_writes_none_of_them() {
+    const RECORDS: usize = 6000;
+    let env = PipelineEnv::new("frozen");
+    let dir = tempfile::tempdir().unwrap();
+    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 5, 2);
+    let session = ("\"session.timeout.ms\" = \"10000\"", "\"session.timeout.ms\" = \"6000\"");
+    let frozen_file = pipeline_file(dir.path(), "gateway_dns", &[session, ("max_rows = 200000", "max_rows = 300")]);
+    let other_file = pipeline_file(dir.path(), "gateway_dns", &[session, ("max_rows = 200000", "max_rows = 700")]);
+    ok({
+        let mut c = env.lakeport("gateway_dns");
+        c.arg("migrate").arg(&frozen_file);
+        c
+    });
+    let proxy = proxy::Proxy::start(service("LAKEPORT_TEST_CLICKHOUSE_HTTP_PORT").parse().unwrap());
+    let log = dir.path().join("frozen.log");
+    let mut frozen = {
+        let mut c = env.lakeport("gateway_dns");
+        c.env("LAKEPORT_CLICKHOUSE_URL", format!("http://127.0.0.1:{}", proxy.port)).arg("run").arg(&frozen_file).args(["--until-caught-up", "--no-progress"]);
+        c.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap()
+    };
+    let rows = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_dns FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while rows() == 0 {
+        assert!(Instant::now() < deadline, "the first process wrote nothing:\n{}", std::fs::read_to_string(&log).unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    proxy.hold_answers(true);
+    std::thread::sleep(Duration::from_millis(500));
+    let signal = |name: &str| assert!(Command::new("kill").args([name, &frozen.id().to_string()]).status().unwrap().success());
+    signal("-STOP");
+    let (code, text, _) = run_to_end({
+        let mut c = env.lakeport("gateway_dns");
+        c.arg("run").arg(&other_file).args(["--until-caught-up", "--no-progress"]);
+        c
+    });
+    assert_eq!(code, Some(0), "the member that took over:\n{text}");
+    assert!(rows() >= RECORDS, "the member that took over wrote what was left");
+    signal("-CONT");
+    proxy.hold_answers(false);
+    let deadline = Instant::now() + RUN_DEADLINE;
+    let status = loop {
+        if let Some(status) = frozen.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = frozen.kill();
+            panic!("the woken process did not end:\n{}", std::fs::read_to_string(&log).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let woken = std::fs::read_to_string(&log).unwrap();
+    eprintln!("woken process: {} batch(es) given up by the fence, {} fence retries; {}", woken.matches("the partition has another owner now").count(), woken.matches("ownership not confirmed yet").count(), woken.lines().filter(|l| l.contains("not confirmed")).take(2).collect::<Vec<_>>().join("\n"));
+    assert_eq!(status.code(), Some(0), "the woken process:\n{woken}");
+    assert_eq!(count_rows(&env.database, "gateway_dns"), format!("{RECORDS}\t{RECORDS}"), "ClickHouse; the woken process:\n{woken}");
+    assert_eq!(lake_counts(&env.lake), (RECORDS as u64, RECORDS as u64), "lake: rows and unique coordinates; the woken process:\n{woken}");
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use sink::clickhouse::{Client, ClickHouseConfig};
 
+pub mod proxy;
+
 /// The repository root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")

@@ -157,7 +157,7 @@ async fn ledger_answers_that_are_not_answers_are_errors_not_guesses() {
         _ if r.is_insert() => (200, String::new()),
         b if b.starts_with("SELECT version()") => (200, "18.16.1\n".into()),
         b if b.starts_with("CREATE TABLE IF NOT EXISTS") => (200, String::new()),
-        b if b.contains("system.columns") && b.contains("_lakeport_ledger") => (200, "{\"name\":\"fingerprint\",\"type\":\"UInt64\",\"default_kind\":\"DEFAULT\"}\n".into()),
+        b if b.contains("system.columns") && b.contains("_lakeport_ledger") => (200, "{\"name\":\"fingerprint\",\"type\":\"UInt64\",\"default_kind\":\"DEFAULT\"}\n{\"name\":\"writer\",\"type\":\"String\",\"default_kind\":\"DEFAULT\"}\n".into()),
         b if b.contains("system.columns") => (200, "{\"name\":\"k\",\"type\":\"UInt32\",\"default_kind\":\"\"}\n{\"name\":\"s\",\"type\":\"String\",\"default_kind\":\"\"}\n".into()),
         _ => (200, "<html>gateway timeout page</html>".into()),
     })
@@ -320,4 +320,29 @@ async fn server_killed_during_retries_gets_the_batch_once() {
     assert!(stats.attempts > 3, "it retried: {stats:?}");
     let count = client.query(&format!("SELECT count() FROM default.{}", schema.name)).await.unwrap();
     assert_eq!(count.trim(), "2000", "every row, once");
+}
+
+/// On the real server: a batch whose every intent was abandoned by the writer that recorded
+/// it was never written, so it is neither a replay nor a range to cut along; an intent of
+/// another writer (who may have written it) keeps it recorded, and `done` wins over all.
+#[tokio::test]
+async fn an_intent_abandoned_by_its_writer_is_not_replayed_but_another_writers_is() {
+    use sink::clickhouse::{Ledger, LedgerState};
+    let database = random_name("ledger");
+    fresh_database(&database).await;
+    let ledger = Ledger::open(&config(&clickhouse_url(), &database, "t")).await.unwrap();
+    let (lone, shared, written) = (batch_id(0, 9), batch_id(10, 19), batch_id(20, 29));
+    ledger.record(&lone, LedgerState::Intent, 10, 7, "a-1").await.unwrap();
+    ledger.record(&lone, LedgerState::Abandoned, 0, 7, "a-1").await.unwrap();
+    assert_eq!(ledger.state(&lone).await.unwrap(), None);
+    ledger.record(&shared, LedgerState::Intent, 10, 8, "a-1").await.unwrap();
+    ledger.record(&shared, LedgerState::Intent, 10, 8, "b-1").await.unwrap();
+    ledger.record(&shared, LedgerState::Abandoned, 0, 8, "a-1").await.unwrap();
+    let state = ledger.state(&shared).await.unwrap().expect("recorded");
+    assert_eq!((state.state, state.fingerprint), (LedgerState::Intent, Some(8)));
+    ledger.record(&written, LedgerState::Intent, 10, 9, "a-1").await.unwrap();
+    ledger.record(&written, LedgerState::Done, 10, 9, "a-1").await.unwrap();
+    ledger.record(&written, LedgerState::Abandoned, 0, 9, "c-1").await.unwrap();
+    assert_eq!(ledger.state(&written).await.unwrap().map(|r| r.state), Some(LedgerState::Done));
+    assert_eq!(ledger.ranges_from("test", 0, 0).await.unwrap(), [(10, 19), (20, 29)]);
 }

@@ -63,6 +63,17 @@ impl RawBatch {
     }
 }
 
+/// Two recorded ranges of a partition that overlap without one lying inside the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crossing(pub (i64, i64), pub (i64, i64));
+
+impl std::fmt::Display for Crossing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self(a, b) = self;
+        write!(f, "recorded batches {}..={} and {}..={} cross", a.0, a.1, b.0, b.1)
+    }
+}
+
 struct Open {
     messages: Vec<(i64, Vec<u8>)>,
     bytes: usize,
@@ -85,9 +96,24 @@ impl Batcher {
         Self { limits, open: HashMap::new(), forced: HashMap::new() }
     }
 
-    /// Makes the next batches of `tp` cover exactly `ranges` (first, last), in order.
-    pub fn force(&mut self, tp: &Partition, ranges: Vec<(i64, i64)>) {
-        self.forced.insert(tp.clone(), ranges.into());
+    /// Makes the next batches of `tp` cover exactly the recorded `ranges` (first, last; by
+    /// first offset, the longest first), in order. A range inside another (a part of a
+    /// batch too large to decode as one) is left to the one around it, which a replay
+    /// splits the same way.
+    ///
+    /// # Errors
+    /// Two ranges that cross: no cut replays both, so neither is forced.
+    pub fn force(&mut self, tp: &Partition, ranges: &[(i64, i64)]) -> Result<(), Crossing> {
+        let mut chain: VecDeque<(i64, i64)> = VecDeque::with_capacity(ranges.len());
+        for &range in ranges {
+            match chain.back() {
+                Some(&outer) if range.0 <= outer.1 && range.1 <= outer.1 => {}
+                Some(&before) if range.0 <= before.1 => return Err(Crossing(before, range)),
+                _ => chain.push_back(range),
+            }
+        }
+        self.forced.insert(tp.clone(), chain);
+        Ok(())
     }
 
     /// Adds a message; returns the batches it completes (at most two: the one it closes
@@ -225,7 +251,7 @@ mod tests {
         let tp = ("t".to_string(), 0);
         let mut b = batcher(3);
         // An earlier run wrote 5..=9 and 10..=11; the replay starts at 2.
-        b.force(&tp, vec![(5, 9), (10, 11)]);
+        b.force(&tp, &[(5, 9), (10, 11)]).unwrap();
         let mut out = Vec::new();
         for o in 2..14 {
             out.extend(b.push(&tp, o, vec![1]));
@@ -241,7 +267,7 @@ mod tests {
         let tp = ("t".to_string(), 0);
         let other = ("t".to_string(), 1);
         let mut b = batcher(100);
-        b.force(&tp, vec![(5, 9)]);
+        b.force(&tp, &[(5, 9)]).unwrap();
         let mut out = Vec::new();
         for o in 2..8 {
             out.extend(b.push(&tp, o, vec![1]));
@@ -267,7 +293,7 @@ mod tests {
     fn forced_range_with_gaps_in_offsets() {
         let tp = ("t".to_string(), 0);
         let mut b = batcher(100);
-        b.force(&tp, vec![(0, 10)]);
+        b.force(&tp, &[(0, 10)]).unwrap();
         let mut out = Vec::new();
         for o in [0, 4, 12] {
             out.extend(b.push(&tp, o, vec![1]));
@@ -282,12 +308,28 @@ mod tests {
     fn a_forced_range_without_its_first_message_keeps_its_identity() {
         let tp = ("t".to_string(), 0);
         let mut b = batcher(100);
-        b.force(&tp, vec![(100, 199), (200, 299)]);
+        b.force(&tp, &[(100, 199), (200, 299)]).unwrap();
         let mut out = Vec::new();
         for o in (150..=199).chain(200..=299) {
             out.extend(b.push(&tp, o, vec![1]));
         }
         assert_eq!(ranges(&out), [(100, 199), (200, 299)]);
         assert_eq!(out[0].messages.len(), 50);
+    }
+
+    /// The parts of a batch decoded in halves lie inside it and are replayed through it;
+    /// ranges that cross (an intent no writer abandoned beside a batch another wrote)
+    /// cannot both be replayed.
+    #[test]
+    fn nested_ranges_replay_through_the_outer_one_and_crossing_ones_are_refused() {
+        let tp = ("t".to_string(), 0);
+        let mut b = batcher(100);
+        b.force(&tp, &[(0, 9), (0, 4), (5, 9), (10, 19)]).unwrap();
+        let mut out = Vec::new();
+        for o in 0..20 {
+            out.extend(b.push(&tp, o, vec![1]));
+        }
+        assert_eq!(ranges(&out), [(0, 9), (10, 19)]);
+        assert_eq!(b.force(&tp, &[(0, 9), (5, 14)]), Err(Crossing((0, 9), (5, 14))));
     }
 }

@@ -21,6 +21,13 @@ pub struct Ticket {
     epoch: u64,
 }
 
+impl Ticket {
+    /// The ownership (assignment) of its partition the batch belongs to, unique in a process.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+}
+
 /// A batch in flight, done or failed, by first offset.
 struct Entry {
     last: i64,
@@ -144,6 +151,15 @@ impl Progress {
         self.parts.keys().map(|tp| self.in_flight(tp)).sum()
     }
 
+    /// While the batch of `ticket` is in flight for the current ownership of `tp`: an offset
+    /// whose commit claims nothing not yet durable (the last committed offset, else the
+    /// committable one, else this ownership's first batch). `None` once it is not.
+    pub fn fence_offset(&self, tp: &Partition, ticket: Ticket) -> Option<i64> {
+        let state = self.parts.get(tp).filter(|s| s.epoch == ticket.epoch)?;
+        state.batches.get(&ticket.first).filter(|e| e.last == ticket.last && e.state == EntryState::InFlight)?;
+        state.committed.or(state.committable).or_else(|| state.batches.keys().next().copied())
+    }
+
     /// The last committed offset of `tp`, if any.
     pub fn committed_offset(&self, tp: &Partition) -> Option<i64> {
         self.parts.get(tp).and_then(|s| s.committed)
@@ -230,6 +246,23 @@ mod tests {
         assert!(p.completed(&tp, b));
         assert!(p.to_commit().is_empty() && p.committable().is_empty(), "nothing past a failed batch is committed");
         assert_eq!(p.total_in_flight(), 0);
+    }
+
+    #[test]
+    fn the_fence_repeats_a_durable_offset_and_only_for_the_current_ownership() {
+        let tp = ("t".to_string(), 0);
+        let mut p = Progress::default();
+        p.assign(&tp, None);
+        let (a, b) = (p.dispatched(&tp, 5, 9).unwrap(), p.dispatched(&tp, 10, 19).unwrap());
+        assert_eq!(p.fence_offset(&tp, b), Some(5), "nothing committed: where this ownership started");
+        assert!(p.completed(&tp, a));
+        assert_eq!(p.fence_offset(&tp, b), Some(10));
+        p.committed(&tp, 10);
+        assert_eq!(p.fence_offset(&tp, b), Some(10));
+        assert_eq!(p.fence_offset(&tp, a), None, "done");
+        p.forget(&tp);
+        p.assign(&tp, Some(10));
+        assert_eq!(p.fence_offset(&tp, b), None, "an earlier ownership");
     }
 
     #[test]

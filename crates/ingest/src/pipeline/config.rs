@@ -14,6 +14,8 @@ pub const DEFAULT_BATCH_ROWS: usize = 500_000;
 pub const DEFAULT_BATCH_BYTES: usize = 128 << 20;
 /// Default for `[batch] max_age`.
 pub const DEFAULT_BATCH_AGE: Duration = Duration::from_secs(30);
+/// Default for `[runtime] max_concurrent_batches`.
+pub const DEFAULT_MAX_CONCURRENT_BATCHES: usize = 4;
 /// Default for `[runtime] max_in_flight_bytes`: 512 MiB.
 pub const DEFAULT_MAX_IN_FLIGHT_BYTES: usize = 512 << 20;
 /// Default for `[runtime] retry_timeout`.
@@ -123,6 +125,10 @@ pub struct RuntimeConfig {
     /// Most message bytes being processed at once; consumption pauses above it (default 512 MiB).
     #[serde(default = "default_in_flight")]
     pub max_in_flight_bytes: usize,
+    /// Most batches decoded and written at the same time (default 4); the others wait
+    /// their turn in offset order. Many small concurrent inserts slow ClickHouse down.
+    #[serde(default = "default_concurrency")]
+    pub max_concurrent_batches: usize,
     /// Address serving `/metrics` (Prometheus) and `/health`; none when absent.
     pub metrics_listen: Option<SocketAddr>,
     /// How long SIGINT/SIGTERM waits for in-flight batches before exiting (default 30s).
@@ -136,12 +142,21 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        Self { max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES, metrics_listen: None, shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT, retry_timeout: DEFAULT_RETRY_TIMEOUT }
+        Self {
+            max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES,
+            max_concurrent_batches: DEFAULT_MAX_CONCURRENT_BATCHES,
+            metrics_listen: None,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            retry_timeout: DEFAULT_RETRY_TIMEOUT,
+        }
     }
 }
 
 fn default_in_flight() -> usize {
     DEFAULT_MAX_IN_FLIGHT_BYTES
+}
+fn default_concurrency() -> usize {
+    DEFAULT_MAX_CONCURRENT_BATCHES
 }
 fn default_shutdown() -> Duration {
     DEFAULT_SHUTDOWN_TIMEOUT
@@ -181,6 +196,9 @@ impl Pipeline {
         }
         if file.runtime.max_in_flight_bytes < file.batch.max_bytes {
             bail!("{}: must be at least [batch] max_bytes ({}), or no batch could ever start", where_("[runtime] max_in_flight_bytes"), file.batch.max_bytes);
+        }
+        if file.runtime.max_concurrent_batches == 0 {
+            bail!("{}: must be at least 1", where_("[runtime] max_concurrent_batches"));
         }
         if file.dead_letter.url.is_none() && file.dead_letter.topic.is_none() {
             bail!("{}: give `url` (an object-store prefix), `topic` (a Kafka topic), or both", where_("[dead_letter]"));

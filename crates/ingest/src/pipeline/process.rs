@@ -5,8 +5,10 @@
 //! 2. Look the batch up in the ledger. A recorded batch whose messages have another
 //!    fingerprint is not this batch (the topic was recreated, or is another cluster's): the
 //!    run fails with [`Failure::Conflict`], writing nothing. `done`: both sinks hold it
-//!    already (a replay after a crash): nothing to write. Otherwise record the `intent`
-//!    first, so that a replay cuts the same batch again (see `batch::Batcher::force`).
+//!    already (a replay after a crash): nothing to write. Otherwise record this writer's
+//!    `intent` first, so that a replay cuts the same batch again (see
+//!    `batch::Batcher::force`), then have the broker confirm that this process still owns
+//!    the partition ([`Owner::confirm`]); if not, mark the intent abandoned and stop.
 //! 3. Write the lake objects, the ClickHouse rows and the dead letters concurrently. Object
 //!    names derive from the batch id, so a replay overwrites; ClickHouse deduplicates by
 //!    token where the server can, and otherwise the writer counts what an interrupted
@@ -34,6 +36,7 @@ use super::summary::Summary;
 use crate::batch::RawBatch;
 use crate::exit::Failure;
 use crate::metrics::{Metrics, ReasonLabel, SinkLabel};
+use crate::source::{Fenced, Owner};
 
 /// Everything a batch is written to.
 pub struct Sinks {
@@ -79,35 +82,36 @@ struct Decoded {
 
 /// Decodes, writes and records one batch; failures are retried or end the run as
 /// [`Retry`] decides.
-pub async fn process(sinks: Arc<Sinks>, raw: Arc<RawBatch>) -> anyhow::Result<Summary> {
+pub async fn process(sinks: Arc<Sinks>, raw: Arc<RawBatch>, owner: &Owner) -> anyhow::Result<Summary> {
     let schema = sinks.schema.clone();
     let raw_for_decode = raw.clone();
     let parts = tokio::task::spawn_blocking(move || decode_parts(&raw_for_decode, &|r, limit| decode(&schema, r, limit))).await.context("decoder task")??;
     if let [(part, decoded)] = &parts[..] {
-        return write_retrying(&sinks, part, decoded).await;
+        return write_retrying(&sinks, part, decoded, owner).await;
     }
     // Too large for one record batch: each part is a batch of its own, then the whole is
     // done (a replay decodes the same bytes, so it splits the same way).
     tracing::warn!(batch = %raw.id, parts = parts.len(), "batch too large to decode as one: writing it in parts");
     let mut summary = Summary::default();
     for (part, decoded) in &parts {
-        summary.add(&write_retrying(&sinks, part, decoded).await?);
+        summary.add(&write_retrying(&sinks, part, decoded, owner).await?);
     }
     let (ledger, rows, fingerprint) = (&sinks.ledger, summary.lake_rows as usize, raw.fingerprint());
-    retrying("recording the batch done", sinks.retry_timeout, || async { ledger.record(&raw.id, LedgerState::Done, rows, fingerprint).await.map_err(anyhow::Error::new) }).await?;
+    retrying("recording the batch done", sinks.retry_timeout, || async { ledger.record(&raw.id, LedgerState::Done, rows, fingerprint, owner.writer()).await.map_err(anyhow::Error::new) }).await?;
     Ok(summary)
 }
 
 /// Writes one decoded batch, retrying as [`Retry`] decides.
-async fn write_retrying(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded) -> anyhow::Result<Summary> {
+async fn write_retrying(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded, owner: &Owner) -> anyhow::Result<Summary> {
     let fingerprint = raw.fingerprint();
     let mut retry = Retry::new(sinks.retry_timeout);
     loop {
-        let e = match write(sinks, raw, decoded, fingerprint).await {
+        let e = match write(sinks, raw, decoded, fingerprint, owner).await {
             Ok(summary) => {
                 sinks.metrics.set_healthy(true);
                 return Ok(summary);
             }
+            Err(e) if e.downcast_ref::<Fenced>().is_some() => return Err(e),
             Err(e) => e,
         };
         sinks.metrics.set_healthy(false);
@@ -154,16 +158,6 @@ fn failed_sink(e: &anyhow::Error) -> &'static str {
     }
 }
 
-impl Decoded {
-    /// The rows and dead letters of offsets `first..=last`.
-    fn slice(&self, first: i64, last: i64) -> anyhow::Result<Self> {
-        let offsets = self.rows.column_by_name("_offset").context("source columns")?.as_primitive::<Int64Type>();
-        let keep: BooleanArray = offsets.iter().map(|o| Some(o.is_some_and(|o| (first..=last).contains(&o)))).collect();
-        let letters = self.letters.iter().filter(|l| (first..=last).contains(&l.offset)).cloned().collect();
-        Ok(Self { rows: filter_record_batch(&self.rows, &keep)?, letters })
-    }
-}
-
 /// Most bytes of Arrow memory one decoded batch may take; above it the batch is decoded in
 /// halves. Far below 2 GiB, where the i32 offsets of a string or list column overflow.
 const MAX_DECODED_BYTES: usize = 1 << 30;
@@ -181,21 +175,6 @@ fn decode_parts(raw: &Arc<RawBatch>, decode: &dyn Fn(&RawBatch, usize) -> anyhow
     let mut parts = decode_parts(&Arc::new(raw.slice(raw.id.first_offset, mid - 1)), decode)?;
     parts.extend(decode_parts(&Arc::new(raw.slice(mid, raw.id.last_offset)), decode)?);
     Ok(parts)
-}
-
-/// `first..=last` cut at every bound of the `others` ranges that falls inside it.
-fn pieces(first: i64, last: i64, others: &[(i64, i64)]) -> Vec<(i64, i64)> {
-    let mut cuts: Vec<i64> = others.iter().flat_map(|&(f, l)| [f, l.saturating_add(1)]).filter(|&c| c > first && c <= last).collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    let mut out = Vec::with_capacity(cuts.len() + 1);
-    let mut start = first;
-    for cut in cuts {
-        out.push((start, cut - 1));
-        start = cut;
-    }
-    out.push((start, last));
-    out
 }
 
 /// Decodes `raw` into one record batch, or `None` when that would take more than `limit`
@@ -220,7 +199,7 @@ fn decode(schema: &Arc<Schema>, raw: &RawBatch, limit: usize) -> anyhow::Result<
     Ok(Some(Decoded { rows, letters }))
 }
 
-async fn write(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded, fingerprint: u64) -> anyhow::Result<Summary> {
+async fn write(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded, fingerprint: u64, owner: &Owner) -> anyhow::Result<Summary> {
     let id = &raw.id;
     let recorded = sinks.ledger.state(id).await?;
     if let Some(Recorded { fingerprint: Some(before), .. }) = recorded {
@@ -237,29 +216,20 @@ async fn write(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded, fingerprint: u6
     let (rows, letters) = if recorded.is_some_and(|r| r.state == LedgerState::Done) {
         (decoded.rows.num_rows(), decoded.letters.clone())
     } else {
-        if recorded.is_none() {
-            sinks.ledger.record(id, LedgerState::Intent, decoded.rows.num_rows(), fingerprint).await?;
-        }
-        // Recorded first, read second: of two writers of overlapping offsets (a process
-        // that lost the partition without noticing yet, and its new owner), at least one
-        // sees the other's batch, and writes along its bounds, so both write the same
-        // batches (same object names, same tokens) instead of one set of rows twice.
-        let pieces = pieces(id.first_offset, id.last_offset, &sinks.ledger.overlapping(id).await?);
-        if pieces.len() > 1 {
-            tracing::warn!(batch = %id, ?pieces, "another writer recorded batches over these offsets with other bounds; writing along them");
-            let mut summary = Summary::default();
-            for (first, last) in pieces {
-                let part = raw.slice(first, last);
-                if !part.messages.is_empty() {
-                    let fingerprint = part.fingerprint();
-                    summary.add(&Box::pin(write(sinks, &part, &decoded.slice(first, last)?, fingerprint)).await?);
+        // This writer's own intent, also when replaying another's: an intent is abandoned
+        // only by the writer that recorded it, so one this writer may write stays recorded.
+        sinks.ledger.record(id, LedgerState::Intent, decoded.rows.num_rows(), fingerprint, owner.writer()).await?;
+        if let Err(e) = owner.confirm().await {
+            if e.downcast_ref::<Fenced>().is_some() {
+                tracing::warn!(batch = %id, "the partition has another owner now: batch given up, nothing of it written");
+                if let Err(e) = sinks.ledger.record(id, LedgerState::Abandoned, 0, fingerprint, owner.writer()).await {
+                    tracing::warn!(batch = %id, error = %e, "could not mark the intent abandoned; the next owner replays the batch");
                 }
             }
-            sinks.ledger.record(id, LedgerState::Done, summary.lake_rows as usize, fingerprint).await?;
-            return Ok(summary);
+            return Err(e);
         }
         let stored = write_sinks(sinks, raw, &decoded.rows, decoded.letters.clone(), recorded.is_some()).await?;
-        sinks.ledger.record(id, LedgerState::Done, stored.0, fingerprint).await?;
+        sinks.ledger.record(id, LedgerState::Done, stored.0, fingerprint, owner.writer()).await?;
         stored
     };
     let m = &sinks.metrics;
@@ -358,16 +328,5 @@ mod tests {
         let parts = decode_parts(&raw, &fake).unwrap();
         let ranges: Vec<(i64, i64, usize)> = parts.iter().map(|(p, _)| (p.id.first_offset, p.id.last_offset, p.messages.len())).collect();
         assert_eq!(ranges, [(10, 10, 1), (11, 12, 2), (13, 14, 2), (15, 16, 2)]);
-    }
-
-    /// Two writers of one partition: a frozen one that cut 100..=150, the new owner 90..=300.
-    /// Each cuts along what the other recorded, and both write 100..=150 as the same batch.
-    #[test]
-    fn writers_of_overlapping_offsets_meet_at_the_same_batches() {
-        assert_eq!(pieces(90, 300, &[(100, 150)]), [(90, 99), (100, 150), (151, 300)]);
-        assert_eq!(pieces(100, 150, &[(90, 300)]), [(100, 150)]);
-        assert_eq!(pieces(100, 400, &[(100, 150), (151, 400)]), [(100, 150), (151, 400)]);
-        assert_eq!(pieces(0, 9, &[]), [(0, 9)]);
-        assert_eq!(pieces(0, 9, &[(5, 20), (0, 2)]), [(0, 2), (3, 4), (5, 9)]);
     }
 }

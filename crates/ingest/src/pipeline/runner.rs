@@ -18,7 +18,7 @@ use rdkafka::consumer::{CommitMode, Consumer as _};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tracing::Instrument as _;
 
 use super::config::Pipeline;
@@ -29,7 +29,7 @@ use crate::batch::{Batcher, Limits, RawBatch};
 use crate::commit::{Partition, Progress, Ticket};
 use crate::exit::Failure;
 use crate::metrics::{Metrics, PartitionLabel};
-use crate::source::{build_consumer, commit_offsets, Consumer, RebalanceEvent};
+use crate::source::{build_consumer, commit_offsets, Consumer, Fenced, Owner, RebalanceEvent};
 
 /// How a run behaves.
 #[derive(Debug, Clone, Copy)]
@@ -137,6 +137,10 @@ struct Run {
     flow: Flow,
     group: String,
     summary: Summary,
+    /// Permits of `[runtime] max_concurrent_batches`: batches being decoded and written.
+    turns: Arc<Semaphore>,
+    /// This process run's name in the ledger (with each ownership's epoch).
+    writer: String,
 }
 
 /// Runs `pipeline` until caught up, a signal, or a failure.
@@ -186,6 +190,8 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
         flow: Flow::Consuming,
         group: file.source.group_id.clone(),
         summary: Summary::default(),
+        turns: Arc::new(Semaphore::new(file.runtime.max_concurrent_batches)),
+        writer: process_name(),
     };
     if options.until_caught_up {
         run.targets = high_watermarks(consumer.clone(), &file.source.topics, file.runtime.retry_timeout).await?;
@@ -364,7 +370,17 @@ impl Run {
                 }
                 None => Stage::Consuming,
             };
-            self.batcher.force(&tp, ranges);
+            if let Err(crossing) = self.batcher.force(&tp, &ranges) {
+                bail!(anyhow!(
+                    "{}[{}]: the ledger {} holds {crossing}: a writer that lost the partition recorded an intent and stopped before marking it abandoned, \
+                     beside a batch another writer started. Which one was written cannot be told from the ledger: check the sinks at those offsets \
+                     (`_topic`, `_partition`, `_offset`), then mark the unwritten one abandoned (state 3)",
+                    tp.0,
+                    tp.1,
+                    self.sinks.ledger.name()
+                )
+                .context(Failure::Conflict));
+            }
             self.owned.get_mut(&tp).expect("owned").stage = stage;
         }
         if let Some(read) = self.owned[&tp].read.filter(|&r| offset < r) {
@@ -405,7 +421,8 @@ impl Run {
         let reporter = Reporter { bytes: batch.bytes, outcome: None, tx: self.done_tx.clone(), progress: self.progress.clone(), tp: tp.clone(), ticket };
         let (sinks, progress) = (self.sinks.clone(), self.progress.clone());
         let span = tracing::info_span!("batch", topic = %batch.id.topic, partition = batch.id.partition, first = batch.id.first_offset, last = batch.id.last_offset, messages = batch.messages.len());
-        let task = tokio::spawn(write_batch(sinks, progress.clone(), Arc::new(batch), tp.clone(), ticket, reporter).instrument(span));
+        let owner = Owner::new(self.consumer.clone(), progress.clone(), tp.clone(), ticket, &self.writer, self.sinks.retry_timeout);
+        let task = tokio::spawn(write_batch(sinks, self.turns.clone(), Arc::new(batch), owner, reporter).instrument(span));
         progress.lock().unwrap_or_else(|e| e.into_inner()).running(&tp, ticket, task.abort_handle());
         self.backpressure();
     }
@@ -631,16 +648,26 @@ impl Run {
     }
 }
 
-/// The task of one batch: write it, mark it complete for its ownership, report.
-async fn write_batch(sinks: Arc<Sinks>, progress: Arc<Mutex<Progress>>, batch: Arc<RawBatch>, tp: Partition, ticket: Ticket, mut reporter: Reporter) {
-    let outcome = match process(sinks, batch).await {
+/// The task of one batch: wait for its turn, write it, mark it complete for its ownership,
+/// report.
+async fn write_batch(sinks: Arc<Sinks>, turns: Arc<Semaphore>, batch: Arc<RawBatch>, owner: Owner, mut reporter: Reporter) {
+    let Ok(_turn) = turns.acquire().await else { return };
+    let outcome = match process(sinks, batch, &owner).await {
         // Marked here, not in the main loop: a revocation waits for it while the main loop
         // is blocked inside `recv`.
-        Ok(summary) if progress.lock().unwrap_or_else(|e| e.into_inner()).completed(&tp, ticket) => Outcome::Durable(summary),
+        Ok(summary) if reporter.progress.lock().unwrap_or_else(|e| e.into_inner()).completed(&reporter.tp, reporter.ticket) => Outcome::Durable(summary),
         Ok(_) => Outcome::Abandoned,
+        Err(e) if e.downcast_ref::<Fenced>().is_some() => Outcome::Abandoned,
         Err(e) => Outcome::Failed(e),
     };
     reporter.outcome = Some(outcome);
+}
+
+/// A name for this process run, unique in practice: host, process id and start time.
+fn process_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{}-{}-{:x}", host.trim(), std::process::id(), started.as_micros())
 }
 
 /// The group's state and members as the broker describes them, for an error message.

@@ -2,11 +2,14 @@
 //! the data, so that a restarted pipeline rebuilds the same batches and writes each once.
 //!
 //! Table `<database>._lakeport_ledger`, one row per state change of a batch of a table:
-//! `intent` before any sink is written, `done` once every sink holds the batch. After a
-//! crash, the pipeline asks for the batches from its committed offset on and cuts its new
-//! batches at exactly those boundaries (so lake object names and ClickHouse dedup tokens
-//! repeat), skips batches marked `done`, and re-inserts `intent` ones with
-//! [`Ledger::insert_once`].
+//! `intent` before any sink is written, `done` once every sink holds the batch, and
+//! `abandoned` when the writer that recorded an intent learnt, before writing anything,
+//! that it no longer owns the partition. Each row names its writer (one ownership of a
+//! partition by one process). After a crash, the pipeline asks for the batches from its
+//! committed offset on and cuts its new batches at exactly those boundaries (so lake object
+//! names and ClickHouse dedup tokens repeat), skips batches marked `done`, and re-inserts
+//! `intent` ones with [`Ledger::insert_once`]. A batch whose every intent was abandoned by
+//! its writer was never written, and is not replayed.
 
 use arrow_array::RecordBatch;
 
@@ -26,7 +29,14 @@ pub enum LedgerState {
     Intent = 1,
     /// Every sink holds it.
     Done = 2,
+    /// Its writer recorded the intent, then found it no longer owned the partition, and
+    /// wrote nothing.
+    Abandoned = 3,
 }
+
+/// SQL condition, over one batch's rows, that it is recorded: done, or with an intent of a
+/// writer that did not abandon it (a writer abandons only its own intents).
+const LIVE: &str = "(max(state = 2) OR uniqExactIf(writer, state = 1) > uniqExactIf(writer, state = 3))";
 
 /// What the ledger holds of one batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +82,10 @@ impl Ledger {
         let ledger = format!("{}.{}", quote_ident(database), quote_ident(LEDGER_TABLE));
         client.query(&create_ledger(&ledger)).await?;
         let columns = client.table_columns(database, LEDGER_TABLE).await?;
-        if !columns.iter().any(|c| c.name == "fingerprint") {
-            client.query(&format!("ALTER TABLE {ledger} ADD COLUMN fingerprint UInt64 DEFAULT 0")).await?;
+        for (column, ty) in [("fingerprint", "UInt64 DEFAULT 0"), ("writer", "String DEFAULT ''")] {
+            if !columns.iter().any(|c| c.name == column) {
+                client.query(&format!("ALTER TABLE {ledger} ADD COLUMN {column} {ty}")).await?;
+            }
         }
         let deduplicates = client.server_version().await?.has_dedup_token() && table_deduplicates(&client, database, table).await?;
         Ok(Self { client, ledger, data: format!("{}.{}", quote_ident(database), quote_ident(table)), database: database.to_string(), table: table.to_string(), deduplicates })
@@ -102,35 +114,40 @@ impl Ledger {
         )
     }
 
-    /// What the ledger holds of batch `id`, if anything.
+    /// What the ledger holds of batch `id`, if anything (nothing when every intent was
+    /// abandoned).
     ///
     /// # Errors
     /// As [`Client::query`]; [`Error::ClickHouseAnswer`] when the answer is not a state.
     pub async fn state(&self, id: &BatchId) -> Result<Option<Recorded>, Error> {
-        let sql = format!("SELECT max(state), argMax(fingerprint, state) FROM {} WHERE {} FORMAT TabSeparated", self.ledger, self.batch_filter(id));
+        let sql = format!(
+            "SELECT max(state = 2), {LIVE}, argMaxIf(fingerprint, state, state != 3) FROM {} WHERE {} FORMAT TabSeparated",
+            self.ledger,
+            self.batch_filter(id)
+        );
         let text = self.client.query(&sql).await?;
         let bad = || Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{}` is not a batch state and fingerprint", text.trim()) };
-        let (state, fingerprint) = text.trim().split_once('\t').ok_or_else(bad)?;
-        let state = match state {
-            "0" => return Ok(None),
-            "1" => LedgerState::Intent,
-            "2" => LedgerState::Done,
+        let fields: Vec<&str> = text.trim().split('\t').collect();
+        let state = match fields[..] {
+            [_, "0", _] => return Ok(None),
+            ["1", "1", _] => LedgerState::Done,
+            ["0", "1", _] => LedgerState::Intent,
             _ => return Err(bad()),
         };
-        let fingerprint: u64 = fingerprint.parse().map_err(|_| bad())?;
+        let fingerprint: u64 = fields[2].parse().map_err(|_| bad())?;
         Ok(Some(Recorded { state, fingerprint: (fingerprint != 0).then_some(fingerprint) }))
     }
 
     /// Records a state of batch `id` holding `rows` rows, with the fingerprint of its
-    /// messages. The insert is synchronous on every server (never an asynchronous insert
+    /// messages, by `writer` (see the module documentation). The insert is synchronous on every server (never an asynchronous insert
     /// that could be lost after the answer).
     ///
     /// # Errors
     /// As [`Client::insert`].
-    pub async fn record(&self, id: &BatchId, state: LedgerState, rows: usize, fingerprint: u64) -> Result<(), Error> {
-        let query = format!("INSERT INTO {} (`table`, topic, partition, first_offset, last_offset, state, rows, fingerprint) FORMAT TabSeparated", self.ledger);
+    pub async fn record(&self, id: &BatchId, state: LedgerState, rows: usize, fingerprint: u64, writer: &str) -> Result<(), Error> {
+        let query = format!("INSERT INTO {} (`table`, topic, partition, first_offset, last_offset, state, rows, fingerprint, writer) FORMAT TabSeparated", self.ledger);
         let line = format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             tsv(&self.table),
             tsv(&id.topic),
             id.partition,
@@ -138,46 +155,29 @@ impl Ledger {
             id.last_offset,
             state as u8,
             rows,
-            fingerprint
+            fingerprint,
+            tsv(writer)
         );
         let sync: &[(&str, &str)] = if self.client.server_version().await?.has_async_insert() { &[("async_insert", "0"), ("wait_for_async_insert", "1")] } else { &[] };
         self.client.insert(&query, line.into_bytes(), sync).await.map(drop)
     }
 
-    /// Batches of a partition recorded that end at `offset` or later (a batch may start
-    /// before the first message still there), as `(first, last)` in offset order.
+    /// Batches of a partition recorded (see [`Ledger::state`]) that end at `offset` or
+    /// later (a batch may start before the first message still there), as `(first, last)`,
+    /// by first offset, the longest first. Batches a batch too large to decode as one was
+    /// split into lie inside it.
     ///
     /// # Errors
     /// As [`Client::query`]; [`Error::ClickHouseAnswer`] when a line is not a range.
     pub async fn ranges_from(&self, topic: &str, partition: i32, offset: i64) -> Result<Vec<(i64, i64)>, Error> {
         let sql = format!(
-            "SELECT first_offset, max(last_offset) FROM {} WHERE `table` = {} AND topic = {} AND partition = {} AND last_offset >= {} GROUP BY first_offset ORDER BY first_offset FORMAT TabSeparated",
+            "SELECT first_offset, last_offset FROM {} WHERE `table` = {} AND topic = {} AND partition = {} AND last_offset >= {} \
+             GROUP BY first_offset, last_offset HAVING {LIVE} ORDER BY first_offset, last_offset DESC FORMAT TabSeparated",
             self.ledger,
             quote_str(&self.table),
             quote_str(topic),
             partition,
             offset
-        );
-        let text = self.client.query(&sql).await?;
-        parse_ranges(&sql, &text)
-    }
-
-    /// Batches recorded over offsets of `id` with other bounds than `id`'s, as `(first, last)`.
-    ///
-    /// # Errors
-    /// As [`Client::query`]; [`Error::ClickHouseAnswer`] when a line is not a range.
-    pub async fn overlapping(&self, id: &BatchId) -> Result<Vec<(i64, i64)>, Error> {
-        let sql = format!(
-            "SELECT DISTINCT first_offset, last_offset FROM {} WHERE `table` = {} AND topic = {} AND partition = {} AND first_offset <= {} AND last_offset >= {} \
-             AND NOT (first_offset = {} AND last_offset = {}) FORMAT TabSeparated",
-            self.ledger,
-            quote_str(&self.table),
-            quote_str(&id.topic),
-            id.partition,
-            id.last_offset,
-            id.first_offset,
-            id.first_offset,
-            id.last_offset
         );
         let text = self.client.query(&sql).await?;
         parse_ranges(&sql, &text)
@@ -290,7 +290,7 @@ fn tsv(text: &str) -> String {
 fn create_ledger(name: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {name} (`table` String, topic String, partition Int32, first_offset Int64, last_offset Int64, \
-         state UInt8, rows UInt64, at DateTime DEFAULT now(), fingerprint UInt64 DEFAULT 0) ENGINE = MergeTree ORDER BY (`table`, topic, partition, first_offset)"
+         state UInt8, rows UInt64, at DateTime DEFAULT now(), fingerprint UInt64 DEFAULT 0, writer String DEFAULT '') ENGINE = MergeTree ORDER BY (`table`, topic, partition, first_offset)"
     )
 }
 

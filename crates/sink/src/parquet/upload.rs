@@ -13,9 +13,11 @@ pub(super) struct UploadOptions {
     pub part_bytes: usize,
     /// Most parts in flight.
     pub max_concurrency: usize,
-    /// Write under a hidden name (`.name.staging`) and rename when complete. For local
-    /// folders: their store stages writes as `name#N`, which a crash would leave visible
-    /// to Hive-style readers; files starting with `.` they skip.
+    /// Write under a hidden name (`.name.<writer>.staging`) and rename when complete. For
+    /// local folders: their store stages writes as `name#N`, which a crash would leave
+    /// visible to Hive-style readers; files starting with `.` they skip. The name is the
+    /// writer's own, so that two writers of the same object (a replay beside a write given
+    /// up, still finishing) never rename each other's file.
     pub hidden_staging: bool,
 }
 
@@ -89,10 +91,12 @@ impl Upload {
     }
 }
 
-/// `dir/.name.staging` for `dir/name`.
+/// `dir/.name.<process>-<n>.staging` for `dir/name`: hidden, and this upload's own.
 fn staging_path(target: &Path) -> Path {
+    static UPLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = UPLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = target.filename().unwrap_or_default();
     let parts: Vec<_> = target.parts().collect();
     let dir = Path::from_iter(parts[..parts.len().saturating_sub(1)].iter().cloned());
-    dir.join(format!(".{name}.staging").as_str())
+    dir.join(format!(".{name}.{}-{n}.staging", std::process::id()).as_str())
 }
