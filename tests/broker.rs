@@ -142,3 +142,62 @@ fn a_partition_ending_in_a_transaction_marker_is_caught_up() {
     let ch = clickhouse(&format!("SELECT count(), uniqExact(_offset), max(_offset) FROM `{}`.gateway_dns FORMAT TabSeparated", env.database));
     assert_eq!(ch.trim(), "50\t50\t49", "the transaction's records, once");
 }
+
+/// The broker is killed mid-run and started again a few seconds later, keeping its topics
+/// and the group's offsets (tansu on the test S3 server): the scheduled run rides it out and
+/// ends with every record once in each sink; a second run finds nothing left to read.
+#[test]
+fn a_broker_restarted_mid_run_loses_and_duplicates_nothing() {
+    const RECORDS: usize = 20_000;
+    let env = PipelineEnv::new("restart");
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = PrivateServer::durable_broker(&dir.path().join(unique("tansu")));
+    let brokers = broker.brokers();
+    ok({
+        let mut c = lakeport();
+        c.args(["gen", "--dataset", "gateway_dns", "--count", &RECORDS.to_string(), "--seed", "9", "--bad-ratio", "0"])
+            .args(["--kafka", &brokers, "--topic", &env.topic, "--partitions", "2"]);
+        c
+    });
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 500")]);
+    let run = || {
+        let mut c = env.lakeport("gateway_dns");
+        c.env("LAKEPORT_KAFKA_BROKERS", &brokers).arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+        c
+    };
+    ok({
+        let mut c = env.lakeport("gateway_dns");
+        c.arg("migrate").arg(&pipeline);
+        c
+    });
+    let log = dir.path().join("run.log");
+    let mut first = run().stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
+    let rows = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_dns FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while rows() == 0 {
+        assert!(std::time::Instant::now() < deadline, "nothing written:\n{}", std::fs::read_to_string(&log).unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    broker.kill();
+    std::thread::sleep(Duration::from_secs(4));
+    broker.up();
+    let deadline = std::time::Instant::now() + RUN_DEADLINE;
+    let status = loop {
+        if let Some(status) = first.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = first.kill();
+            panic!("the run did not end after the broker came back:\n{}", std::fs::read_to_string(&log).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(0), "{text}");
+    let count = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.gateway_dns FORMAT TabSeparated", env.database));
+    assert_eq!(count.trim(), format!("{RECORDS}\t{RECORDS}"), "{text}");
+    assert_eq!(lake_counts(&env.lake), (RECORDS as u64, RECORDS as u64), "lake: rows and unique coordinates");
+    let (code, text, _) = run_to_end(run());
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(" 0 messages"), "the group's offsets survived the restart:\n{text}");
+}

@@ -311,3 +311,64 @@ fn a_frozen_process_that_lost_its_partitions_writes_none_of_them() {
     assert_eq!(count_rows(&env.database, "gateway_dns"), format!("{RECORDS}\t{RECORDS}"), "ClickHouse; the woken process:\n{woken}");
     assert_eq!(lake_counts(&env.lake), (RECORDS as u64, RECORDS as u64), "lake: rows and unique coordinates; the woken process:\n{woken}");
 }
+
+/// The network to ClickHouse is cut mid-run (every connection reset, new ones refused) for
+/// longer than `retry_timeout`: the scheduled run must exit 4 ("unavailable") saying which
+/// batch and which setting, and, once the network is back, the next run must end with every
+/// record once in each sink.
+#[test]
+fn clickhouse_cut_off_past_the_retry_timeout_exits_4_then_the_next_run_completes() {
+    const RECORDS: usize = 20_000;
+    let env = PipelineEnv::new("cutoff");
+    let dir = tempfile::tempdir().unwrap();
+    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 8, 2);
+    let pipeline = pipeline_file(
+        dir.path(),
+        "gateway_dns",
+        &[
+            ("max_rows = 200000", "max_rows = 500"),
+            ("retry_timeout = \"10m\"", "retry_timeout = \"5s\""),
+            ("table = \"gateway_dns\"", "table = \"gateway_dns\"\n[clickhouse.retry]\nmax_attempts = 2"),
+        ],
+    );
+    ok({
+        let mut c = env.lakeport("gateway_dns");
+        c.arg("migrate").arg(&pipeline);
+        c
+    });
+    let proxy = proxy::Proxy::start(service("LAKEPORT_TEST_CLICKHOUSE_HTTP_PORT").parse().unwrap());
+    let run = || {
+        let mut c = env.lakeport("gateway_dns");
+        c.env("LAKEPORT_CLICKHOUSE_URL", format!("http://127.0.0.1:{}", proxy.port)).arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+        c
+    };
+    let log = dir.path().join("cut.log");
+    let mut first = run().stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
+    let rows = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_dns FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while rows() == 0 {
+        assert!(Instant::now() < deadline, "nothing written:\n{}", std::fs::read_to_string(&log).unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    proxy.cut(true);
+    let cut_at = Instant::now();
+    let status = loop {
+        if let Some(status) = first.try_wait().unwrap() {
+            break status;
+        }
+        if cut_at.elapsed() > Duration::from_secs(120) {
+            let _ = first.kill();
+            panic!("still running 120 s after the cut:\n{}", std::fs::read_to_string(&log).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(4), "{text}");
+    assert!(text.contains("retry_timeout"), "the message names the setting:\n{text}");
+    assert!(rows() < RECORDS, "the cut came before the end");
+    proxy.cut(false);
+    let (code, text, _) = run_to_end(run());
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(count_rows(&env.database, "gateway_dns"), format!("{RECORDS}\t{RECORDS}"));
+    assert_eq!(lake_counts(&env.lake), (RECORDS as u64, RECORDS as u64), "lake: rows and unique coordinates");
+}

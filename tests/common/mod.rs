@@ -183,6 +183,36 @@ impl PrivateServer {
         })
     }
 
+    /// A tansu broker keeping topics and group offsets in a fresh bucket of the test S3
+    /// server (`s3://` storage), so that they outlive a restart. The bucket is the
+    /// directory's name.
+    pub fn durable_broker(dir: &Path) -> Self {
+        let bucket = dir.file_name().and_then(|n| n.to_str()).expect("directory name").to_lowercase().replace('_', "-");
+        let script = "import boto3, sys\n\
+            s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name=sys.argv[4])\n\
+            s3.create_bucket(Bucket=sys.argv[5])";
+        ok({
+            let mut c = Command::new(python());
+            c.args(["-c", script]);
+            c.args(["LAKEPORT_TEST_S3_ENDPOINT", "LAKEPORT_TEST_S3_ACCESS_KEY_ID", "LAKEPORT_TEST_S3_SECRET_ACCESS_KEY", "LAKEPORT_TEST_S3_REGION"].map(service)).arg(&bucket);
+            c
+        });
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("bucket"), &bucket).unwrap();
+        Self::start(dir, 1, |dir, ports| {
+            let listener = format!("tcp://127.0.0.1:{}", ports[0]);
+            let bucket = std::fs::read_to_string(dir.join("bucket")).unwrap();
+            let mut c = Command::new(service("LAKEPORT_TEST_TANSU"));
+            c.args(["broker", "--listener-url", &listener, "--advertised-listener-url", &listener, "--storage-engine", &format!("s3://{bucket}/")])
+                .env("AWS_ENDPOINT", service("LAKEPORT_TEST_S3_ENDPOINT"))
+                .env("AWS_ACCESS_KEY_ID", service("LAKEPORT_TEST_S3_ACCESS_KEY_ID"))
+                .env("AWS_SECRET_ACCESS_KEY", service("LAKEPORT_TEST_S3_SECRET_ACCESS_KEY"))
+                .env("AWS_DEFAULT_REGION", service("LAKEPORT_TEST_S3_REGION"))
+                .env("AWS_ALLOW_HTTP", "true");
+            c
+        })
+    }
+
     fn start(dir: &Path, ports: usize, command: fn(&Path, &[u16]) -> Command) -> Self {
         let mut s = Self { dir: dir.to_path_buf(), ports: (0..ports).map(|_| free_port()).collect(), command, child: None };
         s.up();

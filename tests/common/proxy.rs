@@ -1,14 +1,24 @@
-//! A TCP proxy on loopback whose answers (server → client bytes) can be held back: the
-//! requests still reach the server and run, the client just does not hear of it yet.
+//! A TCP proxy on loopback for network faults: answers (server → client bytes) can be held
+//! back while the requests still reach the server and run, and every connection can be cut
+//! (reset now, refused while cut).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// The proxy; it runs until the test process ends.
 pub struct Proxy {
     pub port: u16,
-    held: Arc<(Mutex<bool>, Condvar)>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    held: Mutex<bool>,
+    changed: Condvar,
+    cut: AtomicBool,
+    open: Mutex<Vec<TcpStream>>,
 }
 
 impl Proxy {
@@ -16,39 +26,53 @@ impl Proxy {
     pub fn start(target: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
-        let held = Arc::new((Mutex::new(false), Condvar::new()));
-        let shared = held.clone();
+        let shared = Arc::new(Shared::default());
+        let accepting = shared.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
+                if accepting.cut.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
                 let (c, s) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                accepting.open.lock().expect("lock").extend([client.try_clone().expect("clone"), server.try_clone().expect("clone")]);
                 std::thread::spawn(move || pump(client, server, None));
-                let held = shared.clone();
-                std::thread::spawn(move || pump(s, c, Some(held)));
+                let shared = accepting.clone();
+                std::thread::spawn(move || pump(s, c, Some(shared)));
             }
         });
-        Self { port, held }
+        Self { port, shared }
     }
 
     /// Holds back (`true`) or lets through (`false`) every answer from now on.
     pub fn hold_answers(&self, hold: bool) {
-        let (lock, changed) = &*self.held;
-        *lock.lock().expect("lock") = hold;
-        changed.notify_all();
+        *self.shared.held.lock().expect("lock") = hold;
+        self.shared.changed.notify_all();
+    }
+
+    /// Cuts (`true`: every open connection is reset and new ones are closed at once) or
+    /// restores (`false`) the network.
+    pub fn cut(&self, cut: bool) {
+        self.shared.cut.store(cut, Ordering::SeqCst);
+        if cut {
+            for stream in self.shared.open.lock().expect("lock").drain(..) {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
     }
 }
 
-/// Copies `from` to `to`; with `held`, waits before each chunk while it is set.
-fn pump(mut from: TcpStream, mut to: TcpStream, held: Option<Arc<(Mutex<bool>, Condvar)>>) {
+/// Copies `from` to `to`; with `shared`, waits before each chunk while answers are held.
+fn pump(mut from: TcpStream, mut to: TcpStream, shared: Option<Arc<Shared>>) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if let Some(held) = &held {
-            let (lock, changed) = &**held;
-            let _guard = changed.wait_while(lock.lock().expect("lock"), |hold| *hold).expect("lock");
+        if let Some(shared) = &shared {
+            let _held = shared.changed.wait_while(shared.held.lock().expect("lock"), |hold| *hold).expect("lock");
         }
         if to.write_all(&buf[..n]).is_err() {
             break;
