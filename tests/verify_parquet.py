@@ -17,6 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+
+def check(condition, message):
+    """Fails the check (not a bare `assert`: `python -O` would skip those)."""
+    if not condition:
+        sys.exit(f"MISMATCH: {message}")
+
 def ts_ns(v, unit):
     if isinstance(v, str) and v.lstrip("-").isdigit():
         v = int(v)
@@ -109,7 +115,7 @@ def main(schema_path, input_path, rejects_path, parquet_path):
     rejected = {json.loads(l)["line"] for l in open(rejects_path, "rb") if l.strip()}
     accepted = [json.loads(l) for i, l in enumerate(lines, 1) if l.strip() and i not in rejected]
     table = pq.read_table(parquet_path)
-    assert table.num_rows == len(accepted), f"{table.num_rows} rows in Parquet, {len(accepted)} accepted records"
+    check(table.num_rows == len(accepted), f"{table.num_rows} rows in Parquet, {len(accepted)} accepted records")
     for f in schema["field"]:
         src = f.get("source", f["name"])
         source = src.split(".") if isinstance(src, str) else src
@@ -118,20 +124,20 @@ def main(schema_path, input_path, rejects_path, parquet_path):
             want = [None if x is None else float(pa.scalar(x, pa.float32()).as_py()) for x in want]
         got = column_values(table, f["name"], f["type"])
         for row, (w, g) in enumerate(zip(want, got)):
-            assert w == g, f"column {f['name']} row {row}: expected {w!r}, Parquet holds {g!r}"
+            check(w == g, f"column {f['name']} row {row}: expected {w!r}, Parquet holds {g!r}")
     for d in schema.get("derived", []):
         ts = table.column(d["from"]).cast(pa.int64()).to_pylist()
         col = table.column(d["name"])
         got = (col.cast(pa.int32()) if pa.types.is_date32(col.type) else col).to_pylist()
         day = 86_400 * 10**9
         want = [None if t is None else (t // day if d["kind"] == "date" else (t % day) // (3600 * 10**9)) for t in ts]
-        assert got == want, f"derived column {d['name']} differs"
+        check(got == want, f"derived column {d['name']} differs")
     con = duckdb.connect()
     n = con.execute(f"select count(*) from read_parquet('{parquet_path}')").fetchone()[0]
-    assert n == len(accepted), f"duckdb counts {n}"
+    check(n == len(accepted), f"duckdb counts {n}")
     top = con.execute(f"select account_id, count(*) c from read_parquet('{parquet_path}') group by 1 order by 2 desc limit 1").fetchone()
     want_top = max((sum(1 for r in accepted if (r.get("AccountID") or "") == a), a) for a in {r.get("AccountID") or "" for r in accepted})
-    assert top[1] == want_top[0], f"duckdb group-by {top} vs {want_top}"
+    check(top[1] == want_top[0], f"duckdb group-by {top} vs {want_top}")
     print(f"ok: {n} rows, {len(schema['field'])} fields and {len(schema.get('derived', []))} derived columns match the input")
 
 

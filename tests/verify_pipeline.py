@@ -20,6 +20,12 @@ import pyarrow.dataset as ds
 from verify_parquet import expected, lookup
 
 
+
+def check(condition, message):
+    """Fails the check (not a bare `assert`: `python -O` would skip those)."""
+    if not condition:
+        sys.exit(f"MISMATCH: {message}")
+
 def source_of(f):
     src = f.get("source", f["name"])
     return src.split(".") if isinstance(src, str) else src
@@ -79,20 +85,20 @@ def main(schema_path, input_path, partitions, lake_dir, url, database, table):
         return json.loads(records[o * partitions + p])
 
     coords, cols = lake_rows(lake_dir, schema)
-    assert len(set(coords)) == len(coords), f"lake: {len(coords) - len(set(coords))} duplicated rows"
+    check(len(set(coords)) == len(coords), f"lake: {len(coords) - len(set(coords))} duplicated rows")
     for i, (p, o, line) in enumerate(coords):
-        assert line == 1, f"one record per message, got line {line}"
+        check(line == 1, f"one record per message, got line {line}")
         rec = record_at(p, o)
         for f in schema["field"]:
             want, got = expected(f, lookup(rec, source_of(f))), cols[f["name"]][i]
             if f["type"].startswith("map<") and want is not None:
                 want = sorted(want)
-            assert want == got, f"lake {f['name']} at partition {p} offset {o}: expected {want!r}, found {got!r}"
+            check(want == got, f"lake {f['name']} at partition {p} offset {o}: expected {want!r}, found {got!r}")
 
     rows = clickhouse_rows(url, database, table)
     ch_coords = [(r["_partition"], int(r["_offset"]), r["_line"]) for r in rows]
-    assert len(set(ch_coords)) == len(ch_coords), f"clickhouse: {len(ch_coords) - len(set(ch_coords))} duplicated rows"
-    assert set(ch_coords) == set(coords), "the lake and ClickHouse hold different records"
+    check(len(set(ch_coords)) == len(ch_coords), f"clickhouse: {len(ch_coords) - len(set(ch_coords))} duplicated rows")
+    check(set(ch_coords) == set(coords), "the lake and ClickHouse hold different records")
     for r in rows:
         rec = record_at(r["_partition"], int(r["_offset"]))
         for f in schema["field"]:
@@ -105,8 +111,8 @@ def main(schema_path, input_path, partitions, lake_dir, url, database, table):
             if f["type"].startswith("float"):
                 want = None if want is None else float(want)
                 got = None if got is None else float(got)
-            assert want == got, f"clickhouse {f['name']} at partition {r['_partition']} offset {r['_offset']}: expected {want!r}, found {got!r}"
-    print(f"lake rows {len(coords)}, clickhouse rows {len(rows)}")
+            check(want == got, f"clickhouse {f['name']} at partition {r['_partition']} offset {r['_offset']}: expected {want!r}, found {got!r}")
+    print(f"ok: lake rows {len(coords)}, clickhouse rows {len(rows)}")
 
 
 if __name__ == "__main__":

@@ -147,7 +147,9 @@ pub fn verify_pipeline(env: &PipelineEnv, dataset: &str, input: &Path, partition
         .arg(clickhouse_url)
         .arg(&env.database)
         .arg(dataset);
-    ok(c);
+    let out = ok(c);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.starts_with("ok: "), "verify_pipeline.py did not report its check: {report}");
 }
 
 pub fn free_port() -> u16 {

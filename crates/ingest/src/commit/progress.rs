@@ -152,12 +152,20 @@ impl Progress {
     }
 
     /// While the batch of `ticket` is in flight for the current ownership of `tp`: an offset
-    /// whose commit claims nothing not yet durable (the last committed offset, else the
-    /// committable one, else this ownership's first batch). `None` once it is not.
+    /// whose commit claims nothing not yet durable (the committable offset, else the last
+    /// committed one, else this ownership's first batch). `None` once it is not.
     pub fn fence_offset(&self, tp: &Partition, ticket: Ticket) -> Option<i64> {
         let state = self.parts.get(tp).filter(|s| s.epoch == ticket.epoch)?;
         state.batches.get(&ticket.first).filter(|e| e.last == ticket.last && e.state == EntryState::InFlight)?;
-        state.committed.or(state.committable).or_else(|| state.batches.keys().next().copied())
+        state.committable.or(state.committed).or_else(|| state.batches.keys().next().copied())
+    }
+
+    /// A fence commit of `offset` was accepted; it may have reached the broker after a newer
+    /// commit and set the partition back to it, so a newer offset is sent again.
+    pub fn fence_committed(&mut self, tp: &Partition, offset: i64) {
+        if let Some(s) = self.parts.get_mut(tp).filter(|s| s.committed.is_some_and(|c| c > offset)) {
+            s.committed = Some(offset);
+        }
     }
 
     /// The last committed offset of `tp`, if any.
@@ -260,6 +268,10 @@ mod tests {
         p.committed(&tp, 10);
         assert_eq!(p.fence_offset(&tp, b), Some(10));
         assert_eq!(p.fence_offset(&tp, a), None, "done");
+        p.committed(&tp, 20);
+        p.fence_committed(&tp, 10);
+        assert_eq!(p.to_commit(), [], "nothing newer than 10 is committable");
+        assert_eq!(p.committed_offset(&tp), Some(10), "sent again once newer");
         p.forget(&tp);
         p.assign(&tp, Some(10));
         assert_eq!(p.fence_offset(&tp, b), None, "an earlier ownership");

@@ -126,7 +126,8 @@ pub struct RuntimeConfig {
     #[serde(default = "default_in_flight")]
     pub max_in_flight_bytes: usize,
     /// Most batches decoded and written at the same time (default 4); the others wait
-    /// their turn in offset order. Many small concurrent inserts slow ClickHouse down.
+    /// their turn, about in the order they were cut (all run at once while the run drains
+    /// at its end). Many small concurrent inserts slow ClickHouse down.
     #[serde(default = "default_concurrency")]
     pub max_concurrent_batches: usize,
     /// Address serving `/metrics` (Prometheus) and `/health`; none when absent.

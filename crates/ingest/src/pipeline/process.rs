@@ -102,7 +102,7 @@ pub async fn process(sinks: Arc<Sinks>, raw: Arc<RawBatch>, owner: &Owner) -> an
 }
 
 /// Writes one decoded batch, retrying as [`Retry`] decides.
-async fn write_retrying(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded, owner: &Owner) -> anyhow::Result<Summary> {
+async fn write_retrying(sinks: &Arc<Sinks>, raw: &RawBatch, decoded: &Decoded, owner: &Owner) -> anyhow::Result<Summary> {
     let fingerprint = raw.fingerprint();
     let mut retry = Retry::new(sinks.retry_timeout);
     loop {
@@ -126,6 +126,35 @@ async fn write_retrying(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded, owner:
             }
             Decision::Fail(failure) => return Err(e.context(format!("batch {}", raw.id)).context(failure)),
         }
+    }
+}
+
+/// This writer's intent of a batch whose fence has not passed: when the batch is given up
+/// (fenced, or its task aborted as the partition is revoked) while armed, the intent is
+/// marked abandoned, on a task of its own, so that no replay cuts along a batch nobody wrote.
+/// Never armed once the fence passed in an earlier attempt (that attempt may have written).
+struct Unconfirmed {
+    sinks: Arc<Sinks>,
+    id: sink::BatchId,
+    fingerprint: u64,
+    writer: String,
+    armed: bool,
+}
+
+impl Drop for Unconfirmed {
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if !self.armed {
+            return;
+        }
+        let (sinks, id, fingerprint, writer) = (self.sinks.clone(), self.id.clone(), self.fingerprint, std::mem::take(&mut self.writer));
+        runtime.spawn(async move {
+            let ledger = &sinks.ledger;
+            let marked = retrying("marking an intent abandoned", sinks.retry_timeout, || async { ledger.record(&id, LedgerState::Abandoned, 0, fingerprint, &writer).await.map_err(anyhow::Error::new) }).await;
+            if let Err(e) = marked {
+                tracing::warn!(batch = %id, error = %format!("{e:#}"), "could not mark the intent abandoned; a replay cuts along it");
+            }
+        });
     }
 }
 
@@ -199,7 +228,7 @@ fn decode(schema: &Arc<Schema>, raw: &RawBatch, limit: usize) -> anyhow::Result<
     Ok(Some(Decoded { rows, letters }))
 }
 
-async fn write(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded, fingerprint: u64, owner: &Owner) -> anyhow::Result<Summary> {
+async fn write(sinks: &Arc<Sinks>, raw: &RawBatch, decoded: &Decoded, fingerprint: u64, owner: &Owner) -> anyhow::Result<Summary> {
     let id = &raw.id;
     let recorded = sinks.ledger.state(id).await?;
     if let Some(Recorded { fingerprint: Some(before), .. }) = recorded {
@@ -219,15 +248,17 @@ async fn write(sinks: &Sinks, raw: &RawBatch, decoded: &Decoded, fingerprint: u6
         // This writer's own intent, also when replaying another's: an intent is abandoned
         // only by the writer that recorded it, so one this writer may write stays recorded.
         sinks.ledger.record(id, LedgerState::Intent, decoded.rows.num_rows(), fingerprint, owner.writer()).await?;
-        if let Err(e) = owner.confirm().await {
+        let range = (id.first_offset, id.last_offset);
+        let mut unconfirmed = Unconfirmed { sinks: sinks.clone(), id: id.clone(), fingerprint, writer: owner.writer().to_string(), armed: !owner.passed(range) };
+        if let Err(e) = owner.confirm(range).await {
             if e.downcast_ref::<Fenced>().is_some() {
                 tracing::warn!(batch = %id, "the partition has another owner now: batch given up, nothing of it written");
-                if let Err(e) = sinks.ledger.record(id, LedgerState::Abandoned, 0, fingerprint, owner.writer()).await {
-                    tracing::warn!(batch = %id, error = %e, "could not mark the intent abandoned; the next owner replays the batch");
-                }
+            } else {
+                unconfirmed.armed = false;
             }
             return Err(e);
         }
+        unconfirmed.armed = false;
         let stored = write_sinks(sinks, raw, &decoded.rows, decoded.letters.clone(), recorded.is_some()).await?;
         sinks.ledger.record(id, LedgerState::Done, stored.0, fingerprint, owner.writer()).await?;
         stored

@@ -280,7 +280,9 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
             run.dispatch(batch);
         }
     }
-    // Wait for the batches in flight (bounded), then give up what is left, uncommitted.
+    // Wait for the batches in flight (bounded), all at once now, then give up what is left,
+    // uncommitted.
+    run.turns.add_permits(run.in_flight());
     let deadline = Instant::now() + shutdown_timeout;
     while run.in_flight() > 0 {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -363,8 +365,8 @@ impl Run {
             // First message since assignment: rebuild the batches an earlier run started.
             let ledger = &self.sinks.ledger;
             let ranges = retrying("reading the batch ledger", self.sinks.retry_timeout, || async { ledger.ranges_from(&tp.0, tp.1, offset).await.map_err(anyhow::Error::new) }).await?;
-            let stage = match ranges.last() {
-                Some(&(_, until)) => {
+            let stage = match ranges.iter().map(|&(_, last)| last).max() {
+                Some(until) => {
                     tracing::info!(topic = %tp.0, partition = tp.1, batches = ranges.len(), until, "replaying batches an earlier run started, with the same boundaries");
                     Stage::Replaying { until }
                 }
