@@ -201,3 +201,75 @@ fn a_broker_restarted_mid_run_loses_and_duplicates_nothing() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains(" 0 messages"), "the group's offsets survived the restart:\n{text}");
 }
+
+/// The network between lakeport and the broker fails mid-run: answers stall for 4 s, then
+/// every connection is reset and new ones are refused for 3 s. The scheduled run rides it
+/// out and ends with every record once in each sink. (Should the session lapse anyway and
+/// tansu keep the lapsed member, so that the group never assigns again, the run must exit
+/// 5 saying so; the next run, with a new group as that message advises, completes.)
+#[test]
+fn a_stalled_and_reset_broker_connection_loses_and_duplicates_nothing() {
+    const RECORDS: usize = 20_000;
+    let env = PipelineEnv::new("netfault");
+    let dir = tempfile::tempdir().unwrap();
+    let broker = PrivateServer::broker_behind_proxy(&dir.path().join("broker"));
+    let proxy = common::proxy::Proxy::listen(broker.ports()[1], broker.ports()[0]);
+    let brokers = format!("127.0.0.1:{}", proxy.port);
+    ok({
+        let mut c = lakeport();
+        c.args(["gen", "--dataset", "gateway_dns", "--count", &RECORDS.to_string(), "--seed", "10", "--bad-ratio", "0"])
+            .args(["--kafka", &brokers, "--topic", &env.topic, "--partitions", "2"]);
+        c
+    });
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 500")]);
+    ok({
+        let mut c = env.lakeport("gateway_dns");
+        c.arg("migrate").arg(&pipeline);
+        c
+    });
+    let log = dir.path().join("run.log");
+    let mut run = {
+        let mut c = env.lakeport("gateway_dns");
+        c.env("LAKEPORT_KAFKA_BROKERS", &brokers).arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+        c.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap()
+    };
+    let rows = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_dns FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while rows() == 0 {
+        assert!(std::time::Instant::now() < deadline, "nothing written:\n{}", std::fs::read_to_string(&log).unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    proxy.hold_answers(true);
+    std::thread::sleep(Duration::from_secs(4));
+    proxy.cut(true);
+    proxy.hold_answers(false);
+    std::thread::sleep(Duration::from_secs(3));
+    proxy.cut(false);
+    let deadline = std::time::Instant::now() + RUN_DEADLINE;
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = run.kill();
+            panic!("the run did not end after the network came back:\n{}", std::fs::read_to_string(&log).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    if status.code() == Some(5) {
+        assert!(text.contains("assigned this process no partition"), "{text}");
+        let (code, again, _) = run_to_end({
+            let mut c = env.lakeport("gateway_dns");
+            c.env("LAKEPORT_KAFKA_BROKERS", &brokers).env("LAKEPORT_GROUP_ID", unique("group")).arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+            c
+        });
+        assert_eq!(code, Some(0), "the run with a new group:\n{again}");
+        text = again;
+    } else {
+        assert_eq!(status.code(), Some(0), "{text}");
+    }
+    let count = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.gateway_dns FORMAT TabSeparated", env.database));
+    assert_eq!(count.trim(), format!("{RECORDS}\t{RECORDS}"), "{text}");
+    assert_eq!(lake_counts(&env.lake), (RECORDS as u64, RECORDS as u64), "lake: rows and unique coordinates");
+}

@@ -78,7 +78,7 @@ fn kill_loop(l: &Loop) {
     let total = l.records + l.signals * CHUNK;
     ok({
         let mut c = lakeport();
-        c.args(["gen", "--dataset", l.dataset, "--count", &total.to_string(), "--seed", &l.seed.to_string(), "--bad-ratio", "0.02", "--out"]).arg(&input);
+        c.args(["gen", "--dataset", l.dataset, "--count", &total.to_string(), "--seed", &l.seed.to_string(), "--bad-ratio", "0.02", "--labels"]).arg(input.with_extension("labels")).arg("--out").arg(&input);
         c
     });
     // Bytes, not text: some bad records are not UTF-8.
@@ -173,12 +173,13 @@ fn kill_loop(l: &Loop) {
     assert_eq!(code, Some(0), "the last run:\n{text}");
     eprintln!("{}: {stuck_groups} stuck group(s) replaced", l.dataset);
 
-    let (rows, rejected) = accepted(&input, l.dataset);
+    let (rows, rejected) = expected(&input);
     let ch = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.{} FORMAT TabSeparated", env.database, l.dataset));
     assert_eq!(ch.trim(), format!("{rows}\t{rows}"), "ClickHouse: rows and unique coordinates");
     let letters = dead_letter_lines(&env.dead_letters);
     let unique: HashSet<(i64, i64, i64)> = letters.iter().map(|l| (l["partition"].as_i64().unwrap(), l["offset"].as_i64().unwrap(), l["line"].as_i64().unwrap())).collect();
     assert_eq!((letters.len(), unique.len()), (rejected, rejected), "dead letters: lines and unique coordinates");
+    check_dead_letters(&letters, &input, PARTITIONS);
     verify_pipeline(&env, l.dataset, &input, PARTITIONS, &service("LAKEPORT_TEST_CLICKHOUSE_URL"));
 }
 

@@ -20,11 +20,27 @@ fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() 
         c.env("LAKEPORT_CLICKHOUSE_URL", ch.url()).env("LAKEPORT_GATEWAY_DNS_METRICS", format!("127.0.0.1:{metrics}"));
     };
     let input = dir.path().join("input.ndjson");
-    for extra in [vec!["--out", input.to_str().unwrap()], vec!["--kafka", &service("LAKEPORT_TEST_KAFKA_BROKERS"), "--topic", &env.topic, "--partitions", "2"]] {
+    ok({
         let mut c = lakeport();
-        c.args(["gen", "--dataset", "gateway_dns", "--count", "6000", "--seed", "3", "--bad-ratio", "0.01"]).args(extra);
-        ok(c);
-    }
+        c.args(["gen", "--dataset", "gateway_dns", "--count", "6000", "--seed", "3", "--bad-ratio", "0.01", "--out"]).arg(&input).arg("--labels").arg(input.with_extension("labels"));
+        c
+    });
+    // Produced in two parts, the second while ClickHouse is down (record i at partition
+    // i % 2, offset i / 2: each part has an even number of records).
+    let bytes = std::fs::read(&input).unwrap(); // not text: some bad records are not UTF-8
+    let lines: Vec<&[u8]> = bytes.strip_suffix(b"\n").unwrap_or(&bytes).split(|&b| b == b'\n').collect();
+    let produce = |part: &[&[u8]], name: &str| {
+        let file = dir.path().join(name);
+        let mut body = part.join(&b'\n');
+        body.push(b'\n');
+        std::fs::write(&file, body).unwrap();
+        ok({
+            let mut c = lakeport();
+            c.arg("produce").arg(&file).args(["--kafka", &service("LAKEPORT_TEST_KAFKA_BROKERS"), "--topic", &env.topic, "--partitions", "2"]);
+            c
+        });
+    };
+    produce(&lines[..5000], "first.ndjson");
     let text = std::fs::read_to_string(root().join("pipelines/gateway_dns.toml")).unwrap().replace("../schemas/", &format!("{}/schemas/", root().display())).replace("max_rows = 200000", "max_rows = 500").replace("max_age = \"10s\"", "max_age = \"1s\"");
     let pipeline = dir.path().join("faults.toml");
     std::fs::write(&pipeline, text).unwrap();
@@ -57,11 +73,12 @@ fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() 
     std::fs::remove_file(&blocker).unwrap();
     std::thread::sleep(Duration::from_secs(4));
     ch.kill();
+    produce(&lines[5000..], "second.ndjson");
     std::thread::sleep(Duration::from_secs(6));
     let during = http_get(metrics, "/metrics");
     ch.up();
 
-    let (rows, _) = accepted(&input, "gateway_dns");
+    let (rows, _) = expected(&input);
     let query = |sql: &str| {
         let c = sink::clickhouse::ClickHouseConfig::new(ch.url(), "x").validate().unwrap();
         tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async { sink::clickhouse::Client::new(&c).unwrap().query(sql).await })
@@ -81,7 +98,12 @@ fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() 
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(status.success(), "run did not stop cleanly:\n{log}");
     assert_eq!(last.trim(), format!("{rows}\t{rows}"), "ClickHouse rows and unique coordinates\n{log}");
-    assert!(during.contains("lakeport_sink_retries_total{") && during.contains("sink=\"lake\""), "retries of the lake in /metrics:\n{during}");
+    let retries = |sink: &str| -> f64 {
+        let label = format!("sink=\"{sink}\"");
+        during.lines().filter(|l| l.starts_with("lakeport_sink_retries_total{") && l.contains(&label)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    };
+    assert!(retries("lake") > 0.0, "retries of the lake in /metrics:\n{during}");
+    assert!(retries("clickhouse") + retries("ledger") > 0.0, "retries of ClickHouse in /metrics:\n{during}");
     assert!(log.contains("retrying"), "the log says it retries:\n{log}");
     verify_pipeline(&env, "gateway_dns", &input, 2, &ch.url());
 }

@@ -17,7 +17,7 @@ fn scheduled_run_puts_every_record_once_in_both_sinks_or_the_dead_letters() {
         let count = "3000";
         ok({
             let mut c = lakeport();
-            c.args(["gen", "--dataset", dataset, "--count", count, "--seed", "21", "--bad-ratio", "0.05", "--out"]).arg(&input);
+            c.args(["gen", "--dataset", dataset, "--count", count, "--seed", "21", "--bad-ratio", "0.05", "--labels"]).arg(input.with_extension("labels")).arg("--out").arg(&input);
             c
         });
         ok({
@@ -37,7 +37,7 @@ fn scheduled_run_puts_every_record_once_in_both_sinks_or_the_dead_letters() {
             c
         });
         let report = String::from_utf8_lossy(&run.stdout);
-        let (rows, rejected) = accepted(&input, dataset);
+        let (rows, rejected) = expected(&input);
         assert_eq!(rows + rejected, 3000);
         assert!(rejected > 100, "{report}");
 
@@ -51,6 +51,7 @@ fn scheduled_run_puts_every_record_once_in_both_sinks_or_the_dead_letters() {
             assert!(l["raw"].is_string() || l["raw_base64"].is_string(), "{l}");
             assert_eq!(l["dataset"], dataset);
         }
+        check_dead_letters(&letters, &input, PARTITIONS);
         assert!(report.contains(&format!("lake: {rows} rows")) && report.contains(&format!("clickhouse: {rows} rows")), "{report}");
 
         verify_pipeline(&env, dataset, &input, PARTITIONS, &service("LAKEPORT_TEST_CLICKHOUSE_URL"));

@@ -372,3 +372,76 @@ fn clickhouse_cut_off_past_the_retry_timeout_exits_4_then_the_next_run_completes
     assert_eq!(count_rows(&env.database, "gateway_dns"), format!("{RECORDS}\t{RECORDS}"));
     assert_eq!(lake_counts(&env.lake), (RECORDS as u64, RECORDS as u64), "lake: rows and unique coordinates");
 }
+
+/// The lake's object store (S3, through a proxy) stalls for 8 s, then drops every
+/// connection for 3 s, while batches are being written: the run waits it out and ends
+/// with every record once in ClickHouse and in the lake (read back from S3 by pyarrow).
+#[test]
+fn a_stalling_and_failing_object_store_is_waited_out() {
+    const RECORDS: usize = 10_000;
+    let env = PipelineEnv::new("slowstore");
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = service("LAKEPORT_TEST_S3_ENDPOINT");
+    let port: u16 = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+    let bucket = unique("bucket").replace('_', "-");
+    assert!(http_request(port, "PUT", &format!("/{bucket}")).starts_with("HTTP/1.1 200"), "create bucket {bucket}");
+    let proxy = proxy::Proxy::start(port);
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 500")]);
+    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 33, 2);
+    ok({
+        let mut c = env.lakeport("gateway_dns");
+        c.arg("migrate").arg(&pipeline);
+        c
+    });
+    let log = dir.path().join("run.log");
+    let mut run = {
+        let mut c = env.lakeport("gateway_dns");
+        c.env("LAKEPORT_LAKE_URL", format!("s3://{bucket}/lake"))
+            .env("AWS_ENDPOINT", format!("http://127.0.0.1:{}", proxy.port))
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", service("LAKEPORT_TEST_S3_ACCESS_KEY_ID"))
+            .env("AWS_SECRET_ACCESS_KEY", service("LAKEPORT_TEST_S3_SECRET_ACCESS_KEY"))
+            .env("AWS_REGION", service("LAKEPORT_TEST_S3_REGION"));
+        c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+        c.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap()
+    };
+    let rows = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_dns FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while rows() == 0 {
+        assert!(Instant::now() < deadline, "nothing written:\n{}", std::fs::read_to_string(&log).unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    proxy.hold_answers(true);
+    std::thread::sleep(Duration::from_secs(8));
+    proxy.cut(true);
+    proxy.hold_answers(false);
+    std::thread::sleep(Duration::from_secs(3));
+    proxy.cut(false);
+    let deadline = Instant::now() + RUN_DEADLINE;
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = run.kill();
+            panic!("the run did not end:\n{}", std::fs::read_to_string(&log).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(0), "{text}");
+    assert!(text.contains("retrying"), "the store's failures were retried:\n{text}");
+    assert_eq!(count_rows(&env.database, "gateway_dns"), format!("{RECORDS}\t{RECORDS}"), "{text}");
+    let script = "import sys, pyarrow.dataset as ds, pyarrow.fs as fs\n\
+        s3 = fs.S3FileSystem(endpoint_override=sys.argv[1], scheme='http', access_key=sys.argv[2], secret_key=sys.argv[3], region=sys.argv[4])\n\
+        t = ds.dataset(sys.argv[5], filesystem=s3, format='parquet', partitioning='hive').to_table(columns=['_partition', '_offset', '_line'])\n\
+        print(t.num_rows, len(set(zip(*[t.column(c).to_pylist() for c in ['_partition', '_offset', '_line']]))))";
+    let out = ok({
+        let mut c = Command::new(python());
+        c.args(["-c", script, &endpoint.replace("http://", "")])
+            .args(["LAKEPORT_TEST_S3_ACCESS_KEY_ID", "LAKEPORT_TEST_S3_SECRET_ACCESS_KEY", "LAKEPORT_TEST_S3_REGION"].map(service))
+            .arg(format!("{bucket}/lake/gateway_dns"));
+        c
+    });
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{RECORDS} {RECORDS}"), "lake rows and unique coordinates, read from S3");
+}

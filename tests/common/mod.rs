@@ -122,17 +122,45 @@ pub fn python() -> String {
     })
 }
 
-/// What the decoder accepts of an NDJSON file: `(rows, rejected)`, from `lakeport convert`.
-pub fn accepted(input: &Path, dataset: &str) -> (usize, usize) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut c = lakeport();
-    c.args(["convert", "--schema", dataset]).arg(input).arg("--out").arg(dir.path().join("all.parquet"));
-    let text = String::from_utf8_lossy(&ok(c).stdout).to_string();
-    let number = |word: &str| -> usize {
-        let at = text.find(word).unwrap_or_else(|| panic!("{word:?} not in {text:?}")) + word.len();
-        text[at..].trim_start().split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse().ok()).expect("a count")
-    };
-    (number("wrote"), number("rejected"))
+/// The generator's word on each record of `input` (`gen --labels`, written next to it as
+/// `<input>.labels`): `valid`, or the reason kind its rejection must carry. Independent of
+/// the decoder under test.
+pub fn labels(input: &Path) -> Vec<String> {
+    let path = input.with_extension("labels");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).lines().map(str::to_string).collect()
+}
+
+/// Records of `input` the generator made valid, and bad.
+pub fn expected(input: &Path) -> (usize, usize) {
+    let labels = labels(input);
+    let valid = labels.iter().filter(|l| *l == "valid").count();
+    (valid, labels.len() - valid)
+}
+
+/// The dead letters are exactly the bad records of `input` (record i produced to partition
+/// i % `partitions` at offset i / `partitions`), each once, with the reason kind the
+/// generator named and the input's bytes as `raw`.
+pub fn check_dead_letters(letters: &[serde_json::Value], input: &Path, partitions: i32) {
+    use base64::Engine as _;
+    let labels = labels(input);
+    let bytes = std::fs::read(input).unwrap();
+    let lines: Vec<&[u8]> = bytes.strip_suffix(b"\n").unwrap_or(&bytes).split(|&b| b == b'\n').collect();
+    assert_eq!(lines.len(), labels.len(), "one label per record");
+    let mut seen = std::collections::HashSet::new();
+    for l in letters {
+        let (p, o) = (l["partition"].as_i64().expect("partition"), l["offset"].as_i64().expect("offset"));
+        let i = (o * i64::from(partitions) + p) as usize;
+        assert!(seen.insert(i), "record {i} dead-lettered twice");
+        assert_eq!(l["kind"].as_str(), Some(labels[i].as_str()), "record {i}: {l}");
+        let raw = match (l["raw"].as_str(), l["raw_base64"].as_str()) {
+            (Some(text), _) => text.as_bytes().to_vec(),
+            (None, Some(b64)) => base64::engine::general_purpose::STANDARD.decode(b64).expect("base64"),
+            _ => panic!("no raw bytes: {l}"),
+        };
+        assert!(raw == lines[i], "record {i}: raw differs from the input");
+    }
+    let bad = labels.iter().filter(|l| *l != "valid").count();
+    assert_eq!(seen.len(), bad, "every bad record is a dead letter");
 }
 
 /// Runs `tests/verify_pipeline.py`: every lake and ClickHouse row of `env` holds exactly the
@@ -183,6 +211,23 @@ impl PrivateServer {
             c.args(["broker", "--listener-url", &listener, "--advertised-listener-url", &listener, "--storage-engine", "memory://tansu/"]);
             c
         })
+    }
+
+    /// A tansu broker that tells clients to connect to port `ports()[1]` (for a proxy in
+    /// front of it: clients reach a broker at the address it advertises).
+    pub fn broker_behind_proxy(dir: &Path) -> Self {
+        Self::start(dir, 2, |_, ports| {
+            let listener = format!("tcp://127.0.0.1:{}", ports[0]);
+            let advertised = format!("tcp://127.0.0.1:{}", ports[1]);
+            let mut c = Command::new(service("LAKEPORT_TEST_TANSU"));
+            c.args(["broker", "--listener-url", &listener, "--advertised-listener-url", &advertised, "--storage-engine", "memory://tansu/"]);
+            c
+        })
+    }
+
+    /// Its ports (the first is the one it serves on).
+    pub fn ports(&self) -> &[u16] {
+        &self.ports
     }
 
     /// A tansu broker keeping topics and group offsets in a fresh bucket of the test S3

@@ -24,7 +24,12 @@ struct Shared {
 impl Proxy {
     /// Forwards every connection to `127.0.0.1:target`.
     pub fn start(target: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        Self::listen(0, target)
+    }
+
+    /// Listens on `port` (0: any free one) and forwards to `127.0.0.1:target`.
+    pub fn listen(port: u16, target: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let shared = Arc::new(Shared::default());
         let accepting = shared.clone();

@@ -26,6 +26,10 @@ pub struct GenArgs {
     /// Output file (`.gz` for gzip); default stdout.
     #[arg(long, conflicts_with = "kafka")]
     out: Option<PathBuf>,
+    /// Also write each record's expected outcome here, one line per record: `valid`, or
+    /// the reason kind the decoder must reject it with (an oracle for tests).
+    #[arg(long)]
+    labels: Option<PathBuf>,
     /// Produce the records to Kafka (bootstrap brokers) instead, one record per message.
     #[arg(long, requires = "topic")]
     kafka: Option<String>,
@@ -45,7 +49,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!((0.0..=1.0).contains(&args.bad_ratio), "--bad-ratio must be between 0 and 1, got {}", args.bad_ratio);
     if let (Some(brokers), Some(topic)) = (&args.kafka, &args.topic) {
         let mut records = Vec::new();
-        let kinds = generate(args.dataset, args.seed, args.bad_ratio, args.count, &mut records)?;
+        let kinds = generate(&args, &mut records)?;
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
         let sent = runtime.block_on(super::produce::produce_lines(brokers, topic, args.partitions, &records))?;
         eprintln!("lakeport gen: produced {sent} {} records to {topic} ({kinds:?})", args.dataset.name());
@@ -63,27 +67,38 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
-    let kinds = generate(args.dataset, args.seed, args.bad_ratio, args.count, &mut out)?;
+    let kinds = generate(&args, &mut out)?;
     out.into_inner().map_err(|e| e.into_error()).context("flushing output")?.flush().context("flushing output")?;
     let summary: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}={n}")).collect();
     eprintln!("lakeport gen: {} {} records ({})", args.count, args.dataset.name(), summary.join(", "));
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes `count` records, one per line; returns how many of each kind.
-pub fn generate(dataset: Dataset, seed: u64, bad_ratio: f64, count: u64, out: &mut impl Write) -> anyhow::Result<BTreeMap<String, u64>> {
-    let mut g = Generator::new(dataset, seed).with_bad_ratio(bad_ratio);
+/// Writes the records of `args`, one per line (and their labels); returns how many of each
+/// kind.
+fn generate(args: &GenArgs, out: &mut impl Write) -> anyhow::Result<BTreeMap<String, u64>> {
+    let mut labels = match &args.labels {
+        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        None => None,
+    };
+    let mut g = Generator::new(args.dataset, args.seed).with_bad_ratio(args.bad_ratio);
     let mut kinds = BTreeMap::new();
     let mut buf = Vec::with_capacity(4096);
-    for _ in 0..count {
+    for _ in 0..args.count {
         buf.clear();
-        let kind = match g.next_record(&mut buf) {
-            RecordKind::Valid => "valid".to_string(),
-            RecordKind::Bad(b) => format!("{b:?}"),
+        let (kind, label) = match g.next_record(&mut buf) {
+            RecordKind::Valid => ("valid".to_string(), "valid"),
+            RecordKind::Bad(b) => (format!("{b:?}"), b.reject_kind()),
         };
         *kinds.entry(kind).or_insert(0) += 1;
         buf.push(b'\n');
         out.write_all(&buf).context("writing records")?;
+        if let Some(l) = &mut labels {
+            writeln!(l, "{label}").context("writing labels")?;
+        }
+    }
+    if let Some(l) = labels {
+        l.into_inner().map_err(|e| e.into_error()).context("flushing labels")?;
     }
     Ok(kinds)
 }

@@ -87,6 +87,21 @@ pub enum BadKind {
 }
 
 impl BadKind {
+    /// The reason kind the decoder gives such a record (`RejectReason::kind`).
+    pub fn reject_kind(self) -> &'static str {
+        match self {
+            BadKind::MalformedJson | BadKind::Truncated => "malformed_json",
+            BadKind::InvalidUtf8 => "invalid_utf8",
+            BadKind::WrongType => "wrong_type",
+            BadKind::OutOfRange => "out_of_range",
+            BadKind::MissingRequired => "missing_field",
+            BadKind::InvalidIp | BadKind::InvalidTimestamp => "invalid_value",
+            BadKind::NotAnObject => "not_an_object",
+            BadKind::Oversize => "too_large",
+            BadKind::DuplicateKey => "duplicate_key",
+        }
+    }
+
     /// Every kind.
     pub const ALL: [BadKind; 11] = [
         BadKind::MalformedJson,
