@@ -170,30 +170,13 @@ fn a_broker_restarted_mid_run_loses_and_duplicates_nothing() {
         c.arg("migrate").arg(&pipeline);
         c
     });
-    let log = dir.path().join("run.log");
-    let mut first = run().stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
-    let rows = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_dns FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while rows() == 0 {
-        assert!(std::time::Instant::now() < deadline, "nothing written:\n{}", std::fs::read_to_string(&log).unwrap());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let first = Background::spawn(run(), &dir.path().join("run.log"));
+    first.wait_for_rows(&env.database, "gateway_dns");
     broker.kill();
     std::thread::sleep(Duration::from_secs(4));
     broker.up();
-    let deadline = std::time::Instant::now() + RUN_DEADLINE;
-    let status = loop {
-        if let Some(status) = first.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = first.kill();
-            panic!("the run did not end after the broker came back:\n{}", std::fs::read_to_string(&log).unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(status.code(), Some(0), "{text}");
+    let (code, text) = first.wait();
+    assert_eq!(code, Some(0), "{text}");
     let count = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.gateway_dns FORMAT TabSeparated", env.database));
     assert_eq!(count.trim(), format!("{RECORDS}\t{RECORDS}"), "{text}");
     assert_eq!(lake_counts(&env.lake), (RECORDS as u64, RECORDS as u64), "lake: rows and unique coordinates");
@@ -227,37 +210,20 @@ fn a_stalled_and_reset_broker_connection_loses_and_duplicates_nothing() {
         c.arg("migrate").arg(&pipeline);
         c
     });
-    let log = dir.path().join("run.log");
-    let mut run = {
+    let run = {
         let mut c = env.lakeport("gateway_dns");
         c.env("LAKEPORT_KAFKA_BROKERS", &brokers).arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
-        c.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap()
+        Background::spawn(c, &dir.path().join("run.log"))
     };
-    let rows = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_dns FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while rows() == 0 {
-        assert!(std::time::Instant::now() < deadline, "nothing written:\n{}", std::fs::read_to_string(&log).unwrap());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    run.wait_for_rows(&env.database, "gateway_dns");
     proxy.hold_answers(true);
     std::thread::sleep(Duration::from_secs(4));
     proxy.cut(true);
     proxy.hold_answers(false);
     std::thread::sleep(Duration::from_secs(3));
     proxy.cut(false);
-    let deadline = std::time::Instant::now() + RUN_DEADLINE;
-    let status = loop {
-        if let Some(status) = run.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = run.kill();
-            panic!("the run did not end after the network came back:\n{}", std::fs::read_to_string(&log).unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut text = std::fs::read_to_string(&log).unwrap();
-    if status.code() == Some(5) {
+    let (code, mut text) = run.wait();
+    if code == Some(5) {
         assert!(text.contains("assigned this process no partition"), "{text}");
         let (code, again, _) = run_to_end({
             let mut c = env.lakeport("gateway_dns");
@@ -267,7 +233,7 @@ fn a_stalled_and_reset_broker_connection_loses_and_duplicates_nothing() {
         assert_eq!(code, Some(0), "the run with a new group:\n{again}");
         text = again;
     } else {
-        assert_eq!(status.code(), Some(0), "{text}");
+        assert_eq!(code, Some(0), "{text}");
     }
     let count = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.gateway_dns FORMAT TabSeparated", env.database));
     assert_eq!(count.trim(), format!("{RECORDS}\t{RECORDS}"), "{text}");

@@ -269,18 +269,12 @@ fn a_frozen_process_that_lost_its_partitions_writes_none_of_them() {
         c
     });
     let proxy = proxy::Proxy::start(service("LAKEPORT_TEST_CLICKHOUSE_HTTP_PORT").parse().unwrap());
-    let log = dir.path().join("frozen.log");
-    let mut frozen = {
+    let frozen = {
         let mut c = env.lakeport("gateway_dns");
         c.env("LAKEPORT_CLICKHOUSE_URL", format!("http://127.0.0.1:{}", proxy.port)).arg("run").arg(&frozen_file).args(["--until-caught-up", "--no-progress"]);
-        c.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap()
+        Background::spawn(c, &dir.path().join("frozen.log"))
     };
-    let rows = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_dns FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while rows() == 0 {
-        assert!(Instant::now() < deadline, "the first process wrote nothing:\n{}", std::fs::read_to_string(&log).unwrap());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    frozen.wait_for_rows(&env.database, "gateway_dns");
     proxy.hold_answers(true);
     std::thread::sleep(Duration::from_millis(500));
     let signal = |name: &str| assert!(Command::new("kill").args([name, &frozen.id().to_string()]).status().unwrap().success());
@@ -291,23 +285,12 @@ fn a_frozen_process_that_lost_its_partitions_writes_none_of_them() {
         c
     });
     assert_eq!(code, Some(0), "the member that took over:\n{text}");
-    assert!(rows() >= RECORDS, "the member that took over wrote what was left");
+    assert!(rows(&env.database, "gateway_dns") >= RECORDS, "the member that took over wrote what was left");
     signal("-CONT");
     proxy.hold_answers(false);
-    let deadline = Instant::now() + RUN_DEADLINE;
-    let status = loop {
-        if let Some(status) = frozen.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = frozen.kill();
-            panic!("the woken process did not end:\n{}", std::fs::read_to_string(&log).unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let woken = std::fs::read_to_string(&log).unwrap();
+    let (code, woken) = frozen.wait();
     eprintln!("woken process: {} batch(es) given up by the fence, {} fence retries; {}", woken.matches("the partition has another owner now").count(), woken.matches("ownership not confirmed yet").count(), woken.lines().filter(|l| l.contains("not confirmed")).take(2).collect::<Vec<_>>().join("\n"));
-    assert_eq!(status.code(), Some(0), "the woken process:\n{woken}");
+    assert_eq!(code, Some(0), "the woken process:\n{woken}");
     assert_eq!(count_rows(&env.database, "gateway_dns"), format!("{RECORDS}\t{RECORDS}"), "ClickHouse; the woken process:\n{woken}");
     assert_eq!(lake_counts(&env.lake), (RECORDS as u64, RECORDS as u64), "lake: rows and unique coordinates; the woken process:\n{woken}");
 }
@@ -342,30 +325,13 @@ fn clickhouse_cut_off_past_the_retry_timeout_exits_4_then_the_next_run_completes
         c.env("LAKEPORT_CLICKHOUSE_URL", format!("http://127.0.0.1:{}", proxy.port)).arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
         c
     };
-    let log = dir.path().join("cut.log");
-    let mut first = run().stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
-    let rows = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_dns FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while rows() == 0 {
-        assert!(Instant::now() < deadline, "nothing written:\n{}", std::fs::read_to_string(&log).unwrap());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let first = Background::spawn(run(), &dir.path().join("cut.log"));
+    first.wait_for_rows(&env.database, "gateway_dns");
     proxy.cut(true);
-    let cut_at = Instant::now();
-    let status = loop {
-        if let Some(status) = first.try_wait().unwrap() {
-            break status;
-        }
-        if cut_at.elapsed() > Duration::from_secs(120) {
-            let _ = first.kill();
-            panic!("still running 120 s after the cut:\n{}", std::fs::read_to_string(&log).unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(status.code(), Some(4), "{text}");
+    let (code, text) = first.wait();
+    assert_eq!(code, Some(4), "{text}");
     assert!(text.contains("retry_timeout"), "the message names the setting:\n{text}");
-    assert!(rows() < RECORDS, "the cut came before the end");
+    assert!(rows(&env.database, "gateway_dns") < RECORDS, "the cut came before the end");
     proxy.cut(false);
     let (code, text, _) = run_to_end(run());
     assert_eq!(code, Some(0), "{text}");
@@ -393,8 +359,7 @@ fn a_stalling_and_failing_object_store_is_waited_out() {
         c.arg("migrate").arg(&pipeline);
         c
     });
-    let log = dir.path().join("run.log");
-    let mut run = {
+    let run = {
         let mut c = env.lakeport("gateway_dns");
         c.env("LAKEPORT_LAKE_URL", format!("s3://{bucket}/lake"))
             .env("AWS_ENDPOINT", format!("http://127.0.0.1:{}", proxy.port))
@@ -403,33 +368,17 @@ fn a_stalling_and_failing_object_store_is_waited_out() {
             .env("AWS_SECRET_ACCESS_KEY", service("LAKEPORT_TEST_S3_SECRET_ACCESS_KEY"))
             .env("AWS_REGION", service("LAKEPORT_TEST_S3_REGION"));
         c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
-        c.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap()
+        Background::spawn(c, &dir.path().join("run.log"))
     };
-    let rows = || clickhouse(&format!("SELECT count() FROM `{}`.gateway_dns FORMAT TabSeparated", env.database)).trim().parse::<usize>().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while rows() == 0 {
-        assert!(Instant::now() < deadline, "nothing written:\n{}", std::fs::read_to_string(&log).unwrap());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    run.wait_for_rows(&env.database, "gateway_dns");
     proxy.hold_answers(true);
     std::thread::sleep(Duration::from_secs(8));
     proxy.cut(true);
     proxy.hold_answers(false);
     std::thread::sleep(Duration::from_secs(3));
     proxy.cut(false);
-    let deadline = Instant::now() + RUN_DEADLINE;
-    let status = loop {
-        if let Some(status) = run.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = run.kill();
-            panic!("the run did not end:\n{}", std::fs::read_to_string(&log).unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(status.code(), Some(0), "{text}");
+    let (code, text) = run.wait();
+    assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("retrying"), "the store's failures were retried:\n{text}");
     assert_eq!(count_rows(&env.database, "gateway_dns"), format!("{RECORDS}\t{RECORDS}"), "{text}");
     let script = "import sys, pyarrow.dataset as ds, pyarrow.fs as fs\n\

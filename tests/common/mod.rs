@@ -139,7 +139,8 @@ pub fn expected(input: &Path) -> (usize, usize) {
 
 /// The dead letters are exactly the bad records of `input` (record i produced to partition
 /// i % `partitions` at offset i / `partitions`), each once, with the reason kind the
-/// generator named and the input's bytes as `raw`.
+/// generator named and the input's line as `raw` (without surrounding white space, as the
+/// decoder frames records).
 pub fn check_dead_letters(letters: &[serde_json::Value], input: &Path, partitions: i32) {
     use base64::Engine as _;
     let labels = labels(input);
@@ -157,7 +158,7 @@ pub fn check_dead_letters(letters: &[serde_json::Value], input: &Path, partition
             (None, Some(b64)) => base64::engine::general_purpose::STANDARD.decode(b64).expect("base64"),
             _ => panic!("no raw bytes: {l}"),
         };
-        assert!(raw == lines[i], "record {i}: raw differs from the input");
+        assert!(raw == lines[i].trim_ascii(), "record {i}: raw differs from the input line (without surrounding white space)");
     }
     let bad = labels.iter().filter(|l| *l != "valid").count();
     assert_eq!(seen.len(), bad, "every bad record is a dead letter");
@@ -354,6 +355,58 @@ pub fn run_to_end(mut c: Command) -> (Option<i32>, String, Duration) {
     (status.code(), text, started.elapsed())
 }
 
+/// A command running in the background, its standard error in a log file.
+pub struct Background {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Background {
+    pub fn spawn(mut c: Command, log: &Path) -> Self {
+        let child = c.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(log).expect("log file")).spawn().expect("spawn");
+        Self { child, log: log.to_path_buf() }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `database.table` holds rows (at most 120 s).
+    pub fn wait_for_rows(&self, database: &str, table: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while rows(database, table) == 0 {
+            assert!(Instant::now() < deadline, "no row written after 120 s:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for its end, for at most [`RUN_DEADLINE`] (then it is killed and the test fails
+    /// with its log); its exit code and log.
+    pub fn wait(mut self) -> (Option<i32>, String) {
+        let deadline = Instant::now() + RUN_DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return (status.code(), self.log());
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("still running after {RUN_DEADLINE:?}; killed. Its log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Rows of `database.table` on the test ClickHouse.
+pub fn rows(database: &str, table: &str) -> usize {
+    clickhouse(&format!("SELECT count() FROM `{database}`.`{table}` FORMAT TabSeparated")).trim().parse().expect("a count")
+}
+
 /// The longest a command of [`run_to_end`] may take.
 pub const RUN_DEADLINE: Duration = Duration::from_secs(240);
 
@@ -382,6 +435,10 @@ pub fn lake_counts(dir: &Path) -> (u64, u64) {
         c
     });
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.split_whitespace().map(|n| n.parse::<u64>().unwrap_or_else(|_| panic!("duckdb said {text:?}")));
-    (it.next().unwrap(), it.next().unwrap())
+    let last = text.lines().last().unwrap_or_default();
+    let counts: Vec<u64> = last.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    match counts[..] {
+        [rows, unique] => (rows, unique),
+        _ => panic!("duckdb said {text:?} (stderr {:?})", String::from_utf8_lossy(&out.stderr)),
+    }
 }
