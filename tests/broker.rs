@@ -49,11 +49,7 @@ fn a_scheduled_run_that_gets_no_partition_fails_and_says_why() {
     let empty_topic = format!("{}_empty", env.topic);
     mock.create_topic(&empty_topic, 1, 1).unwrap();
     mock.request_errors(RDKafkaApiKey::SyncGroup, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS; 2000]);
-    ok({
-        let mut c = env.lakeport("gateway_dns");
-        c.arg("migrate").arg(&pipeline);
-        c
-    });
+    env.migrate("gateway_dns", &pipeline);
     let scheduled = |topic: &str| {
         let mut c = env.lakeport("gateway_dns");
         c.env("LAKEPORT_KAFKA_BROKERS", mock.bootstrap_servers()).env("LAKEPORT_GATEWAY_DNS_TOPIC", topic);
@@ -84,11 +80,7 @@ fn broker_errors_are_retried_without_loss_or_duplicates() {
     mock.request_errors(RDKafkaApiKey::OffsetCommit, &[RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE; 6]);
     mock.request_errors(RDKafkaApiKey::OffsetFetch, &[RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE; 3]);
     mock.request_errors(RDKafkaApiKey::Heartbeat, &[RD_KAFKA_RESP_ERR__TRANSPORT; 3]);
-    ok({
-        let mut c = env.lakeport("gateway_dns");
-        c.arg("migrate").arg(&pipeline);
-        c
-    });
+    env.migrate("gateway_dns", &pipeline);
     let (code, text, _) = run_to_end({
         let mut c = env.lakeport("gateway_dns");
         c.env("LAKEPORT_KAFKA_BROKERS", mock.bootstrap_servers());
@@ -128,11 +120,7 @@ fn a_partition_ending_in_a_transaction_marker_is_caught_up() {
         runtime.block_on(producer.send(FutureRecord::<(), str>::to(&env.topic).payload(line.as_str()).partition(0), Duration::from_secs(30))).map_err(|(e, _)| e).unwrap();
     }
     producer.commit_transaction(Duration::from_secs(30)).unwrap();
-    ok({
-        let mut c = env.lakeport("gateway_dns");
-        c.arg("migrate").arg(&pipeline);
-        c
-    });
+    env.migrate("gateway_dns", &pipeline);
     let (code, text, _) = run_to_end({
         let mut c = env.lakeport("gateway_dns");
         c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
@@ -165,11 +153,7 @@ fn a_broker_restarted_mid_run_loses_and_duplicates_nothing() {
         c.env("LAKEPORT_KAFKA_BROKERS", &brokers).arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
         c
     };
-    ok({
-        let mut c = env.lakeport("gateway_dns");
-        c.arg("migrate").arg(&pipeline);
-        c
-    });
+    env.migrate("gateway_dns", &pipeline);
     let first = Background::spawn(run(), &dir.path().join("run.log"));
     first.wait_for_rows(&env.database, "gateway_dns");
     broker.kill();
@@ -205,11 +189,7 @@ fn a_stalled_and_reset_broker_connection_loses_and_duplicates_nothing() {
         c
     });
     let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 500")]);
-    ok({
-        let mut c = env.lakeport("gateway_dns");
-        c.arg("migrate").arg(&pipeline);
-        c
-    });
+    env.migrate("gateway_dns", &pipeline);
     let run = {
         let mut c = env.lakeport("gateway_dns");
         c.env("LAKEPORT_KAFKA_BROKERS", &brokers).arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);

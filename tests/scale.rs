@@ -32,11 +32,7 @@ fn three_processes_share_partitions_and_survive_losing_one() {
         .replace("\"session.timeout.ms\" = \"10000\"", "\"session.timeout.ms\" = \"6000\"");
     let pipeline = dir.path().join("scale.toml");
     std::fs::write(&pipeline, text).unwrap();
-    ok({
-        let mut c = env.lakeport("gateway_http");
-        c.arg("migrate").arg(&pipeline);
-        c
-    });
+    env.migrate("gateway_http", &pipeline);
     let (rows, _) = expected(&input);
 
     // Continuous runs: the survivors keep going after the kill, take over the victim's

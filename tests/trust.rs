@@ -143,11 +143,7 @@ fn a_permanent_error_fails_fast() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = pipeline_file(dir.path(), "gateway_dns", &[]);
     produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", 500, 21, 1);
-    ok({
-        let mut c = env.lakeport("gateway_dns");
-        c.arg("migrate").arg(&pipeline);
-        c
-    });
+    env.migrate("gateway_dns", &pipeline);
     clickhouse(&format!("ALTER TABLE `{}`.gateway_dns DROP COLUMN application_name", env.database));
     let (code, text, took) = run_to_end({
         let mut c = env.lakeport("gateway_dns");
@@ -187,11 +183,7 @@ fn an_s3_lake_configured_from_the_environment() {
         c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
         run_to_end(c)
     };
-    ok({
-        let mut c = env.lakeport("gateway_dns");
-        c.arg("migrate").arg(&pipeline);
-        c
-    });
+    env.migrate("gateway_dns", &pipeline);
     let (code, text, took) = run(false);
     assert_eq!(code, Some(3), "{text}");
     assert!(took < Duration::from_secs(30) && text.contains("AWS_ALLOW_HTTP"), "{took:?}: {text}");
@@ -223,11 +215,7 @@ fn recorded_batches_over_the_same_offsets_replay_once_or_stop() {
         c.args(["produce", "/dev/null", "--kafka", &brokers, "--topic", &env.topic]);
         c
     });
-    ok({
-        let mut c = env.lakeport("gateway_dns");
-        c.arg("migrate").arg(&pipeline);
-        c
-    });
+    env.migrate("gateway_dns", &pipeline);
     let (code, text, _) = scheduled(); // creates the ledger; nothing to read yet
     assert_eq!(code, Some(0), "{text}");
     let ledger = format!("`{}`.`_lakeport_ledger`", env.database);
@@ -263,11 +251,7 @@ fn a_frozen_process_that_lost_its_partitions_writes_none_of_them() {
     let session = ("\"session.timeout.ms\" = \"10000\"", "\"session.timeout.ms\" = \"6000\"");
     let frozen_file = pipeline_file(dir.path(), "gateway_dns", &[session, ("max_rows = 200000", "max_rows = 300")]);
     let other_file = pipeline_file(dir.path(), "gateway_dns", &[session, ("max_rows = 200000", "max_rows = 700")]);
-    ok({
-        let mut c = env.lakeport("gateway_dns");
-        c.arg("migrate").arg(&frozen_file);
-        c
-    });
+    env.migrate("gateway_dns", &frozen_file);
     let proxy = proxy::Proxy::start(service("LAKEPORT_TEST_CLICKHOUSE_HTTP_PORT").parse().unwrap());
     let frozen = {
         let mut c = env.lakeport("gateway_dns");
@@ -314,11 +298,7 @@ fn clickhouse_cut_off_past_the_retry_timeout_exits_4_then_the_next_run_completes
             ("table = \"gateway_dns\"", "table = \"gateway_dns\"\n[clickhouse.retry]\nmax_attempts = 2"),
         ],
     );
-    ok({
-        let mut c = env.lakeport("gateway_dns");
-        c.arg("migrate").arg(&pipeline);
-        c
-    });
+    env.migrate("gateway_dns", &pipeline);
     let proxy = proxy::Proxy::start(service("LAKEPORT_TEST_CLICKHOUSE_HTTP_PORT").parse().unwrap());
     let run = || {
         let mut c = env.lakeport("gateway_dns");
@@ -354,11 +334,7 @@ fn a_stalling_and_failing_object_store_is_waited_out() {
     let proxy = proxy::Proxy::start(port);
     let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 500")]);
     produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 33, 2);
-    ok({
-        let mut c = env.lakeport("gateway_dns");
-        c.arg("migrate").arg(&pipeline);
-        c
-    });
+    env.migrate("gateway_dns", &pipeline);
     let run = {
         let mut c = env.lakeport("gateway_dns");
         c.env("LAKEPORT_LAKE_URL", format!("s3://{bucket}/lake"))

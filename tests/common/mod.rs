@@ -81,6 +81,13 @@ impl PipelineEnv {
             .env("LAKEPORT_DEAD_LETTER_URL", &self.dead_letters);
     }
 
+    /// Runs `lakeport migrate PIPELINE` for `dataset` in this environment; it must succeed.
+    pub fn migrate(&self, dataset: &str, pipeline: &Path) {
+        let mut c = self.lakeport(dataset);
+        c.arg("migrate").arg(pipeline);
+        ok(c);
+    }
+
     /// A `lakeport` command with this environment.
     pub fn lakeport(&self, dataset: &str) -> Command {
         let mut c = lakeport();
