@@ -8,6 +8,10 @@
 # restart (fault injection) can spawn it too ($LAKEPORT_TEST_CLICKHOUSE_LAUNCHER).
 # Restarting with the same DATA_DIR keeps the tables. Server log: DATA_DIR/log,
 # errors: DATA_DIR/err. Readiness: `curl http://127.0.0.1:HTTP_PORT/ping` → "Ok.".
+#
+# For replicated tables: LAKEPORT_CLICKHOUSE_ZOOKEEPER=HOST:PORT names the ZooKeeper
+# (scripts/zookeeper-instance.sh) and LAKEPORT_CLICKHOUSE_REPLICA the macro {replica}
+# (default: the HTTP port); replicas fetch parts from each other on 127.0.0.1.
 set -euo pipefail
 
 if (($# != 4)); then
@@ -23,6 +27,25 @@ config="${LAKEPORT_CLICKHOUSE_CONFIG:-/etc/clickhouse-server/config.xml}"
 mkdir -p "$dir/tmp" "$dir/uf" "$dir/fs"
 dir="$(cd "$dir" && pwd)"   # ClickHouse wants absolute paths with a trailing /
 cd "$dir"
+
+if [[ -n "${LAKEPORT_CLICKHOUSE_ZOOKEEPER:-}" ]]; then
+  # ClickHouse merges config.d/*.xml next to its config file: a copy of it here, plus
+  # the ZooKeeper and the replica's macros.
+  mkdir -p "$dir/etc/config.d"
+  cp "$config" "$dir/etc/config.xml"
+  users="$(dirname "$config")/users.xml"
+  config="$dir/etc/config.xml"
+  cat >"$dir/etc/config.d/replication.xml" <<XML
+<yandex>
+  <zookeeper>
+    <node><host>${LAKEPORT_CLICKHOUSE_ZOOKEEPER%:*}</host><port>${LAKEPORT_CLICKHOUSE_ZOOKEEPER##*:}</port></node>
+  </zookeeper>
+  <macros><replica>${LAKEPORT_CLICKHOUSE_REPLICA:-$http}</replica></macros>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <users_config>$users</users_config>
+</yandex>
+XML
+fi
 
 # Everything after `--` overrides a key of config.xml. ClickHouse 18.16 takes
 # the paths only with a trailing slash.

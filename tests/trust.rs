@@ -17,7 +17,12 @@ fn produce(brokers: &str, topic: &str, dataset: &str, count: usize, seed: u64, p
 }
 
 fn count_rows(database: &str, table: &str) -> String {
-    clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{database}`.{table} FORMAT TabSeparated")).trim().to_string()
+    count_rows_at(&service("LAKEPORT_TEST_CLICKHOUSE_URL"), database, table)
+}
+
+/// Rows and unique source coordinates of `database.table` on the server at `url`.
+fn count_rows_at(url: &str, database: &str, table: &str) -> String {
+    clickhouse_at(url, &format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{database}`.{table} FORMAT TabSeparated")).unwrap().trim().to_string()
 }
 
 /// A topic deleted and created again (here: the broker's storage is gone, the name the
@@ -369,4 +374,60 @@ fn a_stalling_and_failing_object_store_is_waited_out() {
         c
     });
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{RECORDS} {RECORDS}"), "lake rows and unique coordinates, read from S3");
+}
+
+/// ClickHouse is killed right after it stored a batch and before its answer reached
+/// lakeport (a proxy holds the answers back, then every connection is reset), and started
+/// again with its data: the batch's outcome is unknown to the writer (all of it stored, or
+/// the blocks of some of its dates), which must count what is there instead of inserting
+/// again. Every record ends once in each sink.
+#[test]
+fn clickhouse_killed_after_an_insert_and_before_its_answer_loses_and_duplicates_nothing() {
+    const RECORDS: usize = 10_000;
+    let env = PipelineEnv::new("chrestart");
+    let dir = tempfile::tempdir().unwrap();
+    let mut ch = PrivateServer::clickhouse(&dir.path().join("clickhouse"));
+    let url = ch.url();
+    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 9, 2);
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 500")]);
+    let mut migrate = env.lakeport("gateway_dns");
+    migrate.env("LAKEPORT_CLICKHOUSE_URL", &url).arg("migrate").arg(&pipeline);
+    ok(migrate);
+    let proxy = proxy::Proxy::start(ch.ports()[0]);
+    let stored = || count_rows_at(&url, &env.database, "gateway_dns").split('\t').next().unwrap().parse::<usize>().unwrap();
+    let run = {
+        let mut c = env.lakeport("gateway_dns");
+        c.env("LAKEPORT_CLICKHOUSE_URL", format!("http://127.0.0.1:{}", proxy.port)).arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+        Background::spawn(c, &dir.path().join("run.log"))
+    };
+    run.wait_until("a row in ClickHouse", || stored() > 0);
+    // Answers are held until one is an insert's (that insert ran to its end); when none
+    // comes within 2 s (the batches in flight were past their inserts), again.
+    let mut held_since = Instant::now();
+    proxy.hold_answers(true);
+    run.wait_until("the answer to an insert of rows held back", || {
+        if held_since.elapsed() > Duration::from_secs(2) {
+            proxy.hold_answers(false);
+            std::thread::sleep(Duration::from_millis(100));
+            proxy.hold_answers(true);
+            held_since = Instant::now();
+        }
+        proxy.held("FORMAT+Native") > 0
+    });
+    let at_kill = stored();
+    assert!(at_kill < RECORDS, "killed before the end");
+    ch.kill();
+    proxy.cut(true);
+    std::thread::sleep(Duration::from_secs(2));
+    ch.up();
+    proxy.hold_answers(false);
+    proxy.cut(false);
+    let (code, text) = run.wait();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("ClickHouse already holds this batch") || text.contains("ClickHouse holds part of this batch"),
+        "what an unanswered insert stored before the kill was counted, not sent again blindly:\n{text}"
+    );
+    assert_eq!(count_rows_at(&url, &env.database, "gateway_dns"), format!("{RECORDS}\t{RECORDS}"), "ClickHouse: rows and unique coordinates\n{text}");
+    assert_eq!(lake_counts(&env.lake), (RECORDS as u64, RECORDS as u64), "lake: rows and unique coordinates");
 }

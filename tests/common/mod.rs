@@ -98,9 +98,14 @@ impl PipelineEnv {
 
 /// Runs a ClickHouse query on the test server; returns the answer text.
 pub fn clickhouse(sql: &str) -> String {
-    let config = ClickHouseConfig::new(service("LAKEPORT_TEST_CLICKHOUSE_URL"), "unused").validate().expect("config");
+    clickhouse_at(&service("LAKEPORT_TEST_CLICKHOUSE_URL"), sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Runs a ClickHouse query on the server at `url`.
+pub fn clickhouse_at(url: &str, sql: &str) -> Result<String, sink::Error> {
+    let config = ClickHouseConfig::new(url, "unused").validate().expect("config");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    runtime.block_on(async { Client::new(&config).expect("client").query(sql).await }).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    runtime.block_on(async { Client::new(&config).expect("client").query(sql).await })
 }
 
 /// Counts the lines of every dead-letter object under `dir`.
@@ -385,9 +390,14 @@ impl Background {
 
     /// Waits until `database.table` holds rows (at most 120 s).
     pub fn wait_for_rows(&self, database: &str, table: &str) {
+        self.wait_until("a row written", || rows(database, table) > 0);
+    }
+
+    /// Waits until `done` holds (at most 120 s; then the test fails with `what` and the log).
+    pub fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(120);
-        while rows(database, table) == 0 {
-            assert!(Instant::now() < deadline, "no row written after 120 s:\n{}", self.log());
+        while !done() {
+            assert!(Instant::now() < deadline, "not after 120 s: {what}. Log:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -14,10 +14,18 @@ pub struct Proxy {
 }
 
 #[derive(Default)]
+struct Connection {
+    request: Mutex<Vec<u8>>,
+    waiting: AtomicBool,
+}
+
+#[derive(Default)]
 struct Shared {
     held: Mutex<bool>,
     changed: Condvar,
     cut: AtomicBool,
+    /// Each connection's latest request head, and whether its answer is held back now.
+    connections: Mutex<Vec<Arc<Connection>>>,
     open: Mutex<Vec<TcpStream>>,
 }
 
@@ -42,9 +50,20 @@ impl Proxy {
                 let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
                 let (c, s) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
                 accepting.open.lock().expect("lock").extend([client.try_clone().expect("clone"), server.try_clone().expect("clone")]);
-                std::thread::spawn(move || pump(client, server, None));
+                let connection = Arc::new(Connection::default());
+                accepting.connections.lock().expect("lock").push(connection.clone());
+                let requests = connection.clone();
+                std::thread::spawn(move || pump(client, server, |chunk| {
+                    if chunk.starts_with(b"POST ") || chunk.starts_with(b"GET ") {
+                        *requests.request.lock().expect("lock") = chunk[..chunk.len().min(4096)].to_vec();
+                    }
+                }));
                 let shared = accepting.clone();
-                std::thread::spawn(move || pump(s, c, Some(shared)));
+                std::thread::spawn(move || pump(s, c, |_| {
+                    connection.waiting.store(true, Ordering::SeqCst);
+                    let _held = shared.changed.wait_while(shared.held.lock().expect("lock"), |hold| *hold).expect("lock");
+                    connection.waiting.store(false, Ordering::SeqCst);
+                }));
             }
         });
         Self { port, shared }
@@ -54,6 +73,13 @@ impl Proxy {
     pub fn hold_answers(&self, hold: bool) {
         *self.shared.held.lock().expect("lock") = hold;
         self.shared.changed.notify_all();
+    }
+
+    /// How many answers the server sent are held back now, to requests whose head (HTTP
+    /// request line and headers) contains `request`.
+    pub fn held(&self, request: &str) -> usize {
+        let connections = self.shared.connections.lock().expect("lock");
+        connections.iter().filter(|c| c.waiting.load(Ordering::SeqCst) && c.request.lock().expect("lock").windows(request.len()).any(|w| w == request.as_bytes())).count()
     }
 
     /// Cuts (`true`: every open connection is reset and new ones are closed at once) or
@@ -68,17 +94,15 @@ impl Proxy {
     }
 }
 
-/// Copies `from` to `to`; with `shared`, waits before each chunk while answers are held.
-fn pump(mut from: TcpStream, mut to: TcpStream, shared: Option<Arc<Shared>>) {
+/// Copies `from` to `to`, calling `before` with each chunk before passing it on.
+fn pump(mut from: TcpStream, mut to: TcpStream, mut before: impl FnMut(&[u8])) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if let Some(shared) = &shared {
-            let _held = shared.changed.wait_while(shared.held.lock().expect("lock"), |hold| *hold).expect("lock");
-        }
+        before(&buf[..n]);
         if to.write_all(&buf[..n]).is_err() {
             break;
         }

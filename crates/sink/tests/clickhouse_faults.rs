@@ -5,9 +5,8 @@
 mod clickhouse_support;
 
 use std::io::Read as _;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
@@ -240,59 +239,6 @@ async fn inserts_carry_token_and_compression_by_server_version() {
         assert_eq!(body, native);
         assert_eq!((stats.body_bytes, stats.sent_bytes), (native.len(), sent.body.len()));
     }
-}
-
-/// A private ClickHouse server (scripts/clickhouse-instance.sh), killed when dropped.
-struct Private {
-    child: Child,
-    dir: std::path::PathBuf,
-    ports: [u16; 3],
-}
-
-impl Private {
-    fn start(dir: &std::path::Path, ports: [u16; 3]) -> Self {
-        let child = Command::new(env("LAKEPORT_TEST_CLICKHOUSE_LAUNCHER"))
-            .arg(dir)
-            .args(ports.map(|p| p.to_string()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ClickHouse with $LAKEPORT_TEST_CLICKHOUSE_LAUNCHER");
-        let server = Self { child, dir: dir.to_path_buf(), ports };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !ping(ports[0]) {
-            assert!(Instant::now() < deadline, "private ClickHouse not ready on port {} after 60 s; see {}/err", ports[0], server.dir.display());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
-    }
-
-    fn kill(mut self) -> [u16; 3] {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.ports
-    }
-}
-
-impl Drop for Private {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Whether the ClickHouse HTTP interface on `port` answers `/ping` with `Ok.`.
-fn ping(port: u16) -> bool {
-    use std::io::Write as _;
-    let Ok(mut sock) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = sock.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut answer = String::new();
-    sock.write_all(b"GET /ping HTTP/1.0\r\n\r\n").is_ok() && sock.read_to_string(&mut answer).is_ok() && answer.ends_with("\r\n\r\nOk.\n")
-}
-
-fn free_ports() -> [u16; 3] {
-    let sockets: Vec<std::net::TcpListener> = (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-    [0, 1, 2].map(|i| sockets[i].local_addr().unwrap().port())
 }
 
 #[tokio::test]

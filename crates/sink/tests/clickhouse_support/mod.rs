@@ -1,12 +1,12 @@
 //! Shared by the ClickHouse integration tests: the test environment (fails loudly when a
-//! variable is missing), random names, decoded batches, and the independent Python check
-//! (`tests/verify_clickhouse.py`).
+//! variable is missing), random names, decoded batches, the independent Python check
+//! (`tests/verify_clickhouse.py`), and private servers to kill (ClickHouse, ZooKeeper).
 #![allow(dead_code)] // each test file uses its own part
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use sink::clickhouse::{ClickHouseConfig, Client, ValidatedConfig};
@@ -216,4 +216,103 @@ const ALL_TYPES_RECORDS: &str = r#"{"ts":"2026-11-23T07:01:02.123456789Z","s":"h
 pub fn all_types() -> (Arc<Schema>, RecordBatch) {
     let schema = Arc::new(Schema::from_toml_str(ALL_TYPES, "all_types.toml").unwrap());
     (schema.clone(), decode(schema, ALL_TYPES_RECORDS.as_bytes()))
+}
+
+/// A private ClickHouse server (scripts/clickhouse-instance.sh), killed when dropped.
+pub struct Private {
+    child: Child,
+    dir: PathBuf,
+    pub ports: [u16; 3],
+}
+
+impl Private {
+    /// A server keeping its data in `dir`, on `ports` (HTTP, TCP, interserver).
+    pub fn start(dir: &Path, ports: [u16; 3]) -> Self {
+        Self::spawn(dir, ports, Command::new(env("LAKEPORT_TEST_CLICKHOUSE_LAUNCHER")))
+    }
+
+    /// A server whose replicated tables use `zookeeper` (`host:port`), with the macro
+    /// `{replica}` = `replica`.
+    pub fn replica(dir: &Path, zookeeper: &str, replica: &str) -> Self {
+        let mut c = Command::new(env("LAKEPORT_TEST_CLICKHOUSE_LAUNCHER"));
+        c.env("LAKEPORT_CLICKHOUSE_ZOOKEEPER", zookeeper).env("LAKEPORT_CLICKHOUSE_REPLICA", replica);
+        Self::spawn(dir, free_ports(), c)
+    }
+
+    fn spawn(dir: &Path, ports: [u16; 3], mut c: Command) -> Self {
+        let child = c.arg(dir).args(ports.map(|p| p.to_string())).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start ClickHouse with $LAKEPORT_TEST_CLICKHOUSE_LAUNCHER");
+        let server = Self { child, dir: dir.to_path_buf(), ports };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !ping(ports[0]) {
+            assert!(Instant::now() < deadline, "private ClickHouse not ready on port {} after 60 s; see {}/err", ports[0], server.dir.display());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// Its HTTP URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports[0])
+    }
+
+    /// Kills it (SIGKILL); the ports it had, to start it again on.
+    pub fn kill(mut self) -> [u16; 3] {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.ports
+    }
+}
+
+impl Drop for Private {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A private standalone ZooKeeper (scripts/zookeeper-instance.sh), killed when dropped.
+pub struct ZooKeeper {
+    child: Child,
+    port: u16,
+}
+
+impl ZooKeeper {
+    pub fn start(dir: &Path) -> Self {
+        let port = free_ports()[0];
+        let log = std::fs::File::create(dir.with_extension("log")).unwrap();
+        let child = Command::new(env("LAKEPORT_TEST_ZOOKEEPER_LAUNCHER")).arg(dir).arg(port.to_string()).stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("start ZooKeeper with $LAKEPORT_TEST_ZOOKEEPER_LAUNCHER");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "private ZooKeeper not ready on port {port} after 60 s; see {}", dir.with_extension("log").display());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { child, port }
+    }
+
+    /// `host:port` for ClickHouse's configuration.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for ZooKeeper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether the ClickHouse HTTP interface on `port` answers `/ping` with `Ok.`.
+fn ping(port: u16) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut sock) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = sock.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut answer = String::new();
+    sock.write_all(b"GET /ping HTTP/1.0\r\n\r\n").is_ok() && sock.read_to_string(&mut answer).is_ok() && answer.ends_with("\r\n\r\nOk.\n")
+}
+
+/// Three free loopback ports.
+pub fn free_ports() -> [u16; 3] {
+    let sockets: Vec<std::net::TcpListener> = (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    [0, 1, 2].map(|i| sockets[i].local_addr().unwrap().port())
 }
