@@ -20,7 +20,7 @@ use arrow_schema::{DataType, Field, TimeUnit};
 use criterion::{Criterion, Throughput};
 use sink::clickhouse::{create_table, table_columns, ClickHouseConfig, ClickHouseWriter, Client, Compression, Dialect, NativeEncoder, TableColumn};
 use sink::BatchId;
-use transform::synth::{Dataset, Generator};
+use synth::{Dataset, Generator};
 use transform::{Decoder, Schema};
 
 const ROWS: usize = 20_000;

@@ -17,7 +17,7 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use sink::parquet::{LakeConfig, LakeWriter};
 use sink::BatchId;
-use transform::synth::{Dataset, Generator};
+use synth::{Dataset, Generator};
 use transform::{Decoder, Schema};
 
 const ROWS: usize = 100_000;

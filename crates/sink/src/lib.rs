@@ -4,11 +4,15 @@
 //!   layout and rolling).
 //! - [`clickhouse`]: ClickHouse table definitions for a dataset schema, and the writer that
 //!   inserts batches over HTTP in Native format.
+//! - [`ledger`]: the pipeline's record of which batches were started and finished (kept in
+//!   ClickHouse, next to the data), from which a restart rebuilds the same batches.
+//! - [`dead_letter`]: where rejected records go, with their reason and coordinates.
 
 mod batch_id;
 pub mod clickhouse;
 pub mod dead_letter;
 mod error;
+pub mod ledger;
 pub mod parquet;
 
 pub use batch_id::BatchId;

@@ -12,7 +12,7 @@ use arrow_array::{ArrayRef, BooleanArray, Date32Array, RecordBatch, StringArray,
 use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 use clickhouse_support::*;
 use sink::clickhouse::{create_table, keep_tokens, keeps_tokens, Dialect, NativeEncoder, TableColumn};
-use transform::synth::Dataset;
+use synth::Dataset;
 
 /// Creates the table of `ddl` in the chDB session at `session`; its columns as chDB lists them.
 fn chdb_columns(session: &Path, ddl: &str) -> Vec<TableColumn> {

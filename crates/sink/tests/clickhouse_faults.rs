@@ -15,7 +15,7 @@ use sink::clickhouse::{create_table, ClickHouseWriter, Client, Dialect, NativeEn
 use sink::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use transform::synth::Dataset;
+use synth::Dataset;
 
 /// One request the scripted server received.
 #[derive(Debug, Clone)]
@@ -162,12 +162,12 @@ async fn ledger_answers_that_are_not_answers_are_errors_not_guesses() {
     })
     .await;
     let cfg = config(&s.url, "db", "t");
-    let ledger = sink::clickhouse::Ledger::open(&cfg).await.unwrap();
+    let ledger = sink::ledger::Ledger::open(&cfg).await.unwrap();
     let id = batch_id(5, 6);
     assert!(matches!(ledger.state(&id).await, Err(Error::ClickHouseAnswer { .. })), "state");
     assert!(matches!(ledger.ranges_from("test", 0, 0).await, Err(Error::ClickHouseAnswer { .. })), "ranges");
     let writer = ClickHouseWriter::new(cfg).unwrap();
-    let err = ledger.insert_once(&writer, &batch(), &id, true).await.unwrap_err();
+    let err = writer.insert_once(&batch(), &id, true).await.unwrap_err();
     assert!(matches!(err, Error::ClickHouseAnswer { .. }), "{err}");
     assert!(s.inserts().iter().all(|r| r.param("query").is_some_and(|q| q.contains("_lakeport_ledger"))), "no data insert was sent");
 }
@@ -273,7 +273,7 @@ async fn server_killed_during_retries_gets_the_batch_once() {
 /// another writer (who may have written it) keeps it recorded, and `done` wins over all.
 #[tokio::test]
 async fn an_intent_abandoned_by_its_writer_is_not_replayed_but_another_writers_is() {
-    use sink::clickhouse::{Ledger, LedgerState};
+    use sink::ledger::{Ledger, LedgerState};
     let database = random_name("ledger");
     fresh_database(&database).await;
     let ledger = Ledger::open(&config(&clickhouse_url(), &database, "t")).await.unwrap();

@@ -11,7 +11,7 @@ use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 use clickhouse_support::*;
 use sink::clickhouse::{create_table, ClickHouseConfig, ClickHouseWriter, Client, Dialect};
 use sink::Error;
-use transform::synth::Dataset;
+use synth::Dataset;
 
 #[tokio::test]
 async fn shipped_schemas_round_trip() {

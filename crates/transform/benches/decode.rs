@@ -14,7 +14,7 @@ use criterion::{criterion_group, Criterion, Throughput};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use transform::synth::{Dataset, Generator};
+use synth::{Dataset, Generator};
 use transform::{Decoder, LogicalType, Schema};
 
 const RECORDS: usize = 20_000;

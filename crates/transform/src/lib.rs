@@ -25,7 +25,6 @@
 mod decode;
 mod error;
 mod schema;
-pub mod synth;
 
 pub use decode::{Decoder, Reject, RejectReason};
 pub use error::Error;

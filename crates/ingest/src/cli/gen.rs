@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use transform::synth::{Dataset, Generator, RecordKind};
+use synth::{Dataset, Generator, RecordKind};
 
 #[derive(Args)]
 pub struct GenArgs {

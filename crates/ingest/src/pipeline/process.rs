@@ -24,7 +24,8 @@ use arrow::compute::filter_record_batch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt32Type};
 use arrow_array::BooleanArray;
-use sink::clickhouse::{is_data_error, ClickHouseWriter, Ledger, LedgerState, Probe, Recorded};
+use sink::clickhouse::{is_data_error, ClickHouseWriter, Probe};
+use sink::ledger::{Ledger, LedgerState, Recorded};
 use sink::dead_letter::DeadLetter;
 use sink::parquet::LakeWriter;
 use transform::{Decoder, Schema};
@@ -61,7 +62,7 @@ impl Sinks {
         let lake = LakeWriter::new(&file.lake.validate().context("[lake]")?, &schema).context("[lake]")?;
         let mut settings = file.clickhouse.clone();
         let ledger = Ledger::open(&settings.validate().context("[clickhouse]")?).await.context("[clickhouse] opening the batch ledger")?;
-        if !ledger.deduplicates() {
+        if !sink::clickhouse::deduplicates(&settings.validate().context("[clickhouse]")?).await.context("[clickhouse] reading the table's settings")? {
             // No insert tokens: a failed insert is retried only through the ledger, which
             // counts what an attempt left before inserting again.
             settings.retry.max_attempts = 1;
@@ -298,7 +299,7 @@ async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut lett
     };
     let clickhouse = async {
         let t = Instant::now();
-        let r = sinks.ledger.insert_once(&sinks.clickhouse, rows, id, maybe_present).await;
+        let r = sinks.clickhouse.insert_once(rows, id, maybe_present).await;
         timed("clickhouse", t);
         r
     };
@@ -328,7 +329,7 @@ async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut lett
         letters.push(DeadLetter::from_sink_rejection(offset, line, raw.record(offset, line), reason));
     }
     let kept = filter_record_batch(rows, &BooleanArray::from(keep))?;
-    sinks.ledger.insert_once(&sinks.clickhouse, &kept, id, true).await.context(Failed::ClickHouse)?;
+    sinks.clickhouse.insert_once(&kept, id, true).await.context(Failed::ClickHouse)?;
     let final_files = sinks.lake.write(&kept, id).await.context(Failed::Lake)?;
     let stale: Vec<_> = first_files.into_iter().map(|f| f.path).filter(|p| !final_files.iter().any(|f| &f.path == p)).collect();
     sinks.lake.remove(&stale).await.context("removing lake files of refused rows")?;

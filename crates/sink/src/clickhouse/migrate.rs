@@ -10,7 +10,7 @@
 //! Running it again plans nothing.
 
 use super::ddl::{create_table, keep_tokens, quote_ident, table_columns, ColumnDef};
-use super::ledger::table_deduplicates;
+use super::dedup::table_deduplicates;
 use super::service::Client;
 use super::types::Dialect;
 use crate::Error;

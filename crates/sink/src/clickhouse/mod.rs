@@ -38,14 +38,16 @@
 //! ClickHouse 18.16 (Debian's package) has no token and no non-replicated deduplication:
 //! there the writer just inserts, and an insert repeated after it landed duplicates its
 //! rows (replicated tables still drop a byte-identical block), so the pipeline keeps its
-//! own ledger of inserted batch ids.
+//! own ledger of batches ([`crate::ledger`]) and inserts an interrupted batch again with
+//! [`ClickHouseWriter::insert_once`], which counts what is there first.
 
 mod columns;
 mod config;
 mod ddl;
-mod ledger;
+mod dedup;
 mod migrate;
 mod native;
+mod once;
 mod probe;
 mod retry;
 mod service;
@@ -60,7 +62,8 @@ pub use config::{
 };
 pub use ddl::{create_table, dialect_notes, keep_tokens, table_columns, ColumnDef};
 pub use migrate::{apply as apply_migration, plan as plan_migration, Plan};
-pub use ledger::{keeps_tokens, Ledger, LedgerState, Recorded, LEDGER_TABLE};
+pub(crate) use ddl::{quote_ident, quote_str};
+pub use dedup::{deduplicates, keeps_tokens};
 pub use native::NativeEncoder;
 pub use probe::{is_data_error, Probe};
 pub use service::{Client, Sent};

@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 use super::columns::TableColumn;
 use super::config::ValidatedConfig;
 use super::ddl::quote_ident;
+use super::dedup::table_deduplicates;
 use super::native::NativeEncoder;
 use super::service::Client;
 use super::version::ServerVersion;
@@ -18,15 +19,19 @@ use crate::{BatchId, Error};
 /// for formats, retries and deduplication).
 #[derive(Debug)]
 pub struct ClickHouseWriter {
-    client: Client,
-    database: String,
-    table: String,
+    pub(super) client: Client,
+    pub(super) database: String,
+    pub(super) table: String,
     /// The server version and table columns, read before the first insert.
     server: OnceCell<Server>,
+    /// Whether the table deduplicates, read before the first [`ClickHouseWriter::insert_once`]
+    /// of a batch that may be there.
+    deduplicates: OnceCell<bool>,
     /// The encoder for the last batch schema seen.
     encoder: Mutex<Option<(SchemaRef, Arc<NativeEncoder>)>>,
 }
 
+/// What the writer reads of the server and the table before its first insert.
 #[derive(Debug)]
 struct Server {
     version: ServerVersion,
@@ -60,6 +65,7 @@ impl ClickHouseWriter {
             database: config.database,
             table: config.table,
             server: OnceCell::new(),
+            deduplicates: OnceCell::new(),
             encoder: Mutex::new(None),
         })
     }
@@ -118,7 +124,7 @@ impl ClickHouseWriter {
     ///
     /// # Errors
     /// As [`ClickHouseWriter::insert`].
-    pub async fn reinsert(&self, batch: &RecordBatch, id: &BatchId) -> Result<InsertStats, Error> {
+    pub(super) async fn reinsert(&self, batch: &RecordBatch, id: &BatchId) -> Result<InsertStats, Error> {
         self.send(batch, id, false).await
     }
 
@@ -130,7 +136,7 @@ impl ClickHouseWriter {
         let token = server.version.has_dedup_token().then(|| if path.is_empty() { id.token() } else { format!("{}-{path}", id.token()) });
         let encoder = self.encoder(batch.schema(), &server.columns)?;
         let columns: Vec<String> = encoder.column_names().map(quote_ident).collect();
-        let query = format!("INSERT INTO {}.{} ({}) FORMAT Native", quote_ident(&self.database), quote_ident(&self.table), columns.join(", "));
+        let query = format!("INSERT INTO {} ({}) FORMAT Native", self.qualified(), columns.join(", "));
         let owned = batch.clone();
         let body = tokio::task::spawn_blocking(move || encoder.encode(&owned)).await.expect("encoding does not panic")?;
         // The query id starts with the batch's id: a retry after a lost answer can wait until
@@ -148,6 +154,17 @@ impl ClickHouseWriter {
         let sent = self.client.insert(&query, body, &settings).await?;
         tracing::debug!(batch = %id, rows = batch.num_rows(), attempts = sent.attempts, bytes = sent.sent_bytes, "inserted into ClickHouse");
         Ok(InsertStats { rows: batch.num_rows(), attempts: sent.attempts, body_bytes: sent.body_bytes, sent_bytes: sent.sent_bytes, dedup_token: token })
+    }
+
+    /// Quoted `database.table`.
+    pub(super) fn qualified(&self) -> String {
+        format!("{}.{}", quote_ident(&self.database), quote_ident(&self.table))
+    }
+
+    /// Whether the table drops a repeated insert of a batch (see `dedup.rs`), read once.
+    pub(super) async fn deduplicates(&self) -> Result<bool, Error> {
+        let server = self.server().await?;
+        self.deduplicates.get_or_try_init(|| async { Ok(server.version.has_dedup_token() && table_deduplicates(&self.client, &self.database, &self.table).await?) }).await.copied()
     }
 
     async fn server(&self) -> Result<&Server, Error> {

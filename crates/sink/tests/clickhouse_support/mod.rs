@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use arrow_array::RecordBatch;
 use sink::clickhouse::{ClickHouseConfig, Client, ValidatedConfig};
 use sink::BatchId;
-use transform::synth::{Dataset, Generator};
+use synth::{Dataset, Generator};
 use transform::{Decoder, Schema};
 
 /// A variable of `.lakeport/services/env`.

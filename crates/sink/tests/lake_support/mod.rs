@@ -21,7 +21,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rand::distr::{Alphanumeric, SampleString};
 use sink::parquet::{FileWriter, LakeConfig, ValidLakeConfig, WriterOptions};
 use sink::BatchId;
-use transform::synth::{Dataset, Generator};
+use synth::{Dataset, Generator};
 use transform::{Decoder, Schema};
 
 /// A variable that `scripts/services.sh start` writes to `.lakeport/services/env`.

@@ -5,8 +5,8 @@ use super::json::{
     time_format, write_datetime, write_hex, write_str, write_u64, KeyFilter, Record,
 };
 use super::pools::{
-    below, between, chance, choose, pick, private_ip, record_time, weighted, Pools, Rng, APPS,
-    CATEGORIES, GEOS,
+    below, between, chance, choose, pick, private_ip, record_time, weighted, Account, Device,
+    Domain, Ip, Location, Pools, Rng, User, APPS, CATEGORIES, GEOS,
 };
 
 /// Reusable per-record buffers.
@@ -186,7 +186,47 @@ fn keep_standard(k: &str) -> bool {
 }
 
 /// Builds one valid record into `rec`.
+/// What one request is about, drawn before any field is written: who sends it (account,
+/// user, device, location, source address), to which domain, the policy's action, and the
+/// file it moves, if any.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    secs: i64,
+    nanos: u32,
+    acct: &'a Account,
+    user: Option<&'a User>,
+    device: Option<&'a Device>,
+    loc: Option<&'a Location>,
+    src: &'a Ip,
+    dom: &'a Domain,
+    action: &'static str,
+    method: &'static str,
+    status: u16,
+    from_policy: bool,
+    /// 1: a download, 2: an upload, 0: no file.
+    file_kind: u8,
+    file: Option<&'static (&'static str, &'static str, &'static str, &'static str)>,
+    file_blocked: bool,
+    file_size: u64,
+    dlp: Option<&'static (&'static str, &'static str)>,
+}
+
+/// Writes one record: the request is drawn, then each group of fields in reference order
+/// (the draws from `rng` in this order make a seed's bytes).
 pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch, start: i64) {
+    let r = draw(rng, p, start);
+    identity_and_applications(rng, rec, &r);
+    blocked_file_and_categories(rng, rec, sc, &r);
+    time_destination_and_download(rng, rec, sc, &r);
+    file_info_and_request(rng, rec, sc, &r);
+    policy_and_redirect(rng, rec, &r);
+    url_referer_and_ids(rng, p, rec, sc, &r);
+    source_and_upload(rng, rec, sc, &r);
+    user_agent_and_network(rng, rec, &r);
+}
+
+/// Draws who sends what to where, and what the policy does with it.
+fn draw<'a>(rng: &mut Rng, p: &'a Pools, start: i64) -> Request<'a> {
     let (secs, nanos) = record_time(rng, start);
     let acct = p.account(rng);
     let user = if chance(rng, 920) {
@@ -213,7 +253,6 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         (None, None) => &acct.locations[0].ips[0],
     };
     let dom = p.domain(rng);
-    let esc = rec.esc;
 
     let mut action = ACTIONS[weighted(rng, &ACTION_WEIGHTS)];
     if dom.security && chance(rng, 700) {
@@ -260,8 +299,37 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     } else {
         None
     };
+    Request {
+        secs,
+        nanos,
+        acct,
+        user,
+        device,
+        loc,
+        src,
+        dom,
+        action,
+        method,
+        status,
+        from_policy,
+        file_kind,
+        file,
+        file_blocked,
+        file_size,
+        dlp,
+    }
+}
 
-    // Fields, in reference order.
+/// AccountID to ApplicationStatuses.
+fn identity_and_applications(rng: &mut Rng, rec: &mut Record, r: &Request) {
+    let Request {
+        acct,
+        dom,
+        action,
+        file_kind,
+        ..
+    } = *r;
+    let esc = rec.esc;
     rec.str("AccountID", &acct.id);
     rec.str("Action", action);
     if chance(rng, 20) {
@@ -322,6 +390,17 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
             rec.empty_list("ApplicationStatuses");
         }
     }
+}
+
+/// BlockedFileHash to CategoryNames.
+fn blocked_file_and_categories(rng: &mut Rng, rec: &mut Record, sc: &mut Scratch, r: &Request) {
+    let Request {
+        dom,
+        file,
+        file_blocked,
+        file_size,
+        ..
+    } = *r;
     match file.filter(|_| file_blocked) {
         Some(f) => {
             let s = rec.begin();
@@ -356,6 +435,21 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         "CategoryNames",
         dom.cats.iter().map(|&c| CATEGORIES[c as usize].1),
     );
+}
+
+/// Datetime to Email.
+fn time_destination_and_download(rng: &mut Rng, rec: &mut Record, sc: &mut Scratch, r: &Request) {
+    let Request {
+        secs,
+        nanos,
+        user,
+        device,
+        dom,
+        file_kind,
+        file,
+        dlp,
+        ..
+    } = *r;
     let s = rec.begin();
     write_datetime(&mut rec.buf, secs, nanos, time_format(rng));
     rec.end("Datetime", s);
@@ -403,6 +497,22 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         None => rec.empty_list("DownloadedFileNames"),
     }
     rec.opt_str("Email", user.map(|u| u.email.as_str()).unwrap_or(""));
+}
+
+/// FileInfo to IsIsolated.
+fn file_info_and_request(rng: &mut Rng, rec: &mut Record, sc: &mut Scratch, r: &Request) {
+    let Request {
+        dom,
+        action,
+        method,
+        status,
+        file_kind,
+        file,
+        file_blocked,
+        file_size,
+        ..
+    } = *r;
+    let esc = rec.esc;
     match file {
         Some(f) => {
             let s = rec.begin();
@@ -468,6 +578,18 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         ["HTTP/1.1", "HTTP/2", "HTTP/3"][weighted(rng, &[300, 600, 100])],
     );
     rec.bool("IsIsolated", action == "isolate");
+}
+
+/// PolicyID to RedirectTargetURI.
+fn policy_and_redirect(rng: &mut Rng, rec: &mut Record, r: &Request) {
+    let Request {
+        acct,
+        user,
+        action,
+        from_policy,
+        file,
+        ..
+    } = *r;
     if from_policy {
         let pol = pick(rng, &acct.http_policies);
         rec.str("PolicyID", &pol.id);
@@ -504,6 +626,19 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     } else {
         rec.opt_str("RedirectTargetURI", "");
     }
+}
+
+/// The URL (written later), Referer to SetHeaders.
+fn url_referer_and_ids(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch, r: &Request) {
+    let Request {
+        device,
+        dom,
+        action,
+        file_kind,
+        file,
+        ..
+    } = *r;
+    let esc = rec.esc;
     // URL (built now, also used for the Referer of same-site requests).
     build_url(
         rng,
@@ -559,6 +694,20 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     } else {
         rec.empty_list("SetHeaders");
     }
+}
+
+/// SourceIP to UploadedFileNames.
+fn source_and_upload(rng: &mut Rng, rec: &mut Record, sc: &mut Scratch, r: &Request) {
+    let Request {
+        acct,
+        loc,
+        src,
+        file_kind,
+        file,
+        dlp,
+        ..
+    } = *r;
+    let esc = rec.esc;
     rec.ip("SourceIP", &src.text, src.v6);
     rec.str("SourceIPContinentCode", GEOS[src.geo].0.continent);
     rec.str("SourceIPCountryCode", GEOS[src.geo].0.country);
@@ -594,6 +743,13 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         }
         None => rec.empty_list("UploadedFileNames"),
     }
+}
+
+/// UserAgent to Warnings.
+fn user_agent_and_network(rng: &mut Rng, rec: &mut Record, r: &Request) {
+    let Request {
+        acct, user, action, ..
+    } = *r;
     if action == "off" && chance(rng, 500) {
         rec.opt_str("UserAgent", "");
     } else {

@@ -6,8 +6,8 @@ use super::json::{
     Record,
 };
 use super::pools::{
-    below, between, chance, choose, pick, record_time, weighted, Domain, Pools, Rng, APPS,
-    CATEGORIES, CAT_CDN, CAT_CONTENT_SERVERS, COLOS, FEEDS, GEOS,
+    below, between, chance, choose, pick, record_time, weighted, Account, Device, Domain, Ip,
+    Location, Pools, Rng, User, APPS, CATEGORIES, CAT_CDN, CAT_CONTENT_SERVERS, COLOS, FEEDS, GEOS,
 };
 
 /// One answer RR: ranges into [`Scratch::wire`] and [`Scratch::text`].
@@ -235,7 +235,53 @@ fn keep_standard(k: &str) -> bool {
 }
 
 /// Builds one valid record into `rec`.
+/// What one record is about, drawn before any field is written: who asks (account, user,
+/// device, location, source address), the query, and the resolver's decision.
+#[derive(Clone, Copy)]
+struct Query<'a> {
+    secs: i64,
+    nanos: u32,
+    acct: &'a Account,
+    user: Option<&'a User>,
+    device: Option<&'a Device>,
+    loc: Option<&'a Location>,
+    src: &'a Ip,
+    dom: &'a Domain,
+    qtype: u16,
+    qtype_name: &'static str,
+    /// The name is made up for this record (PTR, root), not a pooled domain.
+    dynamic: bool,
+    protocol: &'static str,
+    decision: (&'static str, bool, bool),
+    blocked: bool,
+    rcode: u16,
+    cached: bool,
+    custom: bool,
+    /// The domain's categories (none for a made-up name).
+    cats: &'a [u16],
+}
+
+/// Writes one record: the query is drawn, its answers built, then each group of fields
+/// in reference order (the draws from `rng` in this order make a seed's bytes).
 pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch, start: i64) {
+    sc.clear();
+    let q = draw(rng, p, sc, start);
+    if q.rcode == 0 {
+        answers(rng, q.dom, q.qtype, q.decision.0, q.blocked, q.cached, sc);
+    }
+    identity(rng, p, rec, &q);
+    cnames(rng, rec, sc, &q);
+    colo_and_custom_resolver(rng, rec, &q);
+    time_device_and_destination(rng, rec, &q);
+    initial_categories_and_internal_dns(rng, rec, sc, &q);
+    matches_policies_and_query_categories(rng, rec, sc, &q);
+    query_and_resolved_ips(rng, rec, sc, &q);
+    resolver_and_records(rng, rec, sc, &q);
+    source_and_time_zone(rng, rec, sc, &q);
+}
+
+/// Draws who asks what and how the resolver decides; a made-up name goes to `sc.name`.
+fn draw<'a>(rng: &mut Rng, p: &'a Pools, sc: &mut Scratch, start: i64) -> Query<'a> {
     sc.clear();
     let (secs, nanos) = record_time(rng, start);
     let acct = p.account(rng);
@@ -329,16 +375,41 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         }
     };
     let cached = chance(rng, 550);
-
-    // Answers.
-    if rcode == 0 {
-        answers(rng, dom, qtype, decision.0, blocked, cached, sc);
-    }
-
     let custom = decision.0 == "resolvedByCustomResolver";
-    let esc = rec.esc;
+    let cats: &[u16] = if dynamic { &[] } else { &dom.cats };
+    Query {
+        secs,
+        nanos,
+        acct,
+        user,
+        device,
+        loc,
+        src,
+        dom,
+        qtype,
+        qtype_name,
+        dynamic,
+        protocol,
+        decision,
+        blocked,
+        rcode,
+        cached,
+        custom,
+        cats,
+    }
+}
 
-    // Fields, in reference order.
+/// AccountID to AuthoritativeNameServerIPs: the account and the application.
+fn identity(rng: &mut Rng, p: &Pools, rec: &mut Record, q: &Query) {
+    let Query {
+        acct,
+        dom,
+        dynamic,
+        rcode,
+        cached,
+        ..
+    } = *q;
+    let esc = rec.esc;
     rec.str("AccountID", &acct.id);
     match dom.app.filter(|_| !dynamic) {
         Some(a) => {
@@ -366,6 +437,12 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     } else {
         rec.empty_list("AuthoritativeNameServerIPs");
     }
+}
+
+/// The CNAME fields.
+fn cnames(rng: &mut Rng, rec: &mut Record, sc: &mut Scratch, q: &Query) {
+    let Query { dom, .. } = *q;
+    let esc = rec.esc;
     let has_cname = sc.answers.iter().any(|a| a.rtype == 5);
     if has_cname {
         let cat = if chance(rng, 500) {
@@ -389,6 +466,13 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         rec.empty_list("CNAMEs");
         rec.empty_list("CNAMEsReversed");
     }
+}
+
+/// ColoCode to CustomResolverResponse.
+fn colo_and_custom_resolver(rng: &mut Rng, rec: &mut Record, q: &Query) {
+    let Query {
+        acct, src, custom, ..
+    } = *q;
     let colo = colo_for(rng, src.geo);
     rec.str("ColoCode", colo.0);
     rec.int("ColoID", u64::from(colo.1));
@@ -425,6 +509,22 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         rec.opt_str("CustomResolverPolicyName", "");
         rec.opt_str("CustomResolverResponse", "");
     }
+}
+
+/// Datetime to Email.
+fn time_device_and_destination(rng: &mut Rng, rec: &mut Record, q: &Query) {
+    let Query {
+        secs,
+        nanos,
+        user,
+        device,
+        loc,
+        src,
+        protocol,
+        blocked,
+        rcode,
+        ..
+    } = *q;
     let s = rec.begin();
     write_datetime(&mut rec.buf, secs, nanos, super::json::time_format(rng));
     rec.end("Datetime", s);
@@ -469,7 +569,17 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
     };
     rec.int_list("EDEErrors", ede.iter().copied());
     rec.opt_str("Email", user.map(|u| u.email.as_str()).unwrap_or(""));
-    let cats: &[u16] = if dynamic { &[] } else { &dom.cats };
+}
+
+/// InitialCategoryIDs to LocationID.
+fn initial_categories_and_internal_dns(rng: &mut Rng, rec: &mut Record, sc: &Scratch, q: &Query) {
+    let Query {
+        loc,
+        rcode,
+        cached,
+        cats,
+        ..
+    } = *q;
     rec.int_list(
         "InitialCategoryIDs",
         cats.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)),
@@ -516,6 +626,25 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
             rec.opt_str("LocationID", "");
         }
     }
+}
+
+/// MatchedCategoryIDs to QueryIndicatorFeedNames.
+fn matches_policies_and_query_categories(
+    rng: &mut Rng,
+    rec: &mut Record,
+    sc: &mut Scratch,
+    q: &Query,
+) {
+    let Query {
+        acct,
+        dom,
+        dynamic,
+        protocol,
+        decision,
+        blocked,
+        cats,
+        ..
+    } = *q;
     if decision == DEC_BY_CATEGORY && !cats.is_empty() {
         let m = &cats[..1 + below(rng, cats.len() as u32) as usize];
         rec.int_list(
@@ -599,6 +728,23 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
             rec.empty_list("QueryIndicatorFeedNames");
         }
     }
+}
+
+/// QueryName to ResolvedIPs.
+fn query_and_resolved_ips(rng: &mut Rng, rec: &mut Record, sc: &Scratch, q: &Query) {
+    let Query {
+        device,
+        dom,
+        qtype,
+        qtype_name,
+        dynamic,
+        protocol,
+        decision,
+        blocked,
+        rcode,
+        ..
+    } = *q;
+    let esc = rec.esc;
     let qname: &str = if dynamic { &sc.name } else { &dom.name };
     let s = rec.begin();
     if chance(rng, 10) {
@@ -710,6 +856,17 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         rec.empty_list("ResolvedIPCountryCodes");
         rec.empty_list("ResolvedIPs");
     }
+}
+
+/// ResolverDecision to ResourceRecordsJSON.
+fn resolver_and_records(rng: &mut Rng, rec: &mut Record, sc: &mut Scratch, q: &Query) {
+    let Query {
+        acct,
+        decision,
+        custom,
+        ..
+    } = *q;
+    let esc = rec.esc;
     rec.str("ResolverDecision", decision.0);
     if custom || chance(rng, 10) {
         let pol = pick(rng, &acct.dns_policies);
@@ -743,6 +900,18 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
         write_str_bytes(&mut rec.buf, &sc.json, esc);
         rec.end("ResourceRecordsJSON", s);
     }
+}
+
+/// ResponseTimeMs to UserID.
+fn source_and_time_zone(rng: &mut Rng, rec: &mut Record, sc: &Scratch, q: &Query) {
+    let Query {
+        acct,
+        user,
+        src,
+        protocol,
+        cached,
+        ..
+    } = *q;
     let rt = if cached {
         between(rng, 0, 3)
     } else if chance(rng, 20) {

@@ -3,7 +3,7 @@
 //! malformed ones of each [`BadKind`] — for tests and benchmarks of the decoder.
 //!
 //! ```
-//! use transform::synth::{Dataset, Generator, RecordKind};
+//! use synth::{Dataset, Generator, RecordKind};
 //!
 //! let mut g = Generator::new(Dataset::GatewayDns, 42).with_bad_ratio(0.01);
 //! let mut line = Vec::new();

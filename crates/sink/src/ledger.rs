@@ -8,15 +8,11 @@
 //! partition by one process). After a crash, the pipeline asks for the batches from its
 //! committed offset on and cuts its new batches at exactly those boundaries (so lake object
 //! names and ClickHouse dedup tokens repeat), skips batches marked `done`, and re-inserts
-//! `intent` ones with [`Ledger::insert_once`]. A batch whose every intent was abandoned by
+//! `intent` ones with
+//! [`ClickHouseWriter::insert_once`](crate::clickhouse::ClickHouseWriter::insert_once). A batch whose every intent was abandoned by
 //! its writer was never written, and is not replayed.
 
-use arrow_array::RecordBatch;
-
-use super::ddl::{quote_ident, quote_str};
-use super::config::ValidatedConfig;
-use super::service::Client;
-use super::writer::{ClickHouseWriter, InsertStats};
+use crate::clickhouse::{quote_ident, quote_str, Client, ValidatedConfig};
 use crate::{BatchId, Error};
 
 /// Name of the ledger table, in the dataset's database.
@@ -48,9 +44,6 @@ pub struct Recorded {
     pub fingerprint: Option<u64>,
 }
 
-/// How long `insert_once` waits for an earlier insert or the delete of a partial batch.
-const MUTATION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
-
 /// The ledger of one ClickHouse table.
 #[derive(Debug)]
 pub struct Ledger {
@@ -58,21 +51,12 @@ pub struct Ledger {
     /// Quoted `database.ledger`.
     ledger: String,
     /// Quoted `database.table` of the data.
-    data: String,
-    database: String,
     table: String,
-    /// Whether the data table drops a repeated insert of a batch (see [`Ledger::open`]).
-    deduplicates: bool,
 }
 
 impl Ledger {
     /// The ledger of the table `config` writes to; creates the ledger table if missing (and
     /// adds columns a ledger of an older lakeport lacks).
-    ///
-    /// Whether the data table deduplicates repeated inserts is read here, once: a server
-    /// that takes insert tokens (22.2+), and a table that keeps them (a `Replicated` or
-    /// `Shared` engine, or `non_replicated_deduplication_window` above 0). Restart after a
-    /// `migrate` that changes it.
     ///
     /// # Errors
     /// As [`Client::new`] and [`Client::query`].
@@ -87,15 +71,7 @@ impl Ledger {
                 client.query(&format!("ALTER TABLE {ledger} ADD COLUMN {column} {ty}")).await?;
             }
         }
-        let deduplicates = client.server_version().await?.has_dedup_token() && table_deduplicates(&client, database, table).await?;
-        Ok(Self { client, ledger, data: format!("{}.{}", quote_ident(database), quote_ident(table)), database: database.to_string(), table: table.to_string(), deduplicates })
-    }
-
-    /// Whether the table drops a repeated insert of a batch itself. Where it does not, an
-    /// insert must not be retried blindly: a retry after a lost answer would add the rows
-    /// twice; retry through [`Ledger::insert_once`] instead, which counts.
-    pub fn deduplicates(&self) -> bool {
-        self.deduplicates
+        Ok(Self { client, ledger, table: table.to_string() })
     }
 
     /// The ledger table, quoted `database.table`.
@@ -182,71 +158,6 @@ impl Ledger {
         let text = self.client.query(&sql).await?;
         parse_ranges(&sql, &text)
     }
-
-    /// Inserts `batch` so that ClickHouse ends up holding it exactly once, even when an
-    /// earlier attempt (`maybe_present`: the ledger says `intent`) was interrupted. Tables
-    /// that deduplicate drop the blocks they already have (same `insert_deduplication_token`);
-    /// elsewhere the rows of the batch's source range are counted: all there → nothing to
-    /// do; none → insert; some (an insert split into several parts was cut short) → delete
-    /// them and insert again, without block deduplication.
-    ///
-    /// # Errors
-    /// As [`ClickHouseWriter::insert`] and [`Client::query`]; [`Error::ClickHouseAnswer`]
-    /// when the count is not a number or the delete does not finish within 5 minutes.
-    pub async fn insert_once(&self, writer: &ClickHouseWriter, batch: &RecordBatch, id: &BatchId, maybe_present: bool) -> Result<InsertStats, Error> {
-        if !maybe_present || self.deduplicates {
-            return writer.insert(batch, id).await;
-        }
-        // An earlier insert whose answer was lost may still be running on the server: count
-        // only once it is over, or the count misses what it is about to add.
-        self.wait_inserts_of(id).await?;
-        let range = format!("_topic = {} AND _partition = {} AND _offset BETWEEN {} AND {}", quote_str(&id.topic), id.partition, id.first_offset, id.last_offset);
-        let sql = format!("SELECT count() FROM {} WHERE {range} FORMAT TabSeparated", self.data);
-        let text = self.client.query(&sql).await?;
-        let present: usize = text.trim().parse().map_err(|_| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{}` is not a count", text.trim()) })?;
-        if present == batch.num_rows() {
-            tracing::info!(batch = %id, rows = present, "ClickHouse already holds this batch");
-            return Ok(InsertStats { rows: present, attempts: 0, body_bytes: 0, sent_bytes: 0, dedup_token: None });
-        }
-        if present == 0 {
-            return writer.insert(batch, id).await;
-        }
-        tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting again");
-        self.client.query(&format!("ALTER TABLE {} DELETE WHERE {range}", self.data)).await?;
-        self.wait_mutations().await?;
-        writer.reinsert(batch, id).await
-    }
-
-    /// Waits until the data table has no unfinished mutation.
-    async fn wait_mutations(&self) -> Result<(), Error> {
-        let sql = format!(
-            "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0 FORMAT TabSeparated",
-            quote_str(&self.database),
-            quote_str(&self.table)
-        );
-        self.wait_for_zero(sql, "the delete of a partial batch").await
-    }
-
-    /// Waits until the server runs no insert of batch `id` (its query ids start with the
-    /// batch's token, see [`ClickHouseWriter::insert`]).
-    async fn wait_inserts_of(&self, id: &BatchId) -> Result<(), Error> {
-        let prefix = format!("{}-", id.token());
-        let sql = format!("SELECT count() FROM system.processes WHERE substring(query_id, 1, {}) = {} FORMAT TabSeparated", prefix.len(), quote_str(&prefix));
-        self.wait_for_zero(sql, "an earlier insert of this batch").await
-    }
-
-    /// Asks `sql` (a count) until it answers 0, for at most [`MUTATION_DEADLINE`].
-    async fn wait_for_zero(&self, sql: String, what: &str) -> Result<(), Error> {
-        let deadline = tokio::time::Instant::now() + MUTATION_DEADLINE;
-        loop {
-            match self.client.query(&sql).await?.trim() {
-                "0" => return Ok(()),
-                n if n.parse::<u64>().is_err() => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{n}` is not a count") }),
-                _ if tokio::time::Instant::now() >= deadline => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("{what} is still running after {MUTATION_DEADLINE:?}") }),
-                _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-            }
-        }
-    }
 }
 
 /// `first<TAB>last` lines as ranges.
@@ -258,27 +169,6 @@ fn parse_ranges(sql: &str, text: &str) -> Result<Vec<(i64, i64)>, Error> {
             range.ok_or_else(|| Error::ClickHouseAnswer { query: sql.to_string(), reason: format!("`{l}` is not a batch range") })
         })
         .collect()
-}
-
-/// Whether `database.table` keeps insert tokens: see [`Ledger::open`].
-pub(super) async fn table_deduplicates(client: &Client, database: &str, table: &str) -> Result<bool, Error> {
-    let sql = format!("SELECT engine, create_table_query FROM system.tables WHERE database = {} AND name = {} FORMAT TabSeparated", quote_str(database), quote_str(table));
-    let text = client.query(&sql).await?;
-    Ok(text.lines().next().and_then(|l| l.split_once('\t')).is_some_and(|(engine, create)| keeps_tokens(engine, create)))
-}
-
-/// Whether a table of `engine`, created by `create` (`system.tables.create_table_query`),
-/// drops a repeated insert token.
-pub fn keeps_tokens(engine: &str, create: &str) -> bool {
-    if engine.starts_with("Replicated") || engine.starts_with("Shared") {
-        return true;
-    }
-    let key = "non_replicated_deduplication_window = ";
-    create.match_indices(key).any(|(at, _)| {
-        let rest = &create[at + key.len()..];
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        rest[..digits].parse::<u64>().is_ok_and(|w| w > 0)
-    })
 }
 
 /// `text` as a TabSeparated field.
@@ -297,15 +187,6 @@ fn create_ledger(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tables_that_keep_tokens() {
-        assert!(keeps_tokens("ReplicatedMergeTree", ""));
-        assert!(keeps_tokens("SharedMergeTree", ""));
-        assert!(keeps_tokens("MergeTree", "CREATE TABLE a.b (`x` UInt8) ENGINE = MergeTree ORDER BY x SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000"));
-        assert!(!keeps_tokens("MergeTree", "CREATE TABLE a.b (`x` UInt8) ENGINE = MergeTree ORDER BY x SETTINGS non_replicated_deduplication_window = 0"));
-        assert!(!keeps_tokens("MergeTree", "CREATE TABLE a.b (`x` UInt8) ENGINE = MergeTree ORDER BY x SETTINGS index_granularity = 8192"));
-    }
 
     #[test]
     fn tsv_escapes() {

@@ -1,0 +1,79 @@
+//! Inserting a batch exactly once where the table does not drop a repeated insert itself
+//! (servers before 22.2, tables without a deduplication window): what an interrupted
+//! earlier attempt left is counted first.
+
+use arrow_array::RecordBatch;
+
+use super::ddl::quote_str;
+use super::writer::{ClickHouseWriter, InsertStats};
+use crate::{BatchId, Error};
+
+/// How long `insert_once` waits for an earlier insert or the delete of a partial batch.
+const MUTATION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl ClickHouseWriter {
+    /// Inserts `batch` so that ClickHouse ends up holding it exactly once, even when an
+    /// earlier attempt (`maybe_present`: the ledger says `intent`) was interrupted. Tables
+    /// that deduplicate drop the blocks they already have (same `insert_deduplication_token`);
+    /// elsewhere the rows of the batch's source range are counted: all there → nothing to
+    /// do; none → insert; some (an insert split into several parts was cut short) → delete
+    /// them and insert again, without block deduplication.
+    ///
+    /// # Errors
+    /// As [`ClickHouseWriter::insert`] and [`Client::query`](super::Client::query); [`Error::ClickHouseAnswer`]
+    /// when the count is not a number or the delete does not finish within 5 minutes.
+    pub async fn insert_once(&self, batch: &RecordBatch, id: &BatchId, maybe_present: bool) -> Result<InsertStats, Error> {
+        if !maybe_present || self.deduplicates().await? {
+            return self.insert(batch, id).await;
+        }
+        // An earlier insert whose answer was lost may still be running on the server: count
+        // only once it is over, or the count misses what it is about to add.
+        self.wait_inserts_of(id).await?;
+        let range = format!("_topic = {} AND _partition = {} AND _offset BETWEEN {} AND {}", quote_str(&id.topic), id.partition, id.first_offset, id.last_offset);
+        let sql = format!("SELECT count() FROM {} WHERE {range} FORMAT TabSeparated", self.qualified());
+        let text = self.client.query(&sql).await?;
+        let present: usize = text.trim().parse().map_err(|_| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{}` is not a count", text.trim()) })?;
+        if present == batch.num_rows() {
+            tracing::info!(batch = %id, rows = present, "ClickHouse already holds this batch");
+            return Ok(InsertStats { rows: present, attempts: 0, body_bytes: 0, sent_bytes: 0, dedup_token: None });
+        }
+        if present == 0 {
+            return self.insert(batch, id).await;
+        }
+        tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting again");
+        self.client.query(&format!("ALTER TABLE {} DELETE WHERE {range}", self.qualified())).await?;
+        self.wait_mutations().await?;
+        self.reinsert(batch, id).await
+    }
+
+    /// Waits until the data table has no unfinished mutation.
+    async fn wait_mutations(&self) -> Result<(), Error> {
+        let sql = format!(
+            "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0 FORMAT TabSeparated",
+            quote_str(&self.database),
+            quote_str(&self.table)
+        );
+        self.wait_for_zero(sql, "the delete of a partial batch").await
+    }
+
+    /// Waits until the server runs no insert of batch `id` (its query ids start with the
+    /// batch's token, see [`ClickHouseWriter::insert`]).
+    async fn wait_inserts_of(&self, id: &BatchId) -> Result<(), Error> {
+        let prefix = format!("{}-", id.token());
+        let sql = format!("SELECT count() FROM system.processes WHERE substring(query_id, 1, {}) = {} FORMAT TabSeparated", prefix.len(), quote_str(&prefix));
+        self.wait_for_zero(sql, "an earlier insert of this batch").await
+    }
+
+    /// Asks `sql` (a count) until it answers 0, for at most [`MUTATION_DEADLINE`].
+    async fn wait_for_zero(&self, sql: String, what: &str) -> Result<(), Error> {
+        let deadline = tokio::time::Instant::now() + MUTATION_DEADLINE;
+        loop {
+            match self.client.query(&sql).await?.trim() {
+                "0" => return Ok(()),
+                n if n.parse::<u64>().is_err() => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{n}` is not a count") }),
+                _ if tokio::time::Instant::now() >= deadline => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("{what} is still running after {MUTATION_DEADLINE:?}") }),
+                _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+    }
+}
