@@ -56,17 +56,13 @@ mod version;
 mod writer;
 
 pub use columns::TableColumn;
-pub use config::{
-    ClickHouseConfig, Compression, RetryConfig, ValidatedConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DATABASE, DEFAULT_INITIAL_BACKOFF,
-    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_REQUEST_TIMEOUT, DEFAULT_USER,
-};
-pub use ddl::{create_table, dialect_notes, keep_tokens, table_columns, ColumnDef};
-pub use migrate::{apply as apply_migration, plan as plan_migration, Plan};
+pub use config::{ClickHouseConfig, Compression, ValidatedConfig};
+pub use ddl::{create_table, dialect_notes, keep_tokens, table_columns};
 pub(crate) use ddl::{quote_ident, quote_str};
 pub use dedup::{deduplicates, keeps_tokens};
+pub use migrate::{apply as apply_migration, plan as plan_migration};
 pub use native::NativeEncoder;
 pub use probe::{is_data_error, Probe};
-pub use service::{Client, Sent};
+pub use service::Client;
 pub use types::{column_type, Dialect};
-pub use version::ServerVersion;
-pub use writer::{ClickHouseWriter, InsertStats};
+pub use writer::ClickHouseWriter;

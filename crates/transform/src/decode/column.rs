@@ -10,7 +10,7 @@ use super::primitive::{BoolColumn, FloatConvert, IntConvert, PrimitiveColumn};
 use super::string::{IpColumn, JsonColumn, StringColumn};
 use super::timestamp::{DateConvert, TimestampConvert};
 use super::value::ValueError;
-use crate::schema::{Field, LogicalType};
+use crate::schema::{DefaultValue, Field, LogicalType};
 
 /// A column under construction. Values are appended one per record; `truncate` undoes the
 /// values of a record that is rejected after some of its columns were filled.
@@ -60,31 +60,37 @@ pub(crate) struct NullPolicy {
     pub lenient: bool,
 }
 
+/// Why a field's default cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BadDefault {
+    #[error("a {0} field cannot have a default")]
+    NotScalar(LogicalType),
+    #[error("the default does not fit type {0}: {1}")]
+    DoesNotFit(LogicalType, String),
+}
+
 /// Builds the column that decodes `field`. Fails, saying why, when the field's default does
 /// not fit its type.
-pub(crate) fn make_column(field: &Field) -> Result<Box<dyn Column>, String> {
+pub(crate) fn make_column(field: &Field) -> Result<Box<dyn Column>, BadDefault> {
     let policy = NullPolicy { nullable: field.nullable(), lenient: field.lenient };
     let col = scalar_or_container(field, &field.ty, policy);
     let Some(default) = &field.default else { return Ok(col) };
     if !field.ty.is_scalar() || field.ty == LogicalType::Json {
-        return Err(format!("a {} field cannot have a default", field.ty));
+        return Err(BadDefault::NotScalar(field.ty.clone()));
     }
     let default = match default {
-        toml::Value::String(s) => Scalar::Str(s.clone()),
-        toml::Value::Integer(i) => Scalar::Static(StaticNode::I64(*i)),
-        toml::Value::Float(f) => Scalar::Static(StaticNode::F64(*f)),
-        toml::Value::Boolean(b) => Scalar::Static(StaticNode::Bool(*b)),
-        other => return Err(format!("the default {other} is not a string, number or bool")),
+        DefaultValue::Str(s) => Scalar::Str(s.clone()),
+        DefaultValue::Int(i) => Scalar::Static(StaticNode::I64(*i)),
+        DefaultValue::Float(f) => Scalar::Static(StaticNode::F64(*f)),
+        DefaultValue::Bool(b) => Scalar::Static(StaticNode::Bool(*b)),
     };
     let mut probe = scalar_or_container(field, &field.ty, policy);
-    default
-        .with_node(|n| probe.push(n))
-        .map_err(|e| format!("the default does not fit type {}: {e}", field.ty))?;
+    default.with_node(|n| probe.push(n)).map_err(|e| BadDefault::DoesNotFit(field.ty.clone(), e.to_string()))?;
     Ok(Box::new(Defaulted { inner: col, default }))
 }
 
 /// Checks that a field's default (if any) fits its type.
-pub(crate) fn check_default(field: &Field) -> Result<(), String> {
+pub(crate) fn check_default(field: &Field) -> Result<(), BadDefault> {
     make_column(field).map(drop)
 }
 

@@ -149,7 +149,7 @@ impl Rows {
             columns.push(make_column(f).map_err(|problem| Error::Invalid {
                 origin: schema.origin.clone(),
                 place: format!("field \"{}\"", f.name),
-                problem,
+                problem: problem.to_string(),
                 hint: "fix the default".into(),
             })?);
             info.push(FieldInfo { path: f.source_path(), column: f.name.clone(), expected: f.ty.to_string(), is_text: f.ty.is_text() });

@@ -3,21 +3,33 @@
 /// Longest identifier accepted, in bytes.
 pub const MAX_IDENT_LEN: usize = 63;
 
+/// What is wrong with a name, for the caller to place in a message (its `Display`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadName {
+    #[error("the name is empty")]
+    Empty,
+    #[error("the name is {0} bytes long, the limit is {MAX_IDENT_LEN}")]
+    TooLong(usize),
+    #[error("the name `{0}` must start with a lowercase ASCII letter")]
+    Start(String),
+    #[error("the name `{0}` contains {1:?}; only a-z, 0-9 and _ are allowed")]
+    Char(String, char),
+}
+
 /// Checks a dataset, column or derived name: `[a-z][a-z0-9_]*`, at most 63 bytes.
-/// Returns what is wrong, for the caller to place in a message.
-pub fn check_ident(name: &str) -> Result<(), String> {
+pub fn check_ident(name: &str) -> Result<(), BadName> {
     let bytes = name.as_bytes();
     if bytes.is_empty() {
-        return Err("the name is empty".into());
+        return Err(BadName::Empty);
     }
     if bytes.len() > MAX_IDENT_LEN {
-        return Err(format!("the name is {} bytes long, the limit is {MAX_IDENT_LEN}", bytes.len()));
+        return Err(BadName::TooLong(bytes.len()));
     }
     if !bytes[0].is_ascii_lowercase() {
-        return Err(format!("the name `{name}` must start with a lowercase ASCII letter"));
+        return Err(BadName::Start(name.into()));
     }
     if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')) {
-        return Err(format!("the name `{name}` contains {c:?}; only a-z, 0-9 and _ are allowed"));
+        return Err(BadName::Char(name.into(), c));
     }
     Ok(())
 }

@@ -43,7 +43,7 @@ enum TextKind {
 /// # Errors
 /// [`Error::Infer`] when `name` is not a valid identifier or no line is a JSON object.
 pub fn infer_schema(samples: &[u8], name: &str) -> Result<String, Error> {
-    check_ident(name).map_err(Error::Infer)?;
+    check_ident(name).map_err(|p| Error::Infer(p.to_string()))?;
     let mut keys: BTreeMap<String, Seen> = BTreeMap::new();
     let mut records = 0usize;
     for line in samples.split(|&b| b == b'\n') {

@@ -6,7 +6,7 @@ mod model;
 mod parse;
 mod types;
 
-pub use ident::check_ident;
+pub use ident::{check_ident, BadName};
 pub use infer::infer_schema;
 pub use model::*;
 pub use types::LogicalType;

@@ -47,6 +47,16 @@ pub struct Schema {
     pub origin: String,
 }
 
+/// A field's default value, as the schema file writes it (checked against the type when
+/// the schema is read).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefaultValue {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
 /// One column read from the JSON record.
 #[derive(Debug, Clone)]
 pub struct Field {
@@ -59,7 +69,7 @@ pub struct Field {
     /// Whether a missing or null value rejects the record.
     pub required: bool,
     /// Value used when the key is missing or null.
-    pub default: Option<toml::Value>,
+    pub default: Option<DefaultValue>,
     /// One line on the column.
     pub description: String,
     /// Unit of integer timestamps.

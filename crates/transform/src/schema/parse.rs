@@ -134,7 +134,7 @@ impl Checker<'_> {
     }
 
     fn schema(&self, raw: RawSchema) -> Result<Schema, Error> {
-        check_ident(&raw.name).map_err(|p| self.err("name", p, "use a lowercase name such as `gateway_dns`"))?;
+        check_ident(&raw.name).map_err(|p| self.err("name", p.to_string(), "use a lowercase name such as `gateway_dns`"))?;
         if raw.version == 0 {
             return Err(self.err("version", "version 0 is not allowed", "start at version = 1"));
         }
@@ -162,7 +162,7 @@ impl Checker<'_> {
         let mut derived = Vec::with_capacity(raw.derived.len());
         for d in raw.derived {
             let place = format!("derived \"{}\"", d.name);
-            check_ident(&d.name).map_err(|p| self.err(&place, p, "use a lowercase name such as `date`"))?;
+            check_ident(&d.name).map_err(|p| self.err(&place, p.to_string(), "use a lowercase name such as `date`"))?;
             if !names.insert(d.name.clone()) {
                 return Err(self.err(&place, "the name is used twice", "give every column its own name"));
             }
@@ -191,7 +191,7 @@ impl Checker<'_> {
 
     fn field(&self, f: RawField) -> Result<Field, Error> {
         let place = format!("field \"{}\"", f.name);
-        check_ident(&f.name).map_err(|p| self.err(&place, p, "use a snake_case name such as `src_ip`"))?;
+        check_ident(&f.name).map_err(|p| self.err(&place, p.to_string(), "use a snake_case name such as `src_ip`"))?;
         let ty = LogicalType::parse(&f.ty).ok_or_else(|| {
             self.err(
                 &place,
@@ -217,12 +217,20 @@ impl Checker<'_> {
         if f.required && f.default.is_some() {
             return Err(self.err(&place, "a field cannot be both required and have a default", "remove one of them"));
         }
+        let default = match f.default {
+            None => None,
+            Some(toml::Value::String(s)) => Some(DefaultValue::Str(s)),
+            Some(toml::Value::Integer(i)) => Some(DefaultValue::Int(i)),
+            Some(toml::Value::Float(x)) => Some(DefaultValue::Float(x)),
+            Some(toml::Value::Boolean(b)) => Some(DefaultValue::Bool(b)),
+            Some(other) => return Err(self.err(&place, format!("the default {other} is not a string, number or bool"), format!("give a default of type {ty}"))),
+        };
         let field = Field {
             name: f.name,
             source,
             ty,
             required: f.required,
-            default: f.default,
+            default,
             description: f.description,
             unit: f.unit.unwrap_or_default(),
             trim: f.trim,
@@ -230,7 +238,7 @@ impl Checker<'_> {
             lenient: f.lenient,
             low_cardinality: f.low_cardinality,
         };
-        check_default(&field).map_err(|p| self.err(&place, p, format!("give a default of type {}", field.ty)))?;
+        check_default(&field).map_err(|p| self.err(&place, p.to_string(), format!("give a default of type {}", field.ty)))?;
         Ok(field)
     }
 
