@@ -72,7 +72,7 @@ fn a_scheduled_run_that_gets_no_partition_fails_and_says_why() {
 fn broker_errors_are_retried_without_loss_or_duplicates() {
     let env = PipelineEnv::new("brokererr");
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 300"), ("max_age = \"10s\"", "max_age = \"1s\"")]);
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_messages = 200000", "max_messages = 300"), ("max_age = \"10s\"", "max_age = \"1s\"")]);
     let input = generated(3000, 6);
     let mock = mock_with(&env.topic, 3, &input);
     use RDKafkaRespErr::*;
@@ -147,7 +147,7 @@ fn a_broker_restarted_mid_run_loses_and_duplicates_nothing() {
             .args(["--kafka", &brokers, "--topic", &env.topic, "--partitions", "2"]);
         c
     });
-    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 500")]);
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_messages = 200000", "max_messages = 500")]);
     let run = || {
         let mut c = env.lakeport("gateway_dns");
         c.env("LAKEPORT_KAFKA_BROKERS", &brokers).arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
@@ -188,7 +188,7 @@ fn a_stalled_and_reset_broker_connection_loses_and_duplicates_nothing() {
             .args(["--kafka", &brokers, "--topic", &env.topic, "--partitions", "2"]);
         c
     });
-    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 500")]);
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_messages = 200000", "max_messages = 500")]);
     env.migrate("gateway_dns", &pipeline);
     let run = {
         let mut c = env.lakeport("gateway_dns");

@@ -96,7 +96,7 @@ fn kill_loop(l: &Loop) {
     });
     ok(chunks.next().expect("first chunk"));
     // Small batches, so that signals land between many batch boundaries.
-    let pipeline = pipeline_file(dir.path(), l.dataset, &[("max_rows = 200000", "max_rows = 700"), ("max_age = \"10s\"", "max_age = \"1s\""), ("\"session.timeout.ms\" = \"10000\"", "\"session.timeout.ms\" = \"6000\"")]);
+    let pipeline = pipeline_file(dir.path(), l.dataset, &[("max_messages = 200000", "max_messages = 700"), ("max_age = \"10s\"", "max_age = \"1s\""), ("\"session.timeout.ms\" = \"10000\"", "\"session.timeout.ms\" = \"6000\"")]);
     env.migrate(l.dataset, &pipeline);
     let mut rng = Rng(l.seed ^ l.dataset.len() as u64);
     // tansu never expires members of processes killed while joining: such a group stays

@@ -41,7 +41,7 @@ fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() 
         });
     };
     produce(&lines[..5000], "first.ndjson");
-    let text = std::fs::read_to_string(root().join("pipelines/gateway_dns.toml")).unwrap().replace("../schemas/", &format!("{}/schemas/", root().display())).replace("max_rows = 200000", "max_rows = 500").replace("max_age = \"10s\"", "max_age = \"1s\"");
+    let text = std::fs::read_to_string(root().join("pipelines/gateway_dns.toml")).unwrap().replace("../schemas/", &format!("{}/schemas/", root().display())).replace("max_messages = 200000", "max_messages = 500").replace("max_age = \"10s\"", "max_age = \"1s\"");
     let pipeline = dir.path().join("faults.toml");
     std::fs::write(&pipeline, text).unwrap();
     ok({

@@ -65,7 +65,7 @@ fn bad_pipeline_files_give_clear_errors() {
     let cases = [
         (shipped.replace("[batch]", "[batch]\ncolour = 1"), "unknown field `colour`"),
         (shipped.replace("${LAKEPORT_KAFKA_BROKERS:-127.0.0.1:9092}", "${LAKEPORT_NOT_SET_ANYWHERE}"), "`LAKEPORT_NOT_SET_ANYWHERE` is not set"),
-        (shipped.replace("max_rows = 200000", "max_rows = 0"), "greater than zero"),
+        (shipped.replace("max_messages = 200000", "max_messages = 0"), "greater than zero"),
         (shipped.replace("gateway_dns.toml\"", "nope.toml\""), "nope.toml"),
         ("name = ".to_string(), "not valid TOML"),
     ];

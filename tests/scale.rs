@@ -27,7 +27,7 @@ fn three_processes_share_partitions_and_survive_losing_one() {
     let text = std::fs::read_to_string(root().join("pipelines/gateway_http.toml"))
         .unwrap()
         .replace("../schemas/", &format!("{}/schemas/", root().display()))
-        .replace("max_rows = 200000", "max_rows = 1000")
+        .replace("max_messages = 200000", "max_messages = 1000")
         .replace("max_age = \"10s\"", "max_age = \"1s\"")
         .replace("\"session.timeout.ms\" = \"10000\"", "\"session.timeout.ms\" = \"6000\"");
     let pipeline = dir.path().join("scale.toml");

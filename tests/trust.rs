@@ -83,7 +83,7 @@ fn sigterm_while_a_batch_fails_is_bounded_by_the_shutdown_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let mut ch = PrivateServer::clickhouse(&dir.path().join("clickhouse"));
     let brokers = service("LAKEPORT_TEST_KAFKA_BROKERS");
-    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 500"), ("max_age = \"10s\"", "max_age = \"1s\""), ("shutdown_timeout = \"30s\"", "shutdown_timeout = \"5s\"")]);
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_messages = 200000", "max_messages = 500"), ("max_age = \"10s\"", "max_age = \"1s\""), ("shutdown_timeout = \"30s\"", "shutdown_timeout = \"5s\"")]);
     let url = ch.url();
     let lakeport = || {
         let mut c = env.lakeport("gateway_dns");
@@ -254,8 +254,8 @@ fn a_frozen_process_that_lost_its_partitions_writes_none_of_them() {
     let dir = tempfile::tempdir().unwrap();
     produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 5, 2);
     let session = ("\"session.timeout.ms\" = \"10000\"", "\"session.timeout.ms\" = \"6000\"");
-    let frozen_file = pipeline_file(dir.path(), "gateway_dns", &[session, ("max_rows = 200000", "max_rows = 300")]);
-    let other_file = pipeline_file(dir.path(), "gateway_dns", &[session, ("max_rows = 200000", "max_rows = 700")]);
+    let frozen_file = pipeline_file(dir.path(), "gateway_dns", &[session, ("max_messages = 200000", "max_messages = 300")]);
+    let other_file = pipeline_file(dir.path(), "gateway_dns", &[session, ("max_messages = 200000", "max_messages = 700")]);
     env.migrate("gateway_dns", &frozen_file);
     let proxy = proxy::Proxy::start(service("LAKEPORT_TEST_CLICKHOUSE_HTTP_PORT").parse().unwrap());
     let frozen = {
@@ -298,7 +298,7 @@ fn clickhouse_cut_off_past_the_retry_timeout_exits_4_then_the_next_run_completes
         dir.path(),
         "gateway_dns",
         &[
-            ("max_rows = 200000", "max_rows = 500"),
+            ("max_messages = 200000", "max_messages = 500"),
             ("retry_timeout = \"10m\"", "retry_timeout = \"5s\""),
             ("table = \"gateway_dns\"", "table = \"gateway_dns\"\n[clickhouse.retry]\nmax_attempts = 2"),
         ],
@@ -337,7 +337,7 @@ fn a_stalling_and_failing_object_store_is_waited_out() {
     let bucket = unique("bucket").replace('_', "-");
     assert!(http_request(port, "PUT", &format!("/{bucket}")).starts_with("HTTP/1.1 200"), "create bucket {bucket}");
     let proxy = proxy::Proxy::start(port);
-    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 500")]);
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_messages = 200000", "max_messages = 500")]);
     produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 33, 2);
     env.migrate("gateway_dns", &pipeline);
     let run = {
@@ -389,7 +389,7 @@ fn clickhouse_killed_after_an_insert_and_before_its_answer_loses_and_duplicates_
     let mut ch = PrivateServer::clickhouse(&dir.path().join("clickhouse"));
     let url = ch.url();
     produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 9, 2);
-    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_rows = 200000", "max_rows = 500")]);
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_messages = 200000", "max_messages = 500")]);
     let mut migrate = env.lakeport("gateway_dns");
     migrate.env("LAKEPORT_CLICKHOUSE_URL", &url).arg("migrate").arg(&pipeline);
     ok(migrate);

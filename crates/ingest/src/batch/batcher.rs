@@ -213,7 +213,7 @@ impl Batcher {
         let open = self.open.remove(tp)?;
         let (first, last) = open.forced.unwrap_or((open.messages.first()?.0, open.messages.last()?.0));
         Some(RawBatch {
-            id: BatchId { topic: tp.0.clone(), partition: tp.1, first_offset: first, last_offset: last },
+            id: BatchId { topic: tp.topic.clone(), partition: tp.partition, first_offset: first, last_offset: last },
             messages: open.messages,
             bytes: open.bytes,
         })
@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn cuts_by_count_and_at_the_end() {
-        let tp = ("t".to_string(), 1);
+        let tp = Partition::new("t", 1);
         let mut b = batcher(3);
         let mut out = Vec::new();
         for o in 0..7 {
@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn forced_ranges_override_limits_and_align_what_follows() {
-        let tp = ("t".to_string(), 0);
+        let tp = Partition::new("t", 0);
         let mut b = batcher(3);
         // An earlier run wrote 5..=9 and 10..=11; the replay starts at 2.
         b.force(&tp, &[(5, 9), (10, 11)]).unwrap();
@@ -264,8 +264,8 @@ mod tests {
     /// under new boundaries (a second identity for the same offsets → duplicates).
     #[test]
     fn shutdown_inside_a_forced_range_cuts_nothing_of_it() {
-        let tp = ("t".to_string(), 0);
-        let other = ("t".to_string(), 1);
+        let tp = Partition::new("t", 0);
+        let other = Partition::new("t", 1);
         let mut b = batcher(100);
         b.force(&tp, &[(5, 9)]).unwrap();
         let mut out = Vec::new();
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn forced_range_with_gaps_in_offsets() {
-        let tp = ("t".to_string(), 0);
+        let tp = Partition::new("t", 0);
         let mut b = batcher(100);
         b.force(&tp, &[(0, 10)]).unwrap();
         let mut out = Vec::new();
@@ -306,7 +306,7 @@ mod tests {
     /// batch keeps the recorded identity (same object names, same tokens), not a new one.
     #[test]
     fn a_forced_range_without_its_first_message_keeps_its_identity() {
-        let tp = ("t".to_string(), 0);
+        let tp = Partition::new("t", 0);
         let mut b = batcher(100);
         b.force(&tp, &[(100, 199), (200, 299)]).unwrap();
         let mut out = Vec::new();
@@ -322,7 +322,7 @@ mod tests {
     /// cannot both be replayed.
     #[test]
     fn nested_ranges_replay_through_the_outer_one_and_crossing_ones_are_refused() {
-        let tp = ("t".to_string(), 0);
+        let tp = Partition::new("t", 0);
         let mut b = batcher(100);
         b.force(&tp, &[(0, 9), (0, 4), (5, 9), (10, 19)]).unwrap();
         let mut out = Vec::new();

@@ -10,8 +10,25 @@ use std::collections::{BTreeMap, HashMap};
 
 use tokio::task::AbortHandle;
 
-/// A topic partition.
-pub type Partition = (String, i32);
+/// A topic partition: the unit of assignment, batching and commits (a `BatchId` names one
+/// and a range of its offsets).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Partition {
+    pub topic: String,
+    pub partition: i32,
+}
+
+impl Partition {
+    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+        Self { topic: topic.into(), partition }
+    }
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]", self.topic, self.partition)
+    }
+}
 
 /// One dispatched batch: its exact range and the epoch of the assignment it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,7 +218,7 @@ mod tests {
 
     #[test]
     fn commits_only_the_completed_prefix_in_offset_order() {
-        let tp = ("t".to_string(), 0);
+        let tp = Partition::new("t", 0);
         let mut p = Progress::default();
         assert!(p.dispatched(&tp, 0, 9).is_none(), "not assigned");
         p.assign(&tp, None);
@@ -229,7 +246,7 @@ mod tests {
     /// it must not mark that batch done (its offsets would be committed unwritten).
     #[test]
     fn a_batch_of_an_earlier_ownership_completes_nothing() {
-        let tp = ("t".to_string(), 0);
+        let tp = Partition::new("t", 0);
         let mut p = Progress::default();
         p.assign(&tp, Some(100));
         let abandoned = p.dispatched(&tp, 100, 150).unwrap();
@@ -245,7 +262,7 @@ mod tests {
 
     #[test]
     fn a_failed_batch_is_not_waited_for_and_blocks_what_follows() {
-        let tp = ("t".to_string(), 0);
+        let tp = Partition::new("t", 0);
         let mut p = Progress::default();
         p.assign(&tp, None);
         let (a, b) = (p.dispatched(&tp, 0, 9).unwrap(), p.dispatched(&tp, 10, 19).unwrap());
@@ -258,7 +275,7 @@ mod tests {
 
     #[test]
     fn the_fence_repeats_a_durable_offset_and_only_for_the_current_ownership() {
-        let tp = ("t".to_string(), 0);
+        let tp = Partition::new("t", 0);
         let mut p = Progress::default();
         p.assign(&tp, None);
         let (a, b) = (p.dispatched(&tp, 5, 9).unwrap(), p.dispatched(&tp, 10, 19).unwrap());
@@ -279,7 +296,7 @@ mod tests {
 
     #[test]
     fn completion_must_match_the_exact_range() {
-        let tp = ("t".to_string(), 0);
+        let tp = Partition::new("t", 0);
         let mut p = Progress::default();
         p.assign(&tp, None);
         let t = p.dispatched(&tp, 0, 9).unwrap();
@@ -289,7 +306,7 @@ mod tests {
 
     #[tokio::test]
     async fn losing_a_partition_aborts_its_tasks() {
-        let tp = ("t".to_string(), 0);
+        let tp = Partition::new("t", 0);
         let mut p = Progress::default();
         p.assign(&tp, None);
         let t = p.dispatched(&tp, 0, 9).unwrap();

@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use serde::Deserialize;
 
-/// Default for `[batch] max_rows`.
-pub const DEFAULT_BATCH_ROWS: usize = 500_000;
+/// Default for `[batch] max_messages`.
+pub const DEFAULT_BATCH_MESSAGES: usize = 500_000;
 /// Default for `[batch] max_bytes`: 128 MiB of message bytes.
 pub const DEFAULT_BATCH_BYTES: usize = 128 << 20;
 /// Default for `[batch] max_age`.
@@ -67,9 +67,10 @@ pub struct SourceConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchConfig {
-    /// Most records (messages) per batch (default 500,000).
-    #[serde(default = "default_batch_rows")]
-    pub max_rows: usize,
+    /// Most Kafka messages per batch (default 500,000); a message may hold several NDJSON
+    /// records. Files of earlier versions call it `max_rows`.
+    #[serde(default = "default_batch_messages", alias = "max_rows")]
+    pub max_messages: usize,
     /// Most message bytes per batch (default 128 MiB).
     #[serde(default = "default_batch_bytes")]
     pub max_bytes: usize,
@@ -80,12 +81,12 @@ pub struct BatchConfig {
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        Self { max_rows: DEFAULT_BATCH_ROWS, max_bytes: DEFAULT_BATCH_BYTES, max_age: DEFAULT_BATCH_AGE }
+        Self { max_messages: DEFAULT_BATCH_MESSAGES, max_bytes: DEFAULT_BATCH_BYTES, max_age: DEFAULT_BATCH_AGE }
     }
 }
 
-fn default_batch_rows() -> usize {
-    DEFAULT_BATCH_ROWS
+fn default_batch_messages() -> usize {
+    DEFAULT_BATCH_MESSAGES
 }
 fn default_batch_bytes() -> usize {
     DEFAULT_BATCH_BYTES
@@ -192,7 +193,7 @@ impl Pipeline {
         if file.source.topics.is_empty() {
             bail!("{}: list at least one topic", where_("[source] topics"));
         }
-        if file.batch.max_rows == 0 || file.batch.max_bytes == 0 || file.batch.max_age.is_zero() {
+        if file.batch.max_messages == 0 || file.batch.max_bytes == 0 || file.batch.max_age.is_zero() {
             bail!("{}: limits must be greater than zero", where_("[batch]"));
         }
         if file.runtime.max_in_flight_bytes < file.batch.max_bytes {
@@ -262,5 +263,12 @@ mod tests {
         let err = interpolate_str("${NOPE}", &env).unwrap_err().to_string();
         assert!(err.contains("`NOPE` is not set"), "{err}");
         assert!(interpolate_str("${PW", &env).is_err());
+    }
+
+    #[test]
+    fn batch_limits_keep_their_old_name() {
+        let old: BatchConfig = toml::from_str("max_rows = 7").unwrap();
+        let new: BatchConfig = toml::from_str("max_messages = 7").unwrap();
+        assert_eq!((old.max_messages, new.max_messages), (7, 7));
     }
 }

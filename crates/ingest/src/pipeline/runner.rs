@@ -79,7 +79,7 @@ impl Drop for Reporter {
         let outcome = match self.outcome.take() {
             Some(outcome) => outcome,
             // Unwinding from a panic in the batch's work: a failure, not an abort.
-            None if std::thread::panicking() => Outcome::Failed(anyhow!("the task writing batch {}[{}] {}..={} panicked", self.tp.0, self.tp.1, self.ticket.first, self.ticket.last)),
+            None if std::thread::panicking() => Outcome::Failed(anyhow!("the task writing batch {}[{}] {}..={} panicked", self.tp.topic, self.tp.partition, self.ticket.first, self.ticket.last)),
             None => Outcome::Abandoned,
         };
         if matches!(outcome, Outcome::Failed(_)) {
@@ -175,7 +175,7 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let consumer = Arc::new(build_consumer(&file.source, progress.clone(), events_tx, shutdown_timeout, file.runtime.retry_timeout).context(Failure::Permanent)?);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-    let limits = Limits { max_messages: file.batch.max_rows, max_bytes: file.batch.max_bytes, max_age: file.batch.max_age };
+    let limits = Limits { max_messages: file.batch.max_messages, max_bytes: file.batch.max_bytes, max_age: file.batch.max_age };
     let mut run = Run {
         consumer: consumer.clone(),
         sinks,
@@ -228,7 +228,7 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
                         continue;
                     }
                 };
-                let tp = (message.topic().to_string(), message.partition());
+                let tp = Partition::new(message.topic(), message.partition());
                 let payload = message.payload().map(<[u8]>::to_vec).unwrap_or_default();
                 let offset = message.offset();
                 drop(message);
@@ -364,10 +364,10 @@ impl Run {
         if owned.stage == Stage::Joined {
             // First message since assignment: rebuild the batches an earlier run started.
             let ledger = &self.sinks.ledger;
-            let ranges = retrying("reading the batch ledger", self.sinks.retry_timeout, || async { ledger.ranges_from(&tp.0, tp.1, offset).await.map_err(anyhow::Error::new) }).await?;
+            let ranges = retrying("reading the batch ledger", self.sinks.retry_timeout, || async { ledger.ranges_from(&tp.topic, tp.partition, offset).await.map_err(anyhow::Error::new) }).await?;
             let stage = match ranges.iter().map(|&(_, last)| last).max() {
                 Some(until) => {
-                    tracing::info!(topic = %tp.0, partition = tp.1, batches = ranges.len(), until, "replaying batches an earlier run started, with the same boundaries");
+                    tracing::info!(topic = %tp.topic, partition = tp.partition, batches = ranges.len(), until, "replaying batches an earlier run started, with the same boundaries");
                     Stage::Replaying { until }
                 }
                 None => Stage::Consuming,
@@ -377,8 +377,8 @@ impl Run {
                     "{}[{}]: the ledger {} holds {crossing}: a writer that lost the partition recorded an intent and stopped before marking it abandoned, \
                      beside a batch another writer started. Which one was written cannot be told from the ledger: check the sinks at those offsets \
                      (`_topic`, `_partition`, `_offset`), then mark the unwritten one abandoned (state 3)",
-                    tp.0,
-                    tp.1,
+                    tp.topic,
+                    tp.partition,
                     self.sinks.ledger.name()
                 )
                 .context(Failure::Conflict));
@@ -389,8 +389,8 @@ impl Run {
             bail!(anyhow!(
                 "{}[{}] went back from offset {} to {offset} while being read: the topic was deleted and created again or truncated. \
                  Nothing of the new messages was written; ingest the new topic under another name or table",
-                tp.0,
-                tp.1,
+                tp.topic,
+                tp.partition,
                 read - 1
             )
             .context(Failure::Conflict));
@@ -412,7 +412,7 @@ impl Run {
     }
 
     fn dispatch(&mut self, batch: RawBatch) {
-        let tp = (batch.id.topic.clone(), batch.id.partition);
+        let tp = Partition::new(batch.id.topic.clone(), batch.id.partition);
         let Some(ticket) = self.progress.lock().unwrap_or_else(|e| e.into_inner()).dispatched(&tp, batch.id.first_offset, batch.id.last_offset) else {
             tracing::debug!(batch = %batch.id, "partition no longer assigned: batch dropped uncommitted");
             return;
@@ -488,7 +488,7 @@ impl Run {
         let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         for (tp, offset) in &offsets {
             progress.committed(tp, *offset);
-            self.metrics.committed_offset.get_or_create(&PartitionLabel { topic: tp.0.clone(), partition: tp.1 }).set(*offset);
+            self.metrics.committed_offset.get_or_create(&PartitionLabel { topic: tp.topic.clone(), partition: tp.partition }).set(*offset);
         }
         Ok(())
     }
@@ -499,9 +499,9 @@ impl Run {
     /// of the broker) are at their end. The next offset moves to librdkafka's position,
     /// which is past control records (transactions) and messages retention deleted.
     async fn reached_end(&mut self, partition: i32) {
-        let candidates: Vec<Partition> = self.owned.keys().filter(|tp| tp.1 == partition).cloned().collect();
+        let candidates: Vec<Partition> = self.owned.keys().filter(|tp| tp.partition == partition).cloned().collect();
         let Ok(positions) = self.consumer.position() else { return };
-        let position = |tp: &Partition| match positions.find_partition(&tp.0, tp.1).map(|e| e.offset()) {
+        let position = |tp: &Partition| match positions.find_partition(&tp.topic, tp.partition).map(|e| e.offset()) {
             Some(Offset::Offset(o)) => Some(o),
             _ => None,
         };
@@ -509,7 +509,7 @@ impl Run {
             let at = position(tp);
             if candidates.len() > 1 {
                 let consumer = self.consumer.clone();
-                let (topic, p) = tp.clone();
+                let Partition { topic, partition: p } = tp.clone();
                 let high = tokio::task::spawn_blocking(move || consumer.fetch_watermarks(&topic, p, Duration::from_secs(5)).ok().map(|(_, h)| h)).await.ok().flatten();
                 if !matches!((at, high), (Some(a), Some(h)) if a >= h) {
                     continue;
@@ -551,8 +551,8 @@ impl Run {
                     "{}[{}] ends at offset {}, but the ledger records batches up to offset {until} that an earlier run read there: \
                      the topic was deleted and created again, truncated, or the brokers are another cluster's. Nothing was written for these offsets; \
                      ingest the new topic under another name or table (the ledger {} and the sinks' deduplication remember the old one's batches)",
-                    tp.0,
-                    tp.1,
+                    tp.topic,
+                    tp.partition,
                     owned.next.unwrap_or(0),
                     self.sinks.ledger.name()
                 )
@@ -597,7 +597,7 @@ impl Run {
         }
         unread.sort();
         let total: i64 = unread.iter().map(|(_, n)| n).sum();
-        let list: Vec<String> = unread.iter().map(|((t, p), n)| format!("{t}[{p}]: {n}")).collect();
+        let list: Vec<String> = unread.iter().map(|(tp, n)| format!("{tp}: {n}")).collect();
         let members = describe_group(self.consumer.clone(), self.group.clone()).await;
         Err(anyhow!(
             "consumer group `{}` assigned this process no partition for {IDLE_EXIT:?}, while {total} message(s) are not committed ({}). {members} \
@@ -620,7 +620,7 @@ impl Run {
             .owned
             .iter()
             .filter_map(|(tp, o)| match o.stage {
-                Stage::Replaying { until } => Some(format!("{}[{}] at {} of {until}", tp.0, tp.1, o.next.unwrap_or(0))),
+                Stage::Replaying { until } => Some(format!("{}[{}] at {} of {until}", tp.topic, tp.partition, o.next.unwrap_or(0))),
                 _ => None,
             })
             .collect();
@@ -644,7 +644,7 @@ impl Run {
     fn update_lag(&self) {
         for (tp, o) in &self.owned {
             if let (Some(target), Some(next)) = (self.targets.get(tp), o.next) {
-                self.metrics.consumer_lag.get_or_create(&PartitionLabel { topic: tp.0.clone(), partition: tp.1 }).set((target - next).max(0));
+                self.metrics.consumer_lag.get_or_create(&PartitionLabel { topic: tp.topic.clone(), partition: tp.partition }).set((target - next).max(0));
             }
         }
     }
@@ -744,7 +744,7 @@ async fn high_watermarks(consumer: Arc<Consumer>, topics: &[String], timeout: Du
         for p in partitions {
             let (c, t) = (consumer.clone(), topic.clone());
             let (_, high) = kafka_request(&format!("reading watermarks of {topic}[{p}]"), timeout, move || c.fetch_watermarks(&t, p, KAFKA_REQUEST)).await?;
-            out.insert((topic.clone(), p), high);
+            out.insert(Partition::new(topic.clone(), p), high);
         }
     }
     Ok(out)
@@ -754,8 +754,8 @@ async fn high_watermarks(consumer: Arc<Consumer>, topics: &[String], timeout: Du
 /// retried for `timeout`.
 async fn committed_offsets(consumer: Arc<Consumer>, parts: Vec<Partition>, timeout: Duration) -> anyhow::Result<HashMap<Partition, i64>> {
     let mut tpl = TopicPartitionList::new();
-    for (t, p) in &parts {
-        tpl.add_partition(t, *p);
+    for tp in &parts {
+        tpl.add_partition(&tp.topic, tp.partition);
     }
     let committed = kafka_request("reading committed offsets", timeout, move || consumer.committed_offsets(tpl.clone(), KAFKA_REQUEST)).await?;
     let seen: std::collections::HashSet<Partition> = parts.into_iter().collect();
@@ -763,7 +763,7 @@ async fn committed_offsets(consumer: Arc<Consumer>, parts: Vec<Partition>, timeo
         .elements()
         .iter()
         .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+            Offset::Offset(o) => Some((Partition::new(e.topic(), e.partition()), o)),
             _ => None,
         })
         .filter(|(tp, _)| seen.contains(tp))

@@ -159,14 +159,14 @@ impl GroupContext {
                 _ => None,
             };
             tpl.set_partition_offset(e.topic(), e.partition(), offset.map_or(self.reset, Offset::Offset)).map_err(|e: KafkaError| anyhow::Error::new(e))?;
-            parts.push(((e.topic().to_string(), e.partition()), offset));
+            parts.push((Partition::new(e.topic(), e.partition()), offset));
         }
         Ok(parts)
     }
 }
 
 fn partitions(tpl: &TopicPartitionList) -> Vec<Partition> {
-    tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect()
+    tpl.elements().iter().map(|e| Partition::new(e.topic(), e.partition())).collect()
 }
 
 /// Commits `(partition, next offset)` pairs.
@@ -176,8 +176,8 @@ pub fn commit_offsets<C: ConsumerContext, K: rdkafka::consumer::Consumer<C> + ?S
     mode: CommitMode,
 ) -> rdkafka::error::KafkaResult<()> {
     let mut tpl = TopicPartitionList::new();
-    for ((topic, partition), offset) in offsets {
-        tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
+    for (tp, offset) in offsets {
+        tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*offset))?;
     }
     consumer.commit(&tpl, mode)
 }
