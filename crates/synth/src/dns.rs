@@ -826,30 +826,9 @@ fn query_and_resolved_ips(rng: &mut Rng, rec: &mut Record, sc: &Scratch, q: &Que
         rec.empty_list("ResolvedIPCategoryNames");
     }
     if any_ip {
-        let s = rec.begin();
-        rec.buf.push(b'[');
-        let mut first = true;
-        for a in sc.answers.iter().filter(|a| a.ip) {
-            if !first {
-                rec.buf.push(b',');
-            }
-            first = false;
-            write_str(&mut rec.buf, GEOS[a.geo].0.continent, esc);
-        }
-        rec.buf.push(b']');
-        rec.end("ResolvedIPContinentCodes", s);
-        let s = rec.begin();
-        rec.buf.push(b'[');
-        let mut first = true;
-        for a in sc.answers.iter().filter(|a| a.ip) {
-            if !first {
-                rec.buf.push(b',');
-            }
-            first = false;
-            write_str(&mut rec.buf, GEOS[a.geo].0.country, esc);
-        }
-        rec.buf.push(b']');
-        rec.end("ResolvedIPCountryCodes", s);
+        let ips = || sc.answers.iter().filter(|a| a.ip);
+        rec.str_list("ResolvedIPContinentCodes", ips().map(|a| GEOS[a.geo].0.continent));
+        rec.str_list("ResolvedIPCountryCodes", ips().map(|a| GEOS[a.geo].0.country));
         write_ip_list(rec, sc, "ResolvedIPs");
     } else {
         rec.empty_list("ResolvedIPContinentCodes");
