@@ -55,7 +55,7 @@ impl RawBatch {
     pub fn record(&self, offset: i64, line: usize) -> Vec<u8> {
         let Ok(i) = self.messages.binary_search_by_key(&offset, |(o, _)| *o) else { return Vec::new() };
         let payload = &self.messages[i].1;
-        let compressed = payload.starts_with(&[0x1f, 0x8b]) || payload.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+        let compressed = transform::Compressed::detect(payload).is_some();
         match payload.split(|&b| b == b'\n').nth(line.saturating_sub(1)) {
             Some(record) if !compressed && line > 0 => record.strip_suffix(b"\r").unwrap_or(record).to_vec(),
             _ => payload.clone(),

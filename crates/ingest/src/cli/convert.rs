@@ -100,7 +100,7 @@ fn open_input(spec: &str) -> anyhow::Result<Box<dyn Read>> {
         Box::new(std::fs::File::open(spec).with_context(|| format!("opening input {spec}"))?)
     };
     let mut buffered = BufReader::with_capacity(1 << 20, raw);
-    let gzip = buffered.fill_buf().context("reading input")?.starts_with(&[0x1f, 0x8b]);
+    let gzip = transform::Compressed::detect(buffered.fill_buf().context("reading input")?) == Some(transform::Compressed::Gzip);
     Ok(if gzip { Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(buffered))) } else { Box::new(buffered) })
 }
 

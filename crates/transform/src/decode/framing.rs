@@ -4,21 +4,36 @@ use std::io::Read;
 
 use super::reject::RejectReason;
 
-const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
-const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+/// A compressed message or file, known by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compressed {
+    Gzip,
+    Zstd,
+}
+
+impl Compressed {
+    /// The compression `bytes` start with, if any.
+    pub fn detect(bytes: &[u8]) -> Option<Self> {
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            Some(Self::Gzip)
+        } else if bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Self::Zstd)
+        } else {
+            None
+        }
+    }
+}
 
 /// Decompresses `message` into `out` when it starts with gzip or zstd magic bytes.
 /// Returns `Ok(false)` when it is not compressed (and leaves `out` alone).
 pub(crate) fn inflate(message: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<bool, RejectReason> {
-    let (format, result) = if message.starts_with(GZIP_MAGIC) {
-        ("gzip", read_limited(flate2::read::MultiGzDecoder::new(message), limit, out))
-    } else if message.starts_with(ZSTD_MAGIC) {
-        match zstd::stream::read::Decoder::with_buffer(message) {
+    let (format, result) = match Compressed::detect(message) {
+        Some(Compressed::Gzip) => ("gzip", read_limited(flate2::read::MultiGzDecoder::new(message), limit, out)),
+        Some(Compressed::Zstd) => match zstd::stream::read::Decoder::with_buffer(message) {
             Ok(d) => ("zstd", read_limited(d, limit, out)),
             Err(e) => ("zstd", Err(e)),
-        }
-    } else {
-        return Ok(false);
+        },
+        None => return Ok(false),
     };
     let outcome = match result {
         Ok(()) if out.len() > limit => Err(RejectReason::TooLarge { bytes: out.len(), limit }),

@@ -25,6 +25,7 @@ use arrow_schema::SchemaRef;
 use simd_json::{Buffers, Tape};
 
 pub(crate) use column::check_default;
+pub use framing::Compressed;
 pub use reject::{Reject, RejectReason};
 
 use crate::{Error, Schema};
