@@ -9,7 +9,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::properties::{DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL};
-use super::{Compression, WriterOptions};
+use super::WriterOptions;
 use crate::Error;
 
 /// Default most rows per file.
@@ -201,13 +201,7 @@ impl ValidLakeConfig {
     /// Parquet encoding settings.
     pub(super) fn writer_options(&self) -> WriterOptions {
         let c = &self.config;
-        let compression = match c.compression {
-            Codec::Zstd => Compression::Zstd(c.zstd_level),
-            Codec::Snappy => Compression::Snappy,
-            Codec::Lz4 => Compression::Lz4,
-            Codec::None => Compression::None,
-        };
-        WriterOptions { compression, row_group_rows: c.row_group_rows, row_group_bytes: c.row_group_bytes }
+        WriterOptions { compression: c.compression, zstd_level: c.zstd_level, row_group_rows: c.row_group_rows, row_group_bytes: c.row_group_bytes }
     }
 
     /// The lake URL as configured (it holds no credentials: [`LakeConfig::validate`] refuses them).

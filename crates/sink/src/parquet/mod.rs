@@ -67,7 +67,7 @@ mod tests;
 
 pub use config::{Codec, LakeConfig, ValidLakeConfig};
 pub use file::FileWriter;
-pub use properties::{Compression, WriterOptions};
+pub use properties::WriterOptions;
 pub use writer::{LakeWriter, WrittenFile};
 pub(crate) use layout::escape;
 pub(crate) use store::open as open_store;

@@ -5,6 +5,8 @@ use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use super::Codec;
+
 /// Default rows per row group.
 pub const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
 /// Default largest row group, in bytes of encoded data.
@@ -12,25 +14,13 @@ pub const DEFAULT_ROW_GROUP_BYTES: usize = 128 << 20;
 /// Default zstd level: a good ratio at a few hundred MB/s per core.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 
-/// Page compression codec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Compression {
-    /// zstd at a level from 1 to 22.
-    Zstd(i32),
-    /// Snappy.
-    Snappy,
-    /// LZ4 (raw).
-    Lz4,
-    /// No compression.
-    None,
-}
-
 /// How Parquet files are encoded.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
-    /// Page compression (default zstd level 3).
-    pub compression: Compression,
+    /// Page compression (default zstd).
+    pub compression: Codec,
+    /// zstd level, 1 to 22 (default 3), when `compression` is zstd.
+    pub zstd_level: i32,
     /// Most rows per row group (default 1 Mi).
     pub row_group_rows: usize,
     /// Most encoded bytes per row group (default 128 MiB).
@@ -39,7 +29,7 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        Self { compression: Compression::Zstd(DEFAULT_ZSTD_LEVEL), row_group_rows: DEFAULT_ROW_GROUP_ROWS, row_group_bytes: DEFAULT_ROW_GROUP_BYTES }
+        Self { compression: Codec::Zstd, zstd_level: DEFAULT_ZSTD_LEVEL, row_group_rows: DEFAULT_ROW_GROUP_ROWS, row_group_bytes: DEFAULT_ROW_GROUP_BYTES }
     }
 }
 
@@ -48,10 +38,10 @@ impl WriterOptions {
     /// file's key-value metadata after the dataset and schema version of `schema`.
     pub(crate) fn properties(&self, schema: &ArrowSchema, metadata: &[(String, String)]) -> WriterProperties {
         let compression = match self.compression {
-            Compression::Zstd(level) => ParquetCompression::ZSTD(ZstdLevel::try_new(level).unwrap_or_default()),
-            Compression::Snappy => ParquetCompression::SNAPPY,
-            Compression::Lz4 => ParquetCompression::LZ4_RAW,
-            Compression::None => ParquetCompression::UNCOMPRESSED,
+            Codec::Zstd => ParquetCompression::ZSTD(ZstdLevel::try_new(self.zstd_level).unwrap_or_default()),
+            Codec::Snappy => ParquetCompression::SNAPPY,
+            Codec::Lz4 => ParquetCompression::LZ4_RAW,
+            Codec::None => ParquetCompression::UNCOMPRESSED,
         };
         let kv = schema
             .metadata()
