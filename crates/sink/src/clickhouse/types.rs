@@ -2,7 +2,7 @@
 
 use transform::LogicalType;
 
-/// Which ClickHouse type system to target.
+/// Which ClickHouse type system to target (a server's: [`ServerVersion::dialect`](super::ServerVersion::dialect)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Dialect {
@@ -10,14 +10,6 @@ pub enum Dialect {
     Modern,
     /// ClickHouse 18.16 (Debian's package): none of those; the closest older types.
     Legacy,
-}
-
-impl Dialect {
-    /// The dialect of a server version string such as `23.8.2.7` or `18.16.1`.
-    pub fn from_version(version: &str) -> Self {
-        let major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
-        if major >= 23 { Self::Modern } else { Self::Legacy }
-    }
 }
 
 /// The ClickHouse type of a column of `ty`; `nullable` wraps scalars in `Nullable`
@@ -73,7 +65,5 @@ mod tests {
         assert_eq!(t("list<uint32>", true, false, Dialect::Modern), "Array(UInt32)");
         assert_eq!(t("map<string,string>", true, false, Dialect::Modern), "Map(String, String)");
         assert_eq!(t("bool", false, false, Dialect::Legacy), "UInt8");
-        assert_eq!(Dialect::from_version("18.16.1"), Dialect::Legacy);
-        assert_eq!(Dialect::from_version("24.3.1.1"), Dialect::Modern);
     }
 }

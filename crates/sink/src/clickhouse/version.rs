@@ -25,9 +25,9 @@ impl ServerVersion {
         Some(Self { major, minor, patch })
     }
 
-    /// The DDL dialect for this server.
+    /// The DDL dialect for this server: modern types from 23 on.
     pub fn dialect(self) -> Dialect {
-        Dialect::from_version(&self.to_string())
+        if self.major >= 23 { Dialect::Modern } else { Dialect::Legacy }
     }
 
     /// Whether inserts take `insert_deduplication_token` (ClickHouse 22.2).
@@ -71,6 +71,7 @@ mod tests {
         assert!(!v("18.16.1").has_dedup_token() && !v("18.16.1").has_zstd_body() && !v("18.16.1").has_async_insert());
         assert!(v("22.2.1").has_dedup_token() && !v("22.1.9").has_dedup_token());
         assert!(v("20.12.3").has_zstd_body() && !v("20.11.9").has_zstd_body());
+        assert_eq!((v("18.16.1").dialect(), v("22.8.1").dialect(), v("23.1.1").dialect()), (Dialect::Legacy, Dialect::Legacy, Dialect::Modern));
         assert_eq!(v("18.16.1").dialect(), Dialect::Legacy);
         assert_eq!(v("26.9.2.1").dialect(), Dialect::Modern);
         for bad in ["", "x", "18", "18.x", "18.16.x", "-1.2"] {
