@@ -26,7 +26,7 @@ mod decode;
 mod error;
 mod schema;
 
-pub use decode::{Compressed, Decoder, Reject, RejectReason};
+pub use decode::{write_json_string, Compressed, Decoder, Reject, RejectReason};
 pub use error::Error;
 pub use schema::{
     check_ident, infer_schema, BadName, ClickHouseHints, ColumnRef, DefaultValue, Derived, DerivedKind, Engine, Field, LogicalType, ParquetHints,

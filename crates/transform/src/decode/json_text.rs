@@ -68,8 +68,9 @@ const NEEDS_ESCAPE: [bool; 256] = {
     t
 };
 
-/// Appends `s` as a quoted JSON string.
-pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
+/// Appends `s` as a quoted JSON string (RFC 8259 escapes: quote, backslash, control
+/// characters).
+pub fn write_str(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let mut rest = s.as_bytes();

@@ -26,6 +26,7 @@ use simd_json::{Buffers, Tape};
 
 pub(crate) use column::check_default;
 pub use framing::Compressed;
+pub use json_text::write_str as write_json_string;
 pub use reject::{Reject, RejectReason};
 
 use crate::{Error, Schema};

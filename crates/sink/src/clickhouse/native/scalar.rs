@@ -1,7 +1,6 @@
 //! Scalar columns: each Arrow value becomes one value of a scalar ClickHouse type, written
 //! the way ClickHouse's binary serialization of that type writes it.
 
-use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
 use arrow_array::cast::AsArray;
@@ -175,11 +174,12 @@ impl Scalar {
                     if array.is_valid(row) {
                         json.push(b'{');
                         for (n, i) in (w[0].as_usize()..w[1].as_usize()).enumerate() {
-                            json.extend_from_slice(if n == 0 { b"\"" } else { b",\"" });
-                            write_json_text(&mut json, keys.value(i));
-                            json.extend_from_slice(b"\":\"");
-                            write_json_text(&mut json, items.value(i));
-                            json.push(b'"');
+                            if n > 0 {
+                                json.push(b',');
+                            }
+                            transform::write_json_string(keys.value(i), &mut json);
+                            json.push(b':');
+                            transform::write_json_string(items.value(i), &mut json);
                         }
                         json.push(b'}');
                     }
@@ -229,21 +229,6 @@ fn parse_uuid(text: &str) -> Option<u128> {
     }
     let mut digits = b.iter().enumerate().filter(|&(i, _)| !(hyphens && [8, 13, 18, 23].contains(&i)));
     digits.try_fold(0u128, |acc, (_, &c)| Some(acc << 4 | u128::from((c as char).to_digit(16)? as u8)))
-}
-
-/// JSON string escaping (RFC 8259): quote, backslash and control characters.
-fn write_json_text(out: &mut Vec<u8>, text: &str) {
-    for (i, c) in text.char_indices() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 => write!(out, "\\u{:04x}", c as u32).expect("writing to memory cannot fail"),
-            c => out.extend_from_slice(&text.as_bytes()[i..i + c.len_utf8()]),
-        }
-    }
 }
 
 /// The bytes of a fixed-width array's values (the array's own slice of its buffer).
