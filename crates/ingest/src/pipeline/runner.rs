@@ -141,6 +141,8 @@ struct Run {
     turns: Arc<Semaphore>,
     /// This process run's name in the ledger (with each ownership's epoch).
     writer: String,
+    /// `[runtime] shutdown_timeout`: how long batches in flight get after a signal.
+    shutdown_timeout: Duration,
 }
 
 /// Runs `pipeline` until caught up, a signal, or a failure.
@@ -192,138 +194,32 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
         summary: Summary::default(),
         turns: Arc::new(Semaphore::new(file.runtime.max_concurrent_batches)),
         writer: process_name(),
+        shutdown_timeout,
     };
     if options.until_caught_up {
         run.targets = high_watermarks(consumer.clone(), &file.source.topics, file.runtime.retry_timeout).await?;
         tracing::info!(partitions = run.targets.len(), messages = run.targets.values().sum::<i64>(), "scheduled run: reading up to the current high watermarks");
     }
     let report = crate::cli::progress::Reporter::new(options.progress_bar, &run.targets);
-    let mut tick = tokio::time::interval(TICK);
-    let mut last_owned = Instant::now();
-    let mut signalled = false;
-    let outcome: anyhow::Result<()> = loop {
-        tokio::select! {
-            biased;
-            _ = stop.changed() => {
-                tracing::info!("signal received: finishing in-flight batches (at most {shutdown_timeout:?})");
-                signalled = true;
-                break Ok(());
+    let ending = run.consume(&mut stop, &mut events, &mut done_rx, options.until_caught_up, &report).await;
+    let signalled = matches!(ending, Ending::Signal);
+    let mut failure = match ending {
+        Ending::Failed(e) => Some(e),
+        Ending::CaughtUp | Ending::Signal => {
+            for batch in run.batcher.cut_all() {
+                run.dispatch(batch);
             }
-            Some(event) = events.recv() => if let Err(e) = run.rebalance(event).await { break Err(e) },
-            Some(done) = done_rx.recv() => if let Err(e) = run.completed(done) { break Err(e) },
-            // Polled even while paused: librdkafka serves rebalances inside `recv`, and a
-            // member that stops polling stalls its whole group.
-            message = consumer.recv() => {
-                let message = match message {
-                    Ok(m) => m,
-                    Err(KafkaError::PartitionEOF(partition)) => {
-                        run.reached_end(partition).await;
-                        continue;
-                    }
-                    Err(e) if kafka_class(&e) == sink::ErrorClass::Permanent => {
-                        break Err(anyhow::Error::new(e).context("reading from Kafka (check [source] and [source.librdkafka])").context(Failure::Permanent));
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reading from Kafka failed; librdkafka retries");
-                        continue;
-                    }
-                };
-                let tp = Partition::new(message.topic(), message.partition());
-                let payload = message.payload().map(<[u8]>::to_vec).unwrap_or_default();
-                let offset = message.offset();
-                drop(message);
-                // librdkafka reports a rebalance inside `recv`, before the messages it
-                // brings: handle it first, so every message meets the assignment it belongs to.
-                let mut failed = None;
-                while let Ok(event) = events.try_recv() {
-                    if let Err(e) = run.rebalance(event).await {
-                        failed = Some(e);
-                    }
-                }
-                if let Some(e) = failed {
-                    break Err(e);
-                }
-                if let Err(e) = run.message(tp, offset, payload).await {
-                    break Err(e);
-                }
-            }
-            _ = tick.tick() => {
-                for batch in run.batcher.cut_aged(Instant::now()) {
-                    run.dispatch(batch);
-                }
-                if !run.owned.is_empty() {
-                    last_owned = Instant::now();
-                }
-                if let Err(e) = run.check_recorded_ends() {
-                    break Err(e);
-                }
-                if options.until_caught_up {
-                    run.cut_caught_up();
-                    if run.caught_up() {
-                        tracing::info!("caught up with the high watermarks of the start");
-                        break Ok(());
-                    }
-                    if run.owned.is_empty() && last_owned.elapsed() > IDLE_EXIT {
-                        break run.unassigned().await;
-                    }
-                }
-                let _ = run.commit(CommitMode::Async);
-                run.backpressure();
-                run.update_lag();
-                report.update(&run.summary, &run.lag_positions(), &run.status());
-            }
+            None
         }
     };
-    let mut failure = outcome.err();
-    if failure.is_none() {
-        for batch in run.batcher.cut_all() {
-            run.dispatch(batch);
-        }
-    }
-    // Wait for the batches in flight (bounded), all at once now, then give up what is left,
-    // uncommitted.
-    run.turns.add_permits(run.in_flight());
     let deadline = Instant::now() + shutdown_timeout;
-    while run.in_flight() > 0 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, done_rx.recv()).await {
-            Ok(Some(done)) => {
-                if let Err(e) = run.completed(done) {
-                    failure.get_or_insert(e);
-                }
-            }
-            _ => {
-                let batches = run.in_flight();
-                run.progress.lock().unwrap_or_else(|e| e.into_inner()).forget_all();
-                tracing::warn!(batches, "batches still in flight after the shutdown timeout of {shutdown_timeout:?}: abandoned uncommitted; the next run writes them");
-                if failure.is_none() && signalled {
-                    failure = Some(anyhow!("stopped by a signal with {batches} batch(es) not yet durable after `[runtime] shutdown_timeout` ({shutdown_timeout:?}); they were not committed and the next run writes them").context(Failure::Interrupted));
-                }
-                break;
-            }
-        }
+    if let Some(e) = run.drain(&mut done_rx, deadline, signalled).await {
+        failure.get_or_insert(e);
     }
-    // The last commit, waited for: exit 0 only once the broker holds it. Retried like any
-    // transient failure (within what is left of the shutdown timeout after a signal).
+    // Within what is left of the shutdown timeout after a signal.
     let commit_timeout = if signalled { deadline.saturating_duration_since(Instant::now()) } else { run.sinks.retry_timeout };
-    let mut retry = Retry::new(commit_timeout);
-    while let Err(e) = run.commit(CommitMode::Sync) {
-        use rdkafka::error::RDKafkaErrorCode as C;
-        if let KafkaError::ConsumerCommit(C::UnknownMemberId | C::IllegalGeneration | C::FencedInstanceId) = e {
-            // The group dropped this member (its session lapsed): it may not commit, and its
-            // partitions' next owner starts from the last commit. What was written is
-            // recorded done in the ledger, so that owner skips it instead of writing it twice.
-            tracing::warn!(error = %e, "the group no longer has this member: offsets of written batches not committed; the next owner skips them through the ledger");
-            break;
-        }
-        let e = anyhow::Error::new(e).context("committing the offsets of the batches written (the next run writes them again, deduplicated)");
-        match retry.decide(&e) {
-            Decision::Retry(wait) => tokio::time::sleep(wait).await,
-            Decision::Fail(class) => {
-                failure.get_or_insert(e.context(class));
-                break;
-            }
-        }
+    if let Some(e) = run.final_commit(commit_timeout).await {
+        failure.get_or_insert(e);
     }
     report.finish();
     run.summary.elapsed = started.elapsed();
@@ -333,7 +229,154 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
     }
 }
 
+/// Why consumption ended.
+enum Ending {
+    /// Caught up with the start's high watermarks (scheduled run), or nothing to read.
+    CaughtUp,
+    /// A signal asked to stop.
+    Signal,
+    Failed(anyhow::Error),
+}
+
 impl Run {
+    /// Consumes, batches and dispatches until caught up (`until_caught_up`), a signal, or a
+    /// failure.
+    async fn consume(
+        &mut self,
+        stop: &mut watch::Receiver<()>,
+        events: &mut mpsc::UnboundedReceiver<RebalanceEvent>,
+        done_rx: &mut mpsc::UnboundedReceiver<Done>,
+        until_caught_up: bool,
+        report: &crate::cli::progress::Reporter,
+    ) -> Ending {
+        let consumer = self.consumer.clone();
+        let mut tick = tokio::time::interval(TICK);
+        let mut last_owned = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.changed() => {
+                    tracing::info!("signal received: finishing in-flight batches (at most {:?})", self.shutdown_timeout);
+                    return Ending::Signal;
+                }
+                Some(event) = events.recv() => if let Err(e) = self.rebalance(event).await { return Ending::Failed(e) },
+                Some(done) = done_rx.recv() => if let Err(e) = self.completed(done) { return Ending::Failed(e) },
+                // Polled even while paused: librdkafka serves rebalances inside `recv`, and a
+                // member that stops polling stalls its whole group.
+                message = consumer.recv() => {
+                    let message = match message {
+                        Ok(m) => m,
+                        Err(KafkaError::PartitionEOF(partition)) => {
+                            self.reached_end(partition).await;
+                            continue;
+                        }
+                        Err(e) if kafka_class(&e) == sink::ErrorClass::Permanent => {
+                            return Ending::Failed(anyhow::Error::new(e).context("reading from Kafka (check [source] and [source.librdkafka])").context(Failure::Permanent));
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "reading from Kafka failed; librdkafka retries");
+                            continue;
+                        }
+                    };
+                    let tp = Partition::new(message.topic(), message.partition());
+                    let payload = message.payload().map(<[u8]>::to_vec).unwrap_or_default();
+                    let offset = message.offset();
+                    drop(message);
+                    // librdkafka reports a rebalance inside `recv`, before the messages it
+                    // brings: handle it first, so every message meets the assignment it belongs to.
+                    let mut failed = None;
+                    while let Ok(event) = events.try_recv() {
+                        if let Err(e) = self.rebalance(event).await {
+                            failed = Some(e);
+                        }
+                    }
+                    if let Some(e) = failed {
+                        return Ending::Failed(e);
+                    }
+                    if let Err(e) = self.message(tp, offset, payload).await {
+                        return Ending::Failed(e);
+                    }
+                }
+                _ = tick.tick() => {
+                    for batch in self.batcher.cut_aged(Instant::now()) {
+                        self.dispatch(batch);
+                    }
+                    if !self.owned.is_empty() {
+                        last_owned = Instant::now();
+                    }
+                    if let Err(e) = self.check_recorded_ends() {
+                        return Ending::Failed(e);
+                    }
+                    if until_caught_up {
+                        self.cut_caught_up();
+                        if self.caught_up() {
+                            tracing::info!("caught up with the high watermarks of the start");
+                            return Ending::CaughtUp;
+                        }
+                        if self.owned.is_empty() && last_owned.elapsed() > IDLE_EXIT {
+                            return self.unassigned().await.map_or_else(Ending::Failed, |()| Ending::CaughtUp);
+                        }
+                    }
+                    let _ = self.commit(CommitMode::Async);
+                    self.backpressure();
+                    self.update_lag();
+                    report.update(&self.summary, &self.lag_positions(), &self.status());
+                }
+            }
+        }
+    }
+
+    /// Waits for the batches in flight until `deadline`, all at once now, then gives up what
+    /// is left, uncommitted; the first failure of a batch, or of a drain cut short after a
+    /// signal.
+    async fn drain(&mut self, done_rx: &mut mpsc::UnboundedReceiver<Done>, deadline: Instant, signalled: bool) -> Option<anyhow::Error> {
+        let mut failure = None;
+        self.turns.add_permits(self.in_flight());
+        while self.in_flight() > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, done_rx.recv()).await {
+                Ok(Some(done)) => {
+                    if let Err(e) = self.completed(done) {
+                        failure.get_or_insert(e);
+                    }
+                }
+                _ => {
+                    let batches = self.in_flight();
+                    self.progress.lock().unwrap_or_else(|e| e.into_inner()).forget_all();
+                    tracing::warn!(batches, "batches still in flight after the shutdown timeout of {:?}: abandoned uncommitted; the next run writes them", self.shutdown_timeout);
+                    if failure.is_none() && signalled {
+                        let timeout = self.shutdown_timeout;
+                        failure = Some(anyhow!("stopped by a signal with {batches} batch(es) not yet durable after `[runtime] shutdown_timeout` ({timeout:?}); they were not committed and the next run writes them").context(Failure::Interrupted));
+                    }
+                    break;
+                }
+            }
+        }
+        failure
+    }
+
+    /// The last commit, waited for: exit 0 only once the broker holds it. Retried like any
+    /// transient failure, for `timeout`.
+    async fn final_commit(&mut self, timeout: Duration) -> Option<anyhow::Error> {
+        let mut retry = Retry::new(timeout);
+        while let Err(e) = self.commit(CommitMode::Sync) {
+            use rdkafka::error::RDKafkaErrorCode as C;
+            if let KafkaError::ConsumerCommit(C::UnknownMemberId | C::IllegalGeneration | C::FencedInstanceId) = e {
+                // The group dropped this member (its session lapsed): it may not commit, and its
+                // partitions' next owner starts from the last commit. What was written is
+                // recorded done in the ledger, so that owner skips it instead of writing it twice.
+                tracing::warn!(error = %e, "the group no longer has this member: offsets of written batches not committed; the next owner skips them through the ledger");
+                return None;
+            }
+            let e = anyhow::Error::new(e).context("committing the offsets of the batches written (the next run writes them again, deduplicated)");
+            match retry.decide(&e) {
+                Decision::Retry(wait) => tokio::time::sleep(wait).await,
+                Decision::Fail(class) => return Some(e.context(class)),
+            }
+        }
+        None
+    }
+
     async fn rebalance(&mut self, event: RebalanceEvent) -> anyhow::Result<()> {
         match event {
             RebalanceEvent::Assigned(parts) => {
