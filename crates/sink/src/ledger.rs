@@ -50,7 +50,7 @@ pub struct Ledger {
     client: Client,
     /// Quoted `database.ledger`.
     ledger: String,
-    /// Quoted `database.table` of the data.
+    /// The data table's name (the ledger's rows name it).
     table: String,
 }
 

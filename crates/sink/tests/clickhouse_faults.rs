@@ -198,6 +198,37 @@ async fn an_insert_spanning_too_many_partitions_goes_in_as_parts() {
     assert_eq!(tokens, [whole.clone(), format!("{whole}-0"), format!("{whole}-1")], "the whole batch once, then each half once");
 }
 
+/// Into a table that does not deduplicate, an insert is tried once (a blind retry after a
+/// lost answer would add its rows twice), while the queries `insert_once` counts with are
+/// retried as configured: a count that fails once does not fail the batch.
+#[tokio::test]
+async fn without_deduplication_inserts_are_tried_once_and_counts_are_retried() {
+    let counts = Arc::new(Mutex::new(0));
+    let seen = counts.clone();
+    let s = Scripted::start(move |r, inserts| match String::from_utf8_lossy(&r.body) {
+        _ if r.is_insert() && inserts == 0 => (503, "Service Unavailable".into()),
+        _ if r.is_insert() => (200, String::new()),
+        b if b.starts_with("SELECT version()") => (200, "18.16.1\n".into()),
+        b if b.contains("system.columns") => (200, "{\"name\":\"k\",\"type\":\"UInt32\",\"default_kind\":\"\"}\n{\"name\":\"s\",\"type\":\"String\",\"default_kind\":\"\"}\n".into()),
+        b if b.contains("system.processes") => (200, "0\n".into()),
+        b if b.starts_with("SELECT count()") => {
+            let mut n = seen.lock().unwrap();
+            *n += 1;
+            if *n == 1 { (503, "Service Unavailable".into()) } else { (200, "0\n".into()) }
+        }
+        b => (400, format!("Code: 62. DB::Exception: unexpected {b}")),
+    })
+    .await;
+    let writer = ClickHouseWriter::new(config(&s.url, "db", "t")).unwrap().for_table(false);
+    let err = writer.insert(&batch(), &batch_id(5, 6)).await.unwrap_err();
+    assert!(matches!(&err, Error::ClickHouseUnavailable { attempts: 1, .. }), "{err}");
+    assert_eq!(s.inserts().len(), 1, "no blind retry");
+    let stats = writer.insert_once(&batch(), &batch_id(5, 6), true).await.expect("the count is retried, then the batch inserted");
+    assert_eq!(stats.rows, 2);
+    assert_eq!(*counts.lock().unwrap(), 2, "the count failed once, then answered");
+    assert_eq!(s.inserts().len(), 2);
+}
+
 #[tokio::test]
 async fn retries_stop_after_max_attempts() {
     let s = server("18.16.1", |_| (500, "Code: 241. DB::Exception: Memory limit exceeded".into())).await;
@@ -246,7 +277,7 @@ async fn server_killed_during_retries_gets_the_batch_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = Private::start(dir.path(), free_ports());
     let url = format!("http://127.0.0.1:{}", server.ports[0]);
-    let (schema, batch) = decoded(Dataset::GatewayDns, 2000, 3);
+    let (schema, batch) = decoded(Dataset::GatewayDns, 200, 3);
     let client = Client::new(&config(&url, "default", "unused")).unwrap();
     client.query(&create_table(&schema, "default", &schema.name, Dialect::Legacy)).await.unwrap();
 
@@ -258,14 +289,16 @@ async fn server_killed_during_retries_gets_the_batch_once() {
     writer.insert(&batch.slice(0, 0), &batch_id(0, -1)).await.expect("an empty batch reads the table, inserts nothing");
 
     let ports = server.kill();
-    let insert = tokio::spawn(async move { writer.insert(&batch, &batch_id(0, 1999)).await });
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A small batch: its encoding (on the blocking pool) must not outlast the wait below on
+    // a loaded machine, or the first attempt comes after the restart.
+    let insert = tokio::spawn(async move { writer.insert(&batch, &batch_id(0, 199)).await });
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(!insert.is_finished(), "the insert waits for the server");
     let _server = Private::start(dir.path(), ports);
     let stats = insert.await.unwrap().expect("insert completes once the server is back");
     assert!(stats.attempts > 3, "it retried: {stats:?}");
     let count = client.query(&format!("SELECT count() FROM default.{}", schema.name)).await.unwrap();
-    assert_eq!(count.trim(), "2000", "every row, once");
+    assert_eq!(count.trim(), "200", "every row, once");
 }
 
 /// On the real server: a batch whose every intent was abandoned by the writer that recorded

@@ -234,7 +234,6 @@ fn keep_standard(k: &str) -> bool {
     )
 }
 
-/// Builds one valid record into `rec`.
 /// What one record is about, drawn before any field is written: who asks (account, user,
 /// device, location, source address), the query, and the resolver's decision.
 #[derive(Clone, Copy)]

@@ -185,7 +185,6 @@ fn keep_standard(k: &str) -> bool {
     )
 }
 
-/// Builds one valid record into `rec`.
 /// What one request is about, drawn before any field is written: who sends it (account,
 /// user, device, location, source address), to which domain, the policy's action, and the
 /// file it moves, if any.

@@ -60,16 +60,13 @@ impl Sinks {
     pub async fn open(pipeline: &Pipeline, schema: Arc<Schema>, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let file = &pipeline.file;
         let lake = LakeWriter::new(&file.lake.validate().context("[lake]")?, &schema).context("[lake]")?;
-        let mut settings = file.clickhouse.clone();
-        let ledger = Ledger::open(&settings.validate().context("[clickhouse]")?).await.context("[clickhouse] opening the batch ledger")?;
-        if !sink::clickhouse::deduplicates(&settings.validate().context("[clickhouse]")?).await.context("[clickhouse] reading the table's settings")? {
-            // No insert tokens: a failed insert is retried only through the ledger, which
-            // counts what an attempt left before inserting again.
-            settings.retry.max_attempts = 1;
-        }
-        let config = settings.validate().context("[clickhouse]")?;
+        let config = file.clickhouse.validate().context("[clickhouse]")?;
+        let ledger = Ledger::open(&config).await.context("[clickhouse] opening the batch ledger")?;
+        // Without deduplication, a failed insert is retried only through `insert_once`, which
+        // counts what an attempt left before inserting again.
+        let deduplicates = sink::clickhouse::deduplicates(&config).await.context("[clickhouse] reading the table's settings")?;
         let probe = Probe::open(&config).await.context("[clickhouse] preparing the row checker")?;
-        let clickhouse = ClickHouseWriter::new(config).context("[clickhouse]")?;
+        let clickhouse = ClickHouseWriter::new(config).context("[clickhouse]")?.for_table(deduplicates);
         let dead_letters = DeadLetterSinks::open(&file.dead_letter, &file.source)?;
         Ok(Self { schema, lake, clickhouse, ledger, probe, dead_letters, metrics, retry_timeout: file.runtime.retry_timeout })
     }

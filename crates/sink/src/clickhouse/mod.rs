@@ -65,4 +65,4 @@ pub use native::NativeEncoder;
 pub use probe::{is_data_error, Probe};
 pub use service::Client;
 pub use types::{column_type, Dialect};
-pub use writer::ClickHouseWriter;
+pub use writer::{ClickHouseWriter, InsertStats};

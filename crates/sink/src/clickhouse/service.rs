@@ -2,6 +2,7 @@
 //! (decided in [`super::retry`]).
 
 use std::io::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,12 +34,12 @@ const MAX_QUERY: usize = 200;
 /// A ClickHouse server's HTTP interface, as the configured user: queries, inserts and the
 /// facts the writer and `migrate` need (version, a table's columns). Failed requests are
 /// retried when a retry can help; see [`ClickHouseWriter`](super::ClickHouseWriter).
-/// Clones share the connection pool.
+/// Clones share the connection pool and what they learnt of the server (its version).
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     config: ValidatedConfig,
-    version: OnceCell<ServerVersion>,
+    version: Arc<OnceCell<ServerVersion>>,
 }
 
 /// What one insert request took.
@@ -61,6 +62,13 @@ enum Codec {
 }
 
 impl Client {
+    /// This client, making at most `attempts` tries per request (sharing the pool).
+    pub(super) fn with_max_attempts(&self, attempts: u32) -> Self {
+        let mut client = self.clone();
+        client.config.retry.max_attempts = attempts;
+        client
+    }
+
     /// A client for the server of `config`. Sends nothing yet.
     ///
     /// # Errors
@@ -72,7 +80,7 @@ impl Client {
             .pool_idle_timeout(POOL_IDLE)
             .build()
             .map_err(|e| Error::ClickHouseConfig { field: "url", reason: format!("cannot build an HTTP client: {e}") })?;
-        Ok(Self { http, config: config.clone(), version: OnceCell::new() })
+        Ok(Self { http, config: config.clone(), version: Arc::new(OnceCell::new()) })
     }
 
     /// Runs `sql` and returns the answer's text (empty for statements without a result).

@@ -19,13 +19,17 @@ use crate::{BatchId, Error};
 /// for formats, retries and deduplication).
 #[derive(Debug)]
 pub struct ClickHouseWriter {
+    /// For queries, and for inserts where the table deduplicates.
     pub(super) client: Client,
+    /// For inserts: `client`, or, into a table known not to deduplicate, one that tries once
+    /// (see [`ClickHouseWriter::for_table`]).
+    inserts: Client,
     pub(super) database: String,
     pub(super) table: String,
     /// The server version and table columns, read before the first insert.
     server: OnceCell<Server>,
-    /// Whether the table deduplicates, read before the first [`ClickHouseWriter::insert_once`]
-    /// of a batch that may be there.
+    /// Whether the table deduplicates: as given to [`ClickHouseWriter::for_table`], else read
+    /// before the first [`ClickHouseWriter::insert_once`] of a batch that may be there.
     deduplicates: OnceCell<bool>,
     /// The encoder for the last batch schema seen.
     encoder: Mutex<Option<(SchemaRef, Arc<NativeEncoder>)>>,
@@ -60,14 +64,28 @@ impl ClickHouseWriter {
     /// # Errors
     /// As [`Client::new`].
     pub fn new(config: ValidatedConfig) -> Result<Self, Error> {
+        let client = Client::new(&config)?;
         Ok(Self {
-            client: Client::new(&config)?,
+            inserts: client.clone(),
+            client,
             database: config.database,
             table: config.table,
             server: OnceCell::new(),
             deduplicates: OnceCell::new(),
             encoder: Mutex::new(None),
         })
+    }
+
+    /// This writer for a table that deduplicates repeated inserts itself or not (see
+    /// [`deduplicates`](super::deduplicates), read once at start). Into one that does not,
+    /// an insert is tried once and never retried blindly, since a retry after a lost answer
+    /// would add its rows twice: [`ClickHouseWriter::insert_once`] retries, counting first.
+    pub fn for_table(mut self, deduplicates: bool) -> Self {
+        self.deduplicates = OnceCell::new_with(Some(deduplicates));
+        if !deduplicates {
+            self.inserts = self.client.with_max_attempts(1);
+        }
+        self
     }
 
     /// The client, for other statements to the same server.
@@ -140,7 +158,7 @@ impl ClickHouseWriter {
         let owned = batch.clone();
         let body = tokio::task::spawn_blocking(move || encoder.encode(&owned)).await.expect("encoding does not panic")?;
         // The query id starts with the batch's id: a retry after a lost answer can wait until
-        // the server no longer runs an insert of this batch (`Ledger::insert_once`).
+        // the server no longer runs an insert of this batch (`ClickHouseWriter::insert_once`).
         let query_id = format!("{}-{}", id.token(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
         let mut settings = vec![("query_id", query_id.as_str())];
         match &token {
@@ -151,7 +169,7 @@ impl ClickHouseWriter {
         if server.version.has_async_insert() {
             settings.push(("async_insert", "0"));
         }
-        let sent = self.client.insert(&query, body, &settings).await?;
+        let sent = self.inserts.insert(&query, body, &settings).await?;
         tracing::debug!(batch = %id, rows = batch.num_rows(), attempts = sent.attempts, bytes = sent.sent_bytes, "inserted into ClickHouse");
         Ok(InsertStats { rows: batch.num_rows(), attempts: sent.attempts, body_bytes: sent.body_bytes, sent_bytes: sent.sent_bytes, dedup_token: token })
     }

@@ -223,7 +223,10 @@ impl Checker<'_> {
             Some(toml::Value::Integer(i)) => Some(DefaultValue::Int(i)),
             Some(toml::Value::Float(x)) => Some(DefaultValue::Float(x)),
             Some(toml::Value::Boolean(b)) => Some(DefaultValue::Bool(b)),
-            Some(other) => return Err(self.err(&place, format!("the default {other} is not a string, number or bool"), format!("give a default of type {ty}"))),
+            Some(other) => {
+                let problem = if ty.is_scalar() && ty != LogicalType::Json { format!("the default {other} is not a string, number or bool") } else { format!("a {ty} field cannot have a default") };
+                return Err(self.err(&place, problem, format!("give a default of type {ty}")));
+            }
         };
         let field = Field {
             name: f.name,
