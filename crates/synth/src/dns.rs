@@ -826,8 +826,14 @@ fn query_and_resolved_ips(rng: &mut Rng, rec: &mut Record, sc: &Scratch, q: &Que
     }
     if any_ip {
         let ips = || sc.answers.iter().filter(|a| a.ip);
-        rec.str_list("ResolvedIPContinentCodes", ips().map(|a| GEOS[a.geo].0.continent));
-        rec.str_list("ResolvedIPCountryCodes", ips().map(|a| GEOS[a.geo].0.country));
+        rec.str_list(
+            "ResolvedIPContinentCodes",
+            ips().map(|a| GEOS[a.geo].0.continent),
+        );
+        rec.str_list(
+            "ResolvedIPCountryCodes",
+            ips().map(|a| GEOS[a.geo].0.country),
+        );
         write_ip_list(rec, sc, "ResolvedIPs");
     } else {
         rec.empty_list("ResolvedIPContinentCodes");
@@ -1126,11 +1132,27 @@ fn answers(
         }
         _ => (&dom.wire, qn),
     };
+    records(rng, dom, qtype, owner_wire, owner, ttl, sc);
+}
+
+/// The answer records of a `qtype` query for `dom` whose records live `ttl` (capped behind a
+/// CNAME), owned by `owner` (the name, or its CNAME target).
+fn records(
+    rng: &mut Rng,
+    dom: &Domain,
+    qtype: u16,
+    owner_wire: &[u8],
+    owner: &[u8],
+    ttl: u32,
+    sc: &mut Scratch,
+) {
+    let qn = dom.name.as_bytes();
     let ttl2 = if dom.cname.is_some() {
         ttl.min(300)
     } else {
         ttl
     };
+    let age = dom.ttl - ttl;
     match qtype {
         1 => {
             for (ip, t) in dom.v4.iter().zip(&dom.v4_text) {
