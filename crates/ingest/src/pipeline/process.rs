@@ -62,11 +62,10 @@ impl Sinks {
         let lake = LakeWriter::new(&file.lake.validate().context("[lake]")?, &schema).context("[lake]")?;
         let config = file.clickhouse.validate().context("[clickhouse]")?;
         let ledger = Ledger::open(&config).await.context("[clickhouse] opening the batch ledger")?;
-        // Without deduplication, a failed insert is retried only through `insert_once`, which
-        // counts what an attempt left before inserting again.
-        let deduplicates = sink::clickhouse::deduplicates(&config).await.context("[clickhouse] reading the table's settings")?;
         let probe = Probe::open(&config).await.context("[clickhouse] preparing the row checker")?;
-        let clickhouse = ClickHouseWriter::new(config).context("[clickhouse]")?.for_table(deduplicates);
+        // Into a table that does not deduplicate, a failed insert is retried only through
+        // `insert_once`, which counts what an attempt left before inserting again.
+        let clickhouse = ClickHouseWriter::open(config).await.context("[clickhouse] reading the server and the table")?;
         let dead_letters = DeadLetterSinks::open(&file.dead_letter, &file.source)?;
         Ok(Self { schema, lake, clickhouse, ledger, probe, dead_letters, metrics, retry_timeout: file.runtime.retry_timeout })
     }

@@ -4,20 +4,9 @@
 //! retried blindly (a retry after a lost answer would add the rows twice): retry through
 //! [`ClickHouseWriter::insert_once`](super::ClickHouseWriter::insert_once), which counts.
 
-use super::config::ValidatedConfig;
 use super::ddl::quote_str;
 use super::service::Client;
 use crate::Error;
-
-/// Whether the table of `config` drops a repeated insert of a batch. Read once at start:
-/// restart after a `migrate` that changes it.
-///
-/// # Errors
-/// As [`Client::new`] and [`Client::query`].
-pub async fn deduplicates(config: &ValidatedConfig) -> Result<bool, Error> {
-    let client = Client::new(config)?;
-    Ok(client.server_version().await?.has_dedup_token() && table_deduplicates(&client, config.database(), config.table()).await?)
-}
 
 /// Whether `database.table` keeps insert tokens (its engine or settings; see [`keeps_tokens`]).
 pub(super) async fn table_deduplicates(client: &Client, database: &str, table: &str) -> Result<bool, Error> {

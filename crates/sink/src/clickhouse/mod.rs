@@ -59,7 +59,7 @@ pub use columns::TableColumn;
 pub use config::{ClickHouseConfig, Compression, ValidatedConfig};
 pub use ddl::{create_table, dialect_notes, keep_tokens, table_columns};
 pub(crate) use ddl::{quote_ident, quote_str};
-pub use dedup::{deduplicates, keeps_tokens};
+pub use dedup::keeps_tokens;
 pub use migrate::{apply as apply_migration, plan as plan_migration};
 pub use native::NativeEncoder;
 pub use probe::{is_data_error, Probe};

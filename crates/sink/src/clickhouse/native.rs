@@ -76,7 +76,7 @@ impl NativeEncoder {
             if !col.insertable() {
                 return Err(mismatch(field.name(), &col.type_name, batch_type, format!("a {} column cannot be inserted", col.default_kind)));
             }
-            let enc = Enc::plan(field.data_type(), &ChType::parse(&col.type_name)).map_err(|reason| mismatch(&col.name, &col.type_name, batch_type, reason))?;
+            let enc = Enc::plan(field.data_type(), &ChType::parse(&col.type_name)).map_err(|reason| mismatch(&col.name, &col.type_name, batch_type, reason.to_string()))?;
             planned.push(Planned { name: col.name.clone(), type_name: col.type_name.clone(), arrow: field.data_type().clone(), index, enc });
         }
         if let Some(col) = columns.iter().find(|c| !c.has_default() && schema.field_with_name(&c.name).is_err()) {

@@ -76,8 +76,22 @@ impl ClickHouseWriter {
         })
     }
 
-    /// This writer for a table that deduplicates repeated inserts itself or not (see
-    /// [`deduplicates`](super::deduplicates), read once at start). Into one that does not,
+    /// A writer for the table of `config`, having read the server's version, the table's
+    /// columns and whether the table deduplicates (see [`ClickHouseWriter::for_table`]).
+    /// Read once: restart after a `migrate` that changes the table.
+    ///
+    /// # Errors
+    /// As [`Client::new`]; [`Error::ClickHouseNoTable`] when the table does not exist;
+    /// [`Error::ClickHouseQuery`] / [`Error::ClickHouseUnavailable`] when the server cannot
+    /// be read.
+    pub async fn open(config: ValidatedConfig) -> Result<Self, Error> {
+        let writer = Self::new(config)?;
+        let deduplicates = writer.deduplicates().await?;
+        Ok(writer.for_table(deduplicates))
+    }
+
+    /// This writer for a table that deduplicates repeated inserts itself or not (as
+    /// [`ClickHouseWriter::open`] reads it). Into one that does not,
     /// an insert is tried once and never retried blindly, since a retry after a lost answer
     /// would add its rows twice: [`ClickHouseWriter::insert_once`] retries, counting first.
     pub fn for_table(mut self, deduplicates: bool) -> Self {

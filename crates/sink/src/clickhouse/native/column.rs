@@ -12,6 +12,23 @@ use super::super::columns::ChType;
 use super::scalar::{Rescale, Scalar};
 use super::{first_null, lowcard, put_u64, Bad};
 
+/// Why no encoding fills a ClickHouse column from an Arrow column.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum NoPlan {
+    #[error("Arrow map entries of type {0} are not a key-value struct")]
+    MapEntries(DataType),
+    #[error("an Array column takes an Arrow List")]
+    ArrayNeedsList,
+    #[error("a Map column takes an Arrow Map")]
+    MapNeedsMap,
+    #[error("the writer cannot fill {0} columns")]
+    Unsupported(String),
+    #[error("Nullable and LowCardinality may hold only scalar types")]
+    NestedWrapper,
+    #[error("no encoding from this Arrow type into this ClickHouse type")]
+    NoEncoding,
+}
+
 /// How one Arrow column becomes one ClickHouse column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Enc {
@@ -32,7 +49,7 @@ pub(super) enum Enc {
 impl Enc {
     /// The encoding of Arrow `arrow` values into a ClickHouse `ch` column, or why there is
     /// none.
-    pub(super) fn plan(arrow: &DataType, ch: &ChType) -> Result<Self, String> {
+    pub(super) fn plan(arrow: &DataType, ch: &ChType) -> Result<Self, NoPlan> {
         Ok(match (arrow, ch) {
             (_, ChType::Nullable(inner)) => Self::Nullable(scalar(arrow, inner)?),
             (_, ChType::LowCardinality(inner)) => match inner.as_ref() {
@@ -42,10 +59,10 @@ impl Enc {
             (DataType::List(item), ChType::Array(ch_item)) => Self::Array(Box::new(Self::plan(item.data_type(), ch_item)?)),
             (DataType::Map(entries, _), ChType::Map(k, v)) => match entries.data_type() {
                 DataType::Struct(kv) if kv.len() == 2 => Self::Map(Box::new(Self::plan(kv[0].data_type(), k)?), Box::new(Self::plan(kv[1].data_type(), v)?)),
-                other => return Err(format!("Arrow map entries of type {other} are not a key-value struct")),
+                other => return Err(NoPlan::MapEntries(other.clone())),
             },
-            (_, ChType::Array(_)) => return Err("an Array column takes an Arrow List".into()),
-            (_, ChType::Map(..)) => return Err("a Map column takes an Arrow Map".into()),
+            (_, ChType::Array(_)) => return Err(NoPlan::ArrayNeedsList),
+            (_, ChType::Map(..)) => return Err(NoPlan::MapNeedsMap),
             _ => Self::Scalar(scalar(arrow, ch)?),
         })
     }
@@ -99,7 +116,7 @@ impl Enc {
 }
 
 /// The scalar encoding of Arrow `arrow` values into ClickHouse `ch` values.
-fn scalar(arrow: &DataType, ch: &ChType) -> Result<Scalar, String> {
+fn scalar(arrow: &DataType, ch: &ChType) -> Result<Scalar, NoPlan> {
     use ChType as C;
     use DataType as A;
     Ok(match (arrow, ch) {
@@ -117,11 +134,9 @@ fn scalar(arrow: &DataType, ch: &ChType) -> Result<Scalar, String> {
         (A::Timestamp(unit, _), C::DateTime64(p)) => Scalar::DateTime64(Rescale::new(*unit, *p)),
         (A::Date32, C::Date) => Scalar::Date,
         (A::Map(entries, _), C::String) if is_text_map(entries.data_type()) => Scalar::MapJson,
-        (_, C::Other(t)) => return Err(format!("the writer cannot fill {t} columns")),
-        (_, C::Nullable(_) | C::LowCardinality(_) | C::Array(_) | C::Map(..)) => {
-            return Err("Nullable and LowCardinality may hold only scalar types".into())
-        }
-        _ => return Err("no encoding from this Arrow type into this ClickHouse type".into()),
+        (_, C::Other(t)) => return Err(NoPlan::Unsupported(t.clone())),
+        (_, C::Nullable(_) | C::LowCardinality(_) | C::Array(_) | C::Map(..)) => return Err(NoPlan::NestedWrapper),
+        _ => return Err(NoPlan::NoEncoding),
     })
 }
 
