@@ -80,6 +80,9 @@ impl<N: TryFrom<i64> + TryFrom<u64>> Convert<N> for IntConvert {
         match *node {
             Node::Static(StaticNode::I64(v)) => N::try_from(v).map_err(|_| out_of_range()),
             Node::Static(StaticNode::U64(v)) => N::try_from(v).map_err(|_| out_of_range()),
+            // An integer beyond 64 bits, which the parser reads as a float (rounded: -2^63 - 1
+            // becomes -2^63).
+            Node::Static(StaticNode::F64(v)) if v.fract() == 0.0 && v.abs() >= 9_223_372_036_854_775_808.0 => Err(out_of_range()),
             Node::String(s) if lenient => parse_int(s.trim()).ok_or_else(|| ValueError::wrong_type(node))?.map_err(|_| out_of_range()),
             _ => Err(ValueError::wrong_type(node)),
         }
