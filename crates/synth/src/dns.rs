@@ -283,6 +283,62 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
 fn draw<'a>(rng: &mut Rng, p: &'a Pools, sc: &mut Scratch, start: i64) -> Query<'a> {
     sc.clear();
     let (secs, nanos) = record_time(rng, start);
+    let Asker {
+        acct,
+        user,
+        device,
+        loc,
+        src,
+    } = draw_asker(rng, p);
+    let dom: &Domain = p.domain(rng);
+    let (qtype, qtype_name) = draw_query_type(rng, sc);
+    let dynamic = !sc.name.is_empty();
+    let protocol = choose(
+        rng,
+        &[
+            "udp", "udp", "udp", "udp", "udp", "https", "https", "https", "tls", "tcp",
+        ],
+    );
+    let decision = draw_decision(rng, dom, dynamic);
+    let blocked = decision.1;
+    let rcode = draw_rcode(rng, dom, blocked, dynamic);
+    let cached = chance(rng, 550);
+    let custom = decision.0 == "resolvedByCustomResolver";
+    let cats: &[u16] = if dynamic { &[] } else { &dom.cats };
+    Query {
+        secs,
+        nanos,
+        acct,
+        user,
+        device,
+        loc,
+        src,
+        dom,
+        qtype,
+        qtype_name,
+        dynamic,
+        protocol,
+        decision,
+        blocked,
+        rcode,
+        cached,
+        custom,
+        cats,
+    }
+}
+
+/// Who asks: an account, maybe one of its users (and a device), maybe a location, and
+/// the source address (the location's, else the user's).
+struct Asker<'a> {
+    acct: &'a Account,
+    user: Option<&'a User>,
+    device: Option<&'a Device>,
+    loc: Option<&'a Location>,
+    src: &'a Ip,
+}
+
+/// Draws who asks (see [`Asker`]).
+fn draw_asker<'a>(rng: &mut Rng, p: &'a Pools) -> Asker<'a> {
     let acct = p.account(rng);
     let user = if chance(rng, 700) {
         Some(acct.user(rng))
@@ -306,9 +362,18 @@ fn draw<'a>(rng: &mut Rng, p: &'a Pools, sc: &mut Scratch, start: i64) -> Query<
         (Some(u), None) => pick(rng, &u.ips),
         (None, None) => &acct.locations[0].ips[0],
     };
+    Asker {
+        acct,
+        user,
+        device,
+        loc,
+        src,
+    }
+}
 
-    // The query.
-    let dom: &Domain = p.domain(rng);
+/// Draws the query type: rarely a PTR or root NS query, whose made-up name goes to
+/// `sc.name` (its wire form to `sc.name_wire`); else by [`QTYPES`] weight.
+fn draw_query_type(rng: &mut Rng, sc: &mut Scratch) -> (u16, &'static str) {
     let special = below(rng, 1000);
     let (qtype, qtype_name) = if special < 15 {
         use std::fmt::Write;
@@ -328,22 +393,18 @@ fn draw<'a>(rng: &mut Rng, p: &'a Pools, sc: &mut Scratch, start: i64) -> Query<
         let (t, n, _) = QTYPES[weighted(rng, &QTYPE_WEIGHTS)];
         (t, n)
     };
-    let dynamic = !sc.name.is_empty();
-    if dynamic {
+    if !sc.name.is_empty() {
         super::pools::name_wire(&sc.name, &mut sc.name_wire);
     }
+    (qtype, qtype_name)
+}
 
-    let protocol = choose(
-        rng,
-        &[
-            "udp", "udp", "udp", "udp", "udp", "https", "https", "https", "tls", "tcp",
-        ],
-    );
-
-    // Decision.
+/// Draws the resolver decision: by category for (mostly security) categorised names, else
+/// sometimes another by weight (safe search only for search engines), else no match.
+fn draw_decision(rng: &mut Rng, dom: &Domain, dynamic: bool) -> (&'static str, bool, bool) {
     let by_category = !dynamic
         && ((dom.security && chance(rng, 800)) || (!dom.cats.is_empty() && chance(rng, 45)));
-    let decision = if by_category {
+    if by_category {
         DEC_BY_CATEGORY
     } else if chance(rng, 70) {
         let w: [u32; 8] = DEC_OTHERS.map(|d| d.1);
@@ -359,9 +420,12 @@ fn draw<'a>(rng: &mut Rng, p: &'a Pools, sc: &mut Scratch, start: i64) -> Query<
         }
     } else {
         DEC_NO_MATCH
-    };
-    let blocked = decision.1;
-    let rcode: u16 = if blocked {
+    }
+}
+
+/// Draws the response code: mostly NOERROR, NXDOMAIN more often for security names.
+fn draw_rcode(rng: &mut Rng, dom: &Domain, blocked: bool, dynamic: bool) -> u16 {
+    if blocked {
         choose(rng, &[0, 0, 0, 0, 0, 0, 3, 5])
     } else if dynamic {
         choose(rng, &[0, 0, 3])
@@ -372,29 +436,6 @@ fn draw<'a>(rng: &mut Rng, p: &'a Pools, sc: &mut Scratch, start: i64) -> Query<
         } else {
             r
         }
-    };
-    let cached = chance(rng, 550);
-    let custom = decision.0 == "resolvedByCustomResolver";
-    let cats: &[u16] = if dynamic { &[] } else { &dom.cats };
-    Query {
-        secs,
-        nanos,
-        acct,
-        user,
-        device,
-        loc,
-        src,
-        dom,
-        qtype,
-        qtype_name,
-        dynamic,
-        protocol,
-        decision,
-        blocked,
-        rcode,
-        cached,
-        custom,
-        cats,
     }
 }
 
