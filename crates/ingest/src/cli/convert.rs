@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
 use sink::parquet::{FileWriter, WriterOptions};
-use transform::{Decoder, Reject, Schema};
+use transform::{Decoder, Reject, RejectReason, Schema};
 
 use super::load_schema;
 use crate::exit::EXIT_LIMIT;
@@ -24,7 +24,7 @@ pub struct ConvertArgs {
     /// Schema file, or dataset name looked up in --schemas-dir.
     #[arg(long)]
     schema: String,
-    /// NDJSON input file (gzip when it ends in .gz or starts with gzip magic); `-` for stdin.
+    /// NDJSON input file (gzip or zstd when it starts with their magic bytes); `-` for stdin.
     input: String,
     /// Parquet file to write (zstd).
     #[arg(long)]
@@ -58,7 +58,11 @@ impl Summary {
 
     pub fn print(&self, label: &str) {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
-        let by_reason: Vec<String> = self.rejected.iter().map(|(k, n)| format!("{k}={n}")).collect();
+        let by_reason: Vec<String> = self
+            .rejected
+            .iter()
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect();
         println!(
             "{label}: read {} records ({:.1} MB), wrote {}, rejected {}{}, unknown keys {}; {:.2}s, {:.0} records/s, {:.1} MB/s",
             self.read,
@@ -78,7 +82,9 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let schema = load_schema(&args.schema, &args.schemas_dir)?;
     let input = open_input(&args.input)?;
     let mut rejects: Box<dyn Write> = match &args.rejects {
-        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
         None => Box::new(std::io::sink()),
     };
     let summary = convert(input, schema, &args.out, &mut rejects)?;
@@ -86,7 +92,10 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     summary.print(&format!("lakeport convert {}", args.input));
     if let Some(max) = args.max_rejects {
         if summary.rejected_total() > max {
-            eprintln!("lakeport: {} records rejected, more than --max-rejects {max}", summary.rejected_total());
+            eprintln!(
+                "lakeport: {} records rejected, more than --max-rejects {max}",
+                summary.rejected_total()
+            );
             return Ok(ExitCode::from(EXIT_LIMIT));
         }
     }
@@ -100,40 +109,66 @@ fn open_input(spec: &str) -> anyhow::Result<Box<dyn Read>> {
         Box::new(std::fs::File::open(spec).with_context(|| format!("opening input {spec}"))?)
     };
     let mut buffered = BufReader::with_capacity(1 << 20, raw);
-    let gzip = transform::Compressed::detect(buffered.fill_buf().context("reading input")?) == Some(transform::Compressed::Gzip);
-    Ok(if gzip { Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(buffered))) } else { Box::new(buffered) })
+    Ok(
+        match transform::Compressed::detect(buffered.fill_buf().context("reading input")?) {
+            Some(transform::Compressed::Gzip) => {
+                Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(buffered)))
+            }
+            Some(transform::Compressed::Zstd) => Box::new(
+                zstd::stream::read::Decoder::with_buffer(buffered).context("reading zstd input")?,
+            ),
+            None => Box::new(buffered),
+        },
+    )
 }
 
 /// Decodes NDJSON from `input` against `schema` into the Parquet file `out`; writes every
-/// rejected record to `rejects` as one JSON line.
-pub fn convert(mut input: impl Read, schema: Schema, out: &Path, rejects: &mut dyn Write) -> anyhow::Result<Summary> {
+/// rejected record to `rejects` as one JSON line. Memory stays bounded by the schema's
+/// `max_record_bytes` plus two chunks, whatever the input's line lengths.
+pub fn convert(
+    input: impl Read,
+    schema: Schema,
+    out: &Path,
+    rejects: &mut dyn Write,
+) -> anyhow::Result<Summary> {
     let start = Instant::now();
     let schema = Arc::new(schema);
     let mut decoder = Decoder::new(schema.clone())?;
     let mut writer = FileWriter::create(out, decoder.schema(), &WriterOptions::default(), &[])?;
     let mut summary = Summary::default();
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES * 2);
+    let mut chunks = LineChunks::new(input, schema.max_record_bytes);
     let mut found = Vec::new();
     let mut first_line = 1usize;
-    let mut eof = false;
-    while !eof {
-        let filled = buf.len();
-        buf.resize(filled + CHUNK_BYTES, 0);
-        let n = read_full(&mut input, &mut buf[filled..]).context("reading input")?;
-        buf.truncate(filled + n);
-        eof = n == 0;
-        // Decode up to the last line end; keep the partial line for the next round.
-        let cut = if eof { buf.len() } else { match memchr_last(&buf) { Some(i) => i + 1, None => continue } };
-        let chunk = &buf[..cut];
-        summary.input_bytes += chunk.len() as u64;
-        let rows = decoder.decode_lines(chunk, &mut found);
-        summary.written += rows as u64;
-        for r in found.drain(..) {
-            write_reject(rejects, &r, first_line + r.line - 1)?;
-            *summary.rejected.entry(r.reason.kind()).or_insert(0) += 1;
+    while let Some(chunk) = chunks.next().context("reading input")? {
+        match chunk {
+            Chunk::Lines(lines) => {
+                summary.input_bytes += lines.len() as u64;
+                summary.written += decoder.decode_lines(lines, &mut found) as u64;
+                for r in found.drain(..) {
+                    write_reject(rejects, &r, first_line + r.line - 1)?;
+                    *summary.rejected.entry(r.reason.kind()).or_insert(0) += 1;
+                }
+                first_line += memchr::memchr_iter(b'\n', lines).count();
+            }
+            Chunk::Oversized { head, bytes } => {
+                summary.input_bytes += bytes as u64 + 1;
+                let reason = RejectReason::TooLarge {
+                    bytes,
+                    limit: schema.max_record_bytes,
+                };
+                write_reject(
+                    rejects,
+                    &Reject {
+                        line: 1,
+                        reason,
+                        raw: head,
+                    },
+                    first_line,
+                )?;
+                *summary.rejected.entry("too_large").or_insert(0) += 1;
+                first_line += 1;
+            }
         }
-        first_line += chunk.iter().filter(|&&b| b == b'\n').count();
-        buf.drain(..cut);
         while let Some(batch) = decoder.flush() {
             writer.write(&batch)?;
         }
@@ -145,8 +180,88 @@ pub fn convert(mut input: impl Read, schema: Schema, out: &Path, rejects: &mut d
     Ok(summary)
 }
 
-fn memchr_last(buf: &[u8]) -> Option<usize> {
-    buf.iter().rposition(|&b| b == b'\n')
+/// What [`LineChunks`] hands out next.
+enum Chunk<'a> {
+    /// Whole lines (the last one without its line end at the end of the input).
+    Lines(&'a [u8]),
+    /// A line longer than the limit plus a chunk: its first `limit` bytes and its length,
+    /// line end excluded. The rest of it was read and dropped, never held.
+    Oversized { head: Vec<u8>, bytes: usize },
+}
+
+/// Cuts a stream into chunks of whole lines, holding at most the record limit plus two
+/// chunks in memory.
+struct LineChunks<R> {
+    input: R,
+    buf: Vec<u8>,
+    /// Bytes of `buf` handed out, dropped at the next call.
+    consumed: usize,
+    limit: usize,
+    eof: bool,
+}
+
+impl<R: Read> LineChunks<R> {
+    fn new(input: R, limit: usize) -> Self {
+        Self {
+            input,
+            buf: Vec::with_capacity(CHUNK_BYTES * 2),
+            consumed: 0,
+            limit,
+            eof: false,
+        }
+    }
+
+    fn next(&mut self) -> std::io::Result<Option<Chunk<'_>>> {
+        self.buf.drain(..self.consumed);
+        let end = loop {
+            let filled = self.buf.len();
+            if !self.eof {
+                self.fill()?;
+            }
+            if self.eof {
+                break self.buf.len();
+            }
+            if let Some(i) = memchr::memrchr(b'\n', &self.buf[filled..]) {
+                break filled + i + 1;
+            }
+            if self.buf.len() > self.limit + CHUNK_BYTES {
+                return self.skip_line().map(Some);
+            }
+        };
+        self.consumed = end;
+        Ok((end > 0).then(|| Chunk::Lines(&self.buf[..end])))
+    }
+
+    /// Reads the rest of the line `buf` starts, keeping only its head.
+    fn skip_line(&mut self) -> std::io::Result<Chunk<'static>> {
+        let head = self.buf[..self.limit].to_vec();
+        let mut bytes = 0;
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf) {
+                self.consumed = i + 1;
+                return Ok(Chunk::Oversized {
+                    head,
+                    bytes: bytes + i,
+                });
+            }
+            bytes += self.buf.len();
+            self.buf.clear();
+            if self.eof {
+                return Ok(Chunk::Oversized { head, bytes });
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Appends up to a chunk of input to `buf`.
+    fn fill(&mut self) -> std::io::Result<()> {
+        let filled = self.buf.len();
+        self.buf.resize(filled + CHUNK_BYTES, 0);
+        let n = read_full(&mut self.input, &mut self.buf[filled..])?;
+        self.buf.truncate(filled + n);
+        self.eof = n < CHUNK_BYTES;
+        Ok(())
+    }
 }
 
 fn read_full(r: &mut impl Read, mut buf: &mut [u8]) -> std::io::Result<usize> {
@@ -166,12 +281,15 @@ fn read_full(r: &mut impl Read, mut buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// One reject as a JSON line: line number, reason kind and text, raw bytes (as text when
-/// they are UTF-8, else base64-free hex so that nothing is lost).
+/// they are UTF-8, else base64-free hex so that nothing is lost; of a line too long to hold,
+/// its first `max_record_bytes`).
 pub fn write_reject(out: &mut dyn Write, r: &Reject, line: usize) -> anyhow::Result<()> {
     let mut obj = json!({ "line": line, "kind": r.reason.kind(), "reason": r.reason.to_string() });
     match std::str::from_utf8(&r.raw) {
         Ok(s) => obj["raw"] = json!(s),
-        Err(_) => obj["raw_hex"] = json!(r.raw.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        Err(_) => {
+            obj["raw_hex"] = json!(r.raw.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        }
     }
     serde_json::to_writer(&mut *out, &obj).context("writing rejects")?;
     out.write_all(b"\n").context("writing rejects")
