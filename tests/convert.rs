@@ -11,12 +11,7 @@ fn lakeport(args: &[&str], code: i32) -> std::process::Output {
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .output()
         .expect("run lakeport");
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "lakeport {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(code), "lakeport {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
 
@@ -30,17 +25,8 @@ fn python() -> String {
 }
 
 fn count(text: &str, word: &str) -> u64 {
-    let i = text
-        .find(word)
-        .unwrap_or_else(|| panic!("{word:?} not in {text:?}"))
-        + word.len();
-    text[i..]
-        .trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    let i = text.find(word).unwrap_or_else(|| panic!("{word:?} not in {text:?}")) + word.len();
+    text[i..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
 }
 
 #[test]
@@ -50,69 +36,22 @@ fn convert_output_is_read_back_by_pyarrow_and_duckdb() {
         let input = dir.path().join(format!("{dataset}.ndjson"));
         let out = dir.path().join(format!("{dataset}.parquet"));
         let rejects = dir.path().join(format!("{dataset}.rejects.ndjson"));
-        let (i, o, r) = (
-            input.to_str().unwrap(),
-            out.to_str().unwrap(),
-            rejects.to_str().unwrap(),
-        );
-        lakeport(
-            &[
-                "gen",
-                "--dataset",
-                dataset,
-                "--count",
-                "3000",
-                "--seed",
-                "11",
-                "--bad-ratio",
-                "0.1",
-                "--out",
-                i,
-            ],
-            0,
-        );
-        let res = lakeport(
-            &[
-                "convert",
-                "--schema",
-                dataset,
-                i,
-                "--out",
-                o,
-                "--rejects",
-                r,
-                "--max-rejects",
-                "1000",
-            ],
-            0,
-        );
+        let (i, o, r) = (input.to_str().unwrap(), out.to_str().unwrap(), rejects.to_str().unwrap());
+        lakeport(&["gen", "--dataset", dataset, "--count", "3000", "--seed", "11", "--bad-ratio", "0.1", "--out", i], 0);
+        let res = lakeport(&["convert", "--schema", dataset, i, "--out", o, "--rejects", r, "--max-rejects", "1000"], 0);
         let summary = String::from_utf8_lossy(&res.stdout);
-        let (read, wrote, rejected) = (
-            count(&summary, "read"),
-            count(&summary, "wrote"),
-            count(&summary, "rejected"),
-        );
+        let (read, wrote, rejected) = (count(&summary, "read"), count(&summary, "wrote"), count(&summary, "rejected"));
         assert_eq!(read, 3000, "{summary}");
         assert_eq!(wrote + rejected, read, "nothing lost: {summary}");
         assert!(rejected > 200 && rejected < 400, "about 10% bad: {summary}");
         let lines = std::fs::read_to_string(&rejects).unwrap().lines().count() as u64;
         assert_eq!(lines, rejected);
 
-        let schema = format!(
-            "{}/../../schemas/{dataset}.toml",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let schema = format!("{}/../../schemas/{dataset}.toml", env!("CARGO_MANIFEST_DIR"));
         let verify = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/verify_parquet.py");
-        let check = Command::new(python())
-            .args([verify, &schema, i, r, o])
-            .output()
-            .expect("run python");
+        let check = Command::new(python()).args([verify, &schema, i, r, o]).output().expect("run python");
         let report = String::from_utf8_lossy(&check.stdout);
-        assert!(
-            check.status.success() && report.starts_with("ok: "),
-            "independent reader disagrees for {dataset}:\n{report}{}",
-            String::from_utf8_lossy(&check.stderr)
-        );
+        assert!(check.status.success() && report.starts_with("ok: "), "independent reader disagrees for {dataset}:\n{report}{}", String::from_utf8_lossy(&check.stderr));
     }
 }
 
@@ -122,35 +61,13 @@ fn max_rejects_fails_the_run_with_exit_code_2() {
     let input = dir.path().join("in.ndjson");
     std::fs::write(&input, "{\"Datetime\":1}\nnot json\n").unwrap();
     let out = dir.path().join("o.parquet");
-    let res = lakeport(
-        &[
-            "convert",
-            "--schema",
-            "gateway_dns",
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--max-rejects",
-            "0",
-        ],
-        2,
-    );
+    let res = lakeport(&["convert", "--schema", "gateway_dns", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--max-rejects", "0"], 2);
     assert!(String::from_utf8_lossy(&res.stderr).contains("--max-rejects"));
 }
 
 #[test]
 fn bad_schema_and_missing_input_give_clear_errors() {
-    let out = Command::new(env!("CARGO_BIN_EXE_lakeport"))
-        .args([
-            "convert",
-            "--schema",
-            "nope",
-            "/nonexistent.ndjson",
-            "--out",
-            "/tmp/x.parquet",
-        ])
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lakeport")).args(["convert", "--schema", "nope", "/nonexistent.ndjson", "--out", "/tmp/x.parquet"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("schemas/nope.toml"), "{err}");
@@ -171,28 +88,11 @@ fn a_line_far_beyond_the_record_limit_is_rejected_in_bounded_memory() {
     write!(f, "\n{good}\n").unwrap();
     f.into_inner().unwrap().sync_all().unwrap();
     let zst = dir.path().join("in.ndjson.zst");
-    zstd::stream::copy_encode(
-        std::fs::File::open(&plain).unwrap(),
-        std::fs::File::create(&zst).unwrap(),
-        1,
-    )
-    .unwrap();
+    zstd::stream::copy_encode(std::fs::File::open(&plain).unwrap(), std::fs::File::create(&zst).unwrap(), 1).unwrap();
     for input in [&plain, &zst] {
-        let (out, rejects) = (
-            dir.path().join("o.parquet"),
-            dir.path().join("rejects.ndjson"),
-        );
+        let (out, rejects) = (dir.path().join("o.parquet"), dir.path().join("rejects.ndjson"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_lakeport"))
-            .args([
-                "convert",
-                "--schema",
-                "gateway_dns",
-                input.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--rejects",
-                rejects.to_str().unwrap(),
-            ])
+            .args(["convert", "--schema", "gateway_dns", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--rejects", rejects.to_str().unwrap()])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -201,35 +101,12 @@ fn a_line_far_beyond_the_record_limit_is_rejected_in_bounded_memory() {
         std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut summary).unwrap();
         let (code, peak_kib) = wait_with_peak_rss(child.id());
         assert_eq!(code, 0, "{summary}");
-        assert_eq!(
-            (count(&summary, "wrote"), count(&summary, "rejected")),
-            (2, 1),
-            "{summary}"
-        );
-        assert!(
-            peak_kib < 128 << 10,
-            "{}: peak RSS {peak_kib} KiB for a 256 MiB line",
-            input.display()
-        );
-        let reject: serde_json::Value =
-            serde_json::from_str(std::fs::read_to_string(&rejects).unwrap().trim()).unwrap();
-        assert_eq!(
-            (reject["line"].as_u64(), reject["kind"].as_str()),
-            (Some(2), Some("too_large")),
-            "{reject}"
-        );
-        assert!(
-            reject["reason"]
-                .as_str()
-                .unwrap()
-                .starts_with(&format!("{} bytes", 256 << 20)),
-            "{reject}"
-        );
-        assert_eq!(
-            reject["raw"].as_str().map(str::len),
-            Some(1 << 20),
-            "the line's first max_record_bytes are kept"
-        );
+        assert_eq!((count(&summary, "wrote"), count(&summary, "rejected")), (2, 1), "{summary}");
+        assert!(peak_kib < 128 << 10, "{}: peak RSS {peak_kib} KiB for a 256 MiB line", input.display());
+        let reject: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&rejects).unwrap().trim()).unwrap();
+        assert_eq!((reject["line"].as_u64(), reject["kind"].as_str()), (Some(2), Some("too_large")), "{reject}");
+        assert!(reject["reason"].as_str().unwrap().starts_with(&format!("{} bytes", 256 << 20)), "{reject}");
+        assert_eq!(reject["raw"].as_str().map(str::len), Some(1 << 20), "the line's first max_record_bytes are kept");
     }
 }
 
@@ -238,11 +115,6 @@ fn wait_with_peak_rss(pid: u32) -> (i32, i64) {
     let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
     // SAFETY: waits for our own child; both out-pointers are valid for the call.
     let waited = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(
-        waited,
-        pid as libc::pid_t,
-        "wait4: {}",
-        std::io::Error::last_os_error()
-    );
+    assert_eq!(waited, pid as libc::pid_t, "wait4: {}", std::io::Error::last_os_error());
     (libc::WEXITSTATUS(status), usage.ru_maxrss)
 }

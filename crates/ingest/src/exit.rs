@@ -70,10 +70,7 @@ mod tests {
 
     #[test]
     fn the_class_is_found_under_later_context() {
-        let e = Err::<(), _>(anyhow::anyhow!("table missing"))
-            .context(Failure::Permanent)
-            .context("batch t[0] 1..=2")
-            .unwrap_err();
+        let e = Err::<(), _>(anyhow::anyhow!("table missing")).context(Failure::Permanent).context("batch t[0] 1..=2").unwrap_err();
         assert_eq!(code(&e), 3);
         assert_eq!(code(&anyhow::anyhow!("plain")), 1);
     }

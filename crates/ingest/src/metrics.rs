@@ -51,10 +51,7 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(pipeline: &str) -> Arc<Self> {
-        let mut registry = Registry::with_prefix_and_labels(
-            "lakeport",
-            [("pipeline".into(), pipeline.to_string().into())].into_iter(),
-        );
+        let mut registry = Registry::with_prefix_and_labels("lakeport", [("pipeline".into(), pipeline.to_string().into())].into_iter());
         let m = Self {
             messages_consumed: Counter::default(),
             bytes_consumed: Counter::default(),
@@ -62,9 +59,7 @@ impl Metrics {
             rejects: Family::default(),
             batch_messages: Histogram::new(exponential_buckets(1.0, 4.0, 12)),
             batch_bytes: Histogram::new(exponential_buckets(1024.0, 4.0, 12)),
-            sink_write_seconds: Family::new_with_constructor(|| {
-                Histogram::new(exponential_buckets(0.001, 2.0, 16))
-            }),
+            sink_write_seconds: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 16))),
             sink_retries: Family::default(),
             consumer_lag: Family::default(),
             committed_offset: Family::default(),
@@ -72,61 +67,17 @@ impl Metrics {
             registry: Registry::default(),
             healthy: AtomicBool::new(true),
         };
-        registry.register(
-            "messages_consumed",
-            "Kafka messages consumed",
-            m.messages_consumed.clone(),
-        );
-        registry.register(
-            "bytes_consumed",
-            "Kafka message bytes consumed",
-            m.bytes_consumed.clone(),
-        );
-        registry.register(
-            "rows_written",
-            "Rows made durable, by sink",
-            m.rows_written.clone(),
-        );
-        registry.register(
-            "rejects",
-            "Records sent to the dead letters, by reason",
-            m.rejects.clone(),
-        );
-        registry.register(
-            "batch_messages",
-            "Messages per batch",
-            m.batch_messages.clone(),
-        );
-        registry.register(
-            "batch_bytes",
-            "Message bytes per batch",
-            m.batch_bytes.clone(),
-        );
-        registry.register(
-            "sink_write_seconds",
-            "Time to make a batch durable, by sink",
-            m.sink_write_seconds.clone(),
-        );
-        registry.register(
-            "sink_retries",
-            "Failed sink writes that were retried, by sink",
-            m.sink_retries.clone(),
-        );
-        registry.register(
-            "consumer_lag",
-            "Messages between the high watermark and the consumer position",
-            m.consumer_lag.clone(),
-        );
-        registry.register(
-            "committed_offset",
-            "Last offset committed to Kafka",
-            m.committed_offset.clone(),
-        );
-        registry.register(
-            "in_flight_bytes",
-            "Message bytes being processed",
-            m.in_flight_bytes.clone(),
-        );
+        registry.register("messages_consumed", "Kafka messages consumed", m.messages_consumed.clone());
+        registry.register("bytes_consumed", "Kafka message bytes consumed", m.bytes_consumed.clone());
+        registry.register("rows_written", "Rows made durable, by sink", m.rows_written.clone());
+        registry.register("rejects", "Records sent to the dead letters, by reason", m.rejects.clone());
+        registry.register("batch_messages", "Messages per batch", m.batch_messages.clone());
+        registry.register("batch_bytes", "Message bytes per batch", m.batch_bytes.clone());
+        registry.register("sink_write_seconds", "Time to make a batch durable, by sink", m.sink_write_seconds.clone());
+        registry.register("sink_retries", "Failed sink writes that were retried, by sink", m.sink_retries.clone());
+        registry.register("consumer_lag", "Messages between the high watermark and the consumer position", m.consumer_lag.clone());
+        registry.register("committed_offset", "Last offset committed to Kafka", m.committed_offset.clone());
+        registry.register("in_flight_bytes", "Message bytes being processed", m.in_flight_bytes.clone());
         Arc::new(Self { registry, ..m })
     }
 
@@ -154,11 +105,7 @@ impl Metrics {
             .route(
                 "/health",
                 get(move || async move {
-                    if health.healthy.load(Ordering::Relaxed) {
-                        (StatusCode::OK, "ok")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "unhealthy")
-                    }
+                    if health.healthy.load(Ordering::Relaxed) { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "unhealthy") }
                 }),
             );
         axum::serve(listener, app).await

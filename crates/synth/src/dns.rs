@@ -490,8 +490,7 @@ fn cnames(rng: &mut Rng, rec: &mut Record, sc: &mut Scratch, q: &Query) {
         } else {
             CAT_CDN
         };
-        rec.int_list("CNAMECategoryIDs", [u64::from(CATEGORIES[cat as usize].0)]);
-        rec.str_list("CNAMECategoryNames", [CATEGORIES[cat as usize].1]);
+        write_categories(rec, "CNAMECategoryIDs", "CNAMECategoryNames", &[cat]);
         sc.cats.push(cat);
         let cname = dom.cname.as_deref().unwrap_or("");
         rec.str_list("CNAMEs", [cname]);
@@ -620,14 +619,7 @@ fn initial_categories_and_internal_dns(rng: &mut Rng, rec: &mut Record, sc: &Scr
         cats,
         ..
     } = *q;
-    rec.int_list(
-        "InitialCategoryIDs",
-        cats.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)),
-    );
-    rec.str_list(
-        "InitialCategoryNames",
-        cats.iter().map(|&c| CATEGORIES[c as usize].1),
-    );
+    write_categories(rec, "InitialCategoryIDs", "InitialCategoryNames", cats);
     if chance(rng, 80) && sc.answers.iter().any(|a| a.ip) {
         write_ip_list(rec, sc, "InitialResolvedIPs");
     } else {
@@ -687,14 +679,7 @@ fn matches_policies_and_query_categories(
     } = *q;
     if decision == DEC_BY_CATEGORY && !cats.is_empty() {
         let m = &cats[..1 + below(rng, cats.len() as u32) as usize];
-        rec.int_list(
-            "MatchedCategoryIDs",
-            m.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)),
-        );
-        rec.str_list(
-            "MatchedCategoryNames",
-            m.iter().map(|&c| CATEGORIES[c as usize].1),
-        );
+        write_categories(rec, "MatchedCategoryIDs", "MatchedCategoryNames", m);
     } else {
         rec.empty_list("MatchedCategoryIDs");
         rec.empty_list("MatchedCategoryNames");
@@ -704,30 +689,13 @@ fn matches_policies_and_query_categories(
     } else {
         None
     };
-    match feed.filter(|_| blocked) {
-        Some(f) => {
-            rec.int_list("MatchedIndicatorFeedIDs", [u64::from(f.0)]);
-            rec.str_list("MatchedIndicatorFeedNames", [f.1]);
-        }
-        None => {
-            rec.empty_list("MatchedIndicatorFeedIDs");
-            rec.empty_list("MatchedIndicatorFeedNames");
-        }
-    }
-    if decision.2 {
-        let pol = pick(rng, &acct.dns_policies);
-        if chance(rng, 400) {
-            rec.str("Policy", &pol.id);
-        } else {
-            rec.opt_str("Policy", "");
-        }
-        rec.str("PolicyID", &pol.id);
-        rec.str("PolicyName", pol.name);
-    } else {
-        rec.opt_str("Policy", "");
-        rec.opt_str("PolicyID", "");
-        rec.opt_str("PolicyName", "");
-    }
+    write_feed(
+        rec,
+        "MatchedIndicatorFeedIDs",
+        "MatchedIndicatorFeedNames",
+        feed.filter(|_| blocked),
+    );
+    policy(rng, rec, acct, decision.2);
     rec.str("Protocol", protocol);
     match dom.app.filter(|_| !dynamic) {
         Some(a) => {
@@ -745,45 +713,119 @@ fn matches_policies_and_query_categories(
             sc.cats.push(c);
         }
     }
-    rec.int_list(
-        "QueryCategoryIDs",
-        sc.cats.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)),
-    );
-    rec.str_list(
-        "QueryCategoryNames",
-        sc.cats.iter().map(|&c| CATEGORIES[c as usize].1),
-    );
+    write_categories(rec, "QueryCategoryIDs", "QueryCategoryNames", &sc.cats);
     let s = rec.begin();
     rec.buf.push(b'"');
     write_hex(&mut rec.buf, rng, 16);
     rec.buf.push(b'"');
     rec.end("QueryID", s);
+    write_feed(
+        rec,
+        "QueryIndicatorFeedIDs",
+        "QueryIndicatorFeedNames",
+        feed,
+    );
+}
+
+/// Policy, PolicyID and PolicyName: one of the account's DNS policies when the decision
+/// came `from_policy`.
+fn policy(rng: &mut Rng, rec: &mut Record, acct: &Account, from_policy: bool) {
+    if from_policy {
+        let pol = pick(rng, &acct.dns_policies);
+        if chance(rng, 400) {
+            rec.str("Policy", &pol.id);
+        } else {
+            rec.opt_str("Policy", "");
+        }
+        rec.str("PolicyID", &pol.id);
+        rec.str("PolicyName", pol.name);
+    } else {
+        rec.opt_str("Policy", "");
+        rec.opt_str("PolicyID", "");
+        rec.opt_str("PolicyName", "");
+    }
+}
+
+/// The `ids` and `names` lists of an indicator feed (empty without one).
+fn write_feed(
+    rec: &mut Record,
+    ids: &'static str,
+    names: &'static str,
+    feed: Option<&(u32, &str)>,
+) {
     match feed {
         Some(f) => {
-            rec.int_list("QueryIndicatorFeedIDs", [u64::from(f.0)]);
-            rec.str_list("QueryIndicatorFeedNames", [f.1]);
+            rec.int_list(ids, [u64::from(f.0)]);
+            rec.str_list(names, [f.1]);
         }
         None => {
-            rec.empty_list("QueryIndicatorFeedIDs");
-            rec.empty_list("QueryIndicatorFeedNames");
+            rec.empty_list(ids);
+            rec.empty_list(names);
         }
     }
+}
+
+/// The `ids` and `names` lists of categories `cats`.
+fn write_categories(rec: &mut Record, ids: &'static str, names: &'static str, cats: &[u16]) {
+    rec.int_list(
+        ids,
+        cats.iter().map(|&c| u64::from(CATEGORIES[c as usize].0)),
+    );
+    rec.str_list(names, cats.iter().map(|&c| CATEGORIES[c as usize].1));
 }
 
 /// QueryName to ResolvedIPs.
 fn query_and_resolved_ips(rng: &mut Rng, rec: &mut Record, sc: &Scratch, q: &Query) {
     let Query {
         device,
-        dom,
         qtype,
         qtype_name,
-        dynamic,
-        protocol,
         decision,
         blocked,
         rcode,
         ..
     } = *q;
+    query_name(rng, rec, sc, q);
+    rec.int("QuerySize", query_size(rng, sc, q) as u64);
+    rec.int("QueryType", u64::from(qtype));
+    rec.str("QueryTypeName", qtype_name);
+    rec.int("RCode", u64::from(rcode));
+    let rdata_deprecated = chance(rng, 100);
+    if rdata_deprecated {
+        write_rr_objects(rec, sc, "RData");
+    } else {
+        rec.empty_list("RData");
+    }
+    if decision.0 == "allowedRedirect" {
+        rec.str(
+            "RedirectTargetURI",
+            "https://blocked.example.com/?reason=policy&lang=de",
+        );
+    } else {
+        rec.opt_str("RedirectTargetURI", "");
+    }
+    rec.opt_str(
+        "RegistrationID",
+        device.map(|d| d.registration_id.as_str()).unwrap_or(""),
+    );
+    if chance(rng, 20) {
+        let c = below(rng, 41) as u16;
+        write_categories(
+            rec,
+            "RequestContextCategoryIDs",
+            "RequestContextCategoryNames",
+            &[c],
+        );
+    } else {
+        rec.empty_list("RequestContextCategoryIDs");
+        rec.empty_list("RequestContextCategoryNames");
+    }
+    resolved_ips(rng, rec, sc, blocked);
+}
+
+/// QueryName (sometimes in DNS 0x20 mixed case) and QueryNameReversed.
+fn query_name(rng: &mut Rng, rec: &mut Record, sc: &Scratch, q: &Query) {
+    let Query { dom, dynamic, .. } = *q;
     let esc = rec.esc;
     let qname: &str = if dynamic { &sc.name } else { &dom.name };
     let s = rec.begin();
@@ -807,59 +849,36 @@ fn query_and_resolved_ips(rng: &mut Rng, rec: &mut Record, sc: &Scratch, q: &Que
         write_str(&mut rec.buf, &dom.reversed, esc);
     }
     rec.end("QueryNameReversed", s);
-    let qwire = if dynamic {
+}
+
+/// The query message's size: header, name, type and class, sometimes an EDNS OPT record,
+/// and DoH padding.
+fn query_size(rng: &mut Rng, sc: &Scratch, q: &Query) -> usize {
+    let qwire = if q.dynamic {
         sc.name_wire.len()
     } else {
-        dom.wire.len()
+        q.dom.wire.len()
     };
-    let qsize = 12
-        + qwire
+    12 + qwire
         + 4
         + if chance(rng, 800) { 11 } else { 0 }
-        + if protocol == "https" {
+        + if q.protocol == "https" {
             below(rng, 96) as usize
         } else {
             0
-        };
-    rec.int("QuerySize", qsize as u64);
-    rec.int("QueryType", u64::from(qtype));
-    rec.str("QueryTypeName", qtype_name);
-    rec.int("RCode", u64::from(rcode));
-    let rdata_deprecated = chance(rng, 100);
-    if rdata_deprecated {
-        write_rr_objects(rec, sc, "RData");
-    } else {
-        rec.empty_list("RData");
-    }
-    if decision.0 == "allowedRedirect" {
-        rec.str(
-            "RedirectTargetURI",
-            "https://blocked.example.com/?reason=policy&lang=de",
-        );
-    } else {
-        rec.opt_str("RedirectTargetURI", "");
-    }
-    rec.opt_str(
-        "RegistrationID",
-        device.map(|d| d.registration_id.as_str()).unwrap_or(""),
-    );
-    if chance(rng, 20) {
-        let c = below(rng, 41) as usize;
-        rec.int_list("RequestContextCategoryIDs", [u64::from(CATEGORIES[c].0)]);
-        rec.str_list("RequestContextCategoryNames", [CATEGORIES[c].1]);
-    } else {
-        rec.empty_list("RequestContextCategoryIDs");
-        rec.empty_list("RequestContextCategoryNames");
-    }
+        }
+}
+
+/// ResolvedIPCategoryIDs to ResolvedIPs: the IP answers' category, continents, countries
+/// and addresses.
+fn resolved_ips(rng: &mut Rng, rec: &mut Record, sc: &Scratch, blocked: bool) {
     let any_ip = sc.answers.iter().any(|a| a.ip);
     if any_ip && !blocked && chance(rng, 300) {
-        rec.int_list(
+        write_categories(
+            rec,
             "ResolvedIPCategoryIDs",
-            [u64::from(CATEGORIES[CAT_CONTENT_SERVERS as usize].0)],
-        );
-        rec.str_list(
             "ResolvedIPCategoryNames",
-            [CATEGORIES[CAT_CONTENT_SERVERS as usize].1],
+            &[CAT_CONTENT_SERVERS],
         );
     } else {
         rec.empty_list("ResolvedIPCategoryIDs");

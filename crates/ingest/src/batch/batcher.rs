@@ -45,36 +45,19 @@ impl RawBatch {
 
     /// The messages of offsets `first..=last`, as the batch of that range.
     pub fn slice(&self, first: i64, last: i64) -> RawBatch {
-        let messages: Vec<(i64, Vec<u8>)> = self
-            .messages
-            .iter()
-            .filter(|(o, _)| (first..=last).contains(o))
-            .cloned()
-            .collect();
+        let messages: Vec<(i64, Vec<u8>)> = self.messages.iter().filter(|(o, _)| (first..=last).contains(o)).cloned().collect();
         let bytes = messages.iter().map(|(_, p)| p.len()).sum();
-        RawBatch {
-            id: BatchId {
-                first_offset: first,
-                last_offset: last,
-                ..self.id.clone()
-            },
-            messages,
-            bytes,
-        }
+        RawBatch { id: BatchId { first_offset: first, last_offset: last, ..self.id.clone() }, messages, bytes }
     }
 
     /// The bytes of the record at 1-based `line` of the message at `offset`: that line of
     /// the payload, or the whole payload when it is compressed (or the line is not found).
     pub fn record(&self, offset: i64, line: usize) -> Vec<u8> {
-        let Ok(i) = self.messages.binary_search_by_key(&offset, |(o, _)| *o) else {
-            return Vec::new();
-        };
+        let Ok(i) = self.messages.binary_search_by_key(&offset, |(o, _)| *o) else { return Vec::new() };
         let payload = &self.messages[i].1;
         let compressed = transform::Compressed::detect(payload).is_some();
         match payload.split(|&b| b == b'\n').nth(line.saturating_sub(1)) {
-            Some(record) if !compressed && line > 0 => {
-                record.strip_suffix(b"\r").unwrap_or(record).to_vec()
-            }
+            Some(record) if !compressed && line > 0 => record.strip_suffix(b"\r").unwrap_or(record).to_vec(),
             _ => payload.clone(),
         }
     }
@@ -87,11 +70,7 @@ pub struct Crossing(pub (i64, i64), pub (i64, i64));
 impl std::fmt::Display for Crossing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let Self(a, b) = self;
-        write!(
-            f,
-            "recorded batches {}..={} and {}..={} cross",
-            a.0, a.1, b.0, b.1
-        )
+        write!(f, "recorded batches {}..={} and {}..={} cross", a.0, a.1, b.0, b.1)
     }
 }
 
@@ -114,11 +93,7 @@ pub struct Batcher {
 
 impl Batcher {
     pub fn new(limits: Limits) -> Self {
-        Self {
-            limits,
-            open: HashMap::new(),
-            forced: HashMap::new(),
-        }
+        Self { limits, open: HashMap::new(), forced: HashMap::new() }
     }
 
     /// Makes the next batches of `tp` cover exactly the recorded `ranges` (first, last; by
@@ -164,12 +139,7 @@ impl Batcher {
                 out.extend(self.cut(tp));
             }
         }
-        let open = self.open.entry(tp.clone()).or_insert_with(|| Open {
-            messages: Vec::new(),
-            bytes: 0,
-            opened: Instant::now(),
-            forced: None,
-        });
+        let open = self.open.entry(tp.clone()).or_insert_with(|| Open { messages: Vec::new(), bytes: 0, opened: Instant::now(), forced: None });
         open.bytes += payload.len();
         open.messages.push((offset, payload));
         let batch_first = open.messages[0].0;
@@ -183,9 +153,7 @@ impl Batcher {
             }
             // Inside a forced range: only its end cuts the batch.
             Some((first, _)) if batch_first >= first => {}
-            _ if open.messages.len() >= self.limits.max_messages
-                || open.bytes >= self.limits.max_bytes =>
-            {
+            _ if open.messages.len() >= self.limits.max_messages || open.bytes >= self.limits.max_bytes => {
                 out.extend(self.cut(tp));
             }
             _ => {}
@@ -198,10 +166,7 @@ impl Batcher {
         let due: Vec<Partition> = self
             .open
             .iter()
-            .filter(|(tp, o)| {
-                now.duration_since(o.opened) >= self.limits.max_age
-                    && !self.inside_forced(tp, o.messages[0].0)
-            })
+            .filter(|(tp, o)| now.duration_since(o.opened) >= self.limits.max_age && !self.inside_forced(tp, o.messages[0].0))
             .map(|(tp, _)| tp.clone())
             .collect();
         due.iter().filter_map(|tp| self.cut(tp)).collect()
@@ -237,32 +202,18 @@ impl Batcher {
     /// recorded range: only that range's end cuts them, so backpressure must not wait on
     /// them).
     pub fn open_bytes(&self) -> usize {
-        self.open
-            .values()
-            .filter(|o| o.forced.is_none())
-            .map(|o| o.bytes)
-            .sum()
+        self.open.values().filter(|o| o.forced.is_none()).map(|o| o.bytes).sum()
     }
 
     fn inside_forced(&self, tp: &Partition, first: i64) -> bool {
-        self.forced
-            .get(tp)
-            .and_then(VecDeque::front)
-            .is_some_and(|&(f, _)| first >= f)
+        self.forced.get(tp).and_then(VecDeque::front).is_some_and(|&(f, _)| first >= f)
     }
 
     fn cut(&mut self, tp: &Partition) -> Option<RawBatch> {
         let open = self.open.remove(tp)?;
-        let (first, last) = open
-            .forced
-            .unwrap_or((open.messages.first()?.0, open.messages.last()?.0));
+        let (first, last) = open.forced.unwrap_or((open.messages.first()?.0, open.messages.last()?.0));
         Some(RawBatch {
-            id: BatchId {
-                topic: tp.topic.clone(),
-                partition: tp.partition,
-                first_offset: first,
-                last_offset: last,
-            },
+            id: BatchId { topic: tp.topic.clone(), partition: tp.partition, first_offset: first, last_offset: last },
             messages: open.messages,
             bytes: open.bytes,
         })
@@ -276,18 +227,11 @@ mod tests {
     const PINNED_FINGERPRINT: u64 = 9_906_840_359_887_339_643;
 
     fn batcher(max_messages: usize) -> Batcher {
-        Batcher::new(Limits {
-            max_messages,
-            max_bytes: usize::MAX,
-            max_age: Duration::from_secs(3600),
-        })
+        Batcher::new(Limits { max_messages, max_bytes: usize::MAX, max_age: Duration::from_secs(3600) })
     }
 
     fn ranges(batches: &[RawBatch]) -> Vec<(i64, i64)> {
-        batches
-            .iter()
-            .map(|b| (b.id.first_offset, b.id.last_offset))
-            .collect()
+        batches.iter().map(|b| (b.id.first_offset, b.id.last_offset)).collect()
     }
 
     #[test]
@@ -331,37 +275,16 @@ mod tests {
         out.extend(b.push(&other, 0, vec![1]));
         out.extend(b.cut_all());
         assert_eq!(ranges(&out), [(2, 4), (0, 0)]);
-        assert!(
-            b.open.is_empty(),
-            "the partial forced batch is dropped, not kept"
-        );
+        assert!(b.open.is_empty(), "the partial forced batch is dropped, not kept");
     }
 
     #[test]
     fn fingerprints_tell_other_messages_at_the_same_offsets_apart() {
-        let batch = |messages: Vec<(i64, Vec<u8>)>| RawBatch {
-            id: BatchId {
-                topic: "t".into(),
-                partition: 0,
-                first_offset: 0,
-                last_offset: 1,
-            },
-            bytes: 0,
-            messages,
-        };
+        let batch = |messages: Vec<(i64, Vec<u8>)>| RawBatch { id: BatchId { topic: "t".into(), partition: 0, first_offset: 0, last_offset: 1 }, bytes: 0, messages };
         let a = batch(vec![(0, b"ab".to_vec()), (1, b"c".to_vec())]);
-        assert_eq!(
-            a.fingerprint(),
-            batch(vec![(0, b"ab".to_vec()), (1, b"c".to_vec())]).fingerprint()
-        );
-        assert_ne!(
-            a.fingerprint(),
-            batch(vec![(0, b"a".to_vec()), (1, b"bc".to_vec())]).fingerprint()
-        );
-        assert_ne!(
-            a.fingerprint(),
-            batch(vec![(0, b"ab".to_vec()), (1, b"d".to_vec())]).fingerprint()
-        );
+        assert_eq!(a.fingerprint(), batch(vec![(0, b"ab".to_vec()), (1, b"c".to_vec())]).fingerprint());
+        assert_ne!(a.fingerprint(), batch(vec![(0, b"a".to_vec()), (1, b"bc".to_vec())]).fingerprint());
+        assert_ne!(a.fingerprint(), batch(vec![(0, b"ab".to_vec()), (1, b"d".to_vec())]).fingerprint());
         // Pinned: the value is stored in ledgers, so it must not change between versions.
         assert_eq!(a.fingerprint(), PINNED_FINGERPRINT);
     }
@@ -376,11 +299,7 @@ mod tests {
             out.extend(b.push(&tp, o, vec![1]));
         }
         out.extend(b.cut_all());
-        assert_eq!(
-            ranges(&out),
-            [(0, 10), (12, 12)],
-            "the recorded range keeps its identity without its last message"
-        );
+        assert_eq!(ranges(&out), [(0, 10), (12, 12)], "the recorded range keeps its identity without its last message");
     }
 
     /// Compaction or retention removed the first message of a recorded range: the replayed
@@ -411,9 +330,6 @@ mod tests {
             out.extend(b.push(&tp, o, vec![1]));
         }
         assert_eq!(ranges(&out), [(0, 9), (10, 19)]);
-        assert_eq!(
-            b.force(&tp, &[(0, 9), (5, 14)]),
-            Err(Crossing((0, 9), (5, 14)))
-        );
+        assert_eq!(b.force(&tp, &[(0, 9), (5, 14)]), Err(Crossing((0, 9), (5, 14))));
     }
 }

@@ -58,11 +58,7 @@ impl Summary {
 
     pub fn print(&self, label: &str) {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
-        let by_reason: Vec<String> = self
-            .rejected
-            .iter()
-            .map(|(k, n)| format!("{k}={n}"))
-            .collect();
+        let by_reason: Vec<String> = self.rejected.iter().map(|(k, n)| format!("{k}={n}")).collect();
         println!(
             "{label}: read {} records ({:.1} MB), wrote {}, rejected {}{}, unknown keys {}; {:.2}s, {:.0} records/s, {:.1} MB/s",
             self.read,
@@ -82,9 +78,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let schema = load_schema(&args.schema, &args.schemas_dir)?;
     let input = open_input(&args.input)?;
     let mut rejects: Box<dyn Write> = match &args.rejects {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
         None => Box::new(std::io::sink()),
     };
     let summary = convert(input, schema, &args.out, &mut rejects)?;
@@ -92,10 +86,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     summary.print(&format!("lakeport convert {}", args.input));
     if let Some(max) = args.max_rejects {
         if summary.rejected_total() > max {
-            eprintln!(
-                "lakeport: {} records rejected, more than --max-rejects {max}",
-                summary.rejected_total()
-            );
+            eprintln!("lakeport: {} records rejected, more than --max-rejects {max}", summary.rejected_total());
             return Ok(ExitCode::from(EXIT_LIMIT));
         }
     }
@@ -109,28 +100,17 @@ fn open_input(spec: &str) -> anyhow::Result<Box<dyn Read>> {
         Box::new(std::fs::File::open(spec).with_context(|| format!("opening input {spec}"))?)
     };
     let mut buffered = BufReader::with_capacity(1 << 20, raw);
-    Ok(
-        match transform::Compressed::detect(buffered.fill_buf().context("reading input")?) {
-            Some(transform::Compressed::Gzip) => {
-                Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(buffered)))
-            }
-            Some(transform::Compressed::Zstd) => Box::new(
-                zstd::stream::read::Decoder::with_buffer(buffered).context("reading zstd input")?,
-            ),
-            None => Box::new(buffered),
-        },
-    )
+    Ok(match transform::Compressed::detect(buffered.fill_buf().context("reading input")?) {
+        Some(transform::Compressed::Gzip) => Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(buffered))),
+        Some(transform::Compressed::Zstd) => Box::new(zstd::stream::read::Decoder::with_buffer(buffered).context("reading zstd input")?),
+        None => Box::new(buffered),
+    })
 }
 
 /// Decodes NDJSON from `input` against `schema` into the Parquet file `out`; writes every
 /// rejected record to `rejects` as one JSON line. Memory stays bounded by the schema's
 /// `max_record_bytes` plus two chunks, whatever the input's line lengths.
-pub fn convert(
-    input: impl Read,
-    schema: Schema,
-    out: &Path,
-    rejects: &mut dyn Write,
-) -> anyhow::Result<Summary> {
+pub fn convert(input: impl Read, schema: Schema, out: &Path, rejects: &mut dyn Write) -> anyhow::Result<Summary> {
     let start = Instant::now();
     let schema = Arc::new(schema);
     let mut decoder = Decoder::new(schema.clone())?;
@@ -152,19 +132,8 @@ pub fn convert(
             }
             Chunk::Oversized { head, bytes } => {
                 summary.input_bytes += bytes as u64 + 1;
-                let reason = RejectReason::TooLarge {
-                    bytes,
-                    limit: schema.max_record_bytes,
-                };
-                write_reject(
-                    rejects,
-                    &Reject {
-                        line: 1,
-                        reason,
-                        raw: head,
-                    },
-                    first_line,
-                )?;
+                let reason = RejectReason::TooLarge { bytes, limit: schema.max_record_bytes };
+                write_reject(rejects, &Reject { line: 1, reason, raw: head }, first_line)?;
                 *summary.rejected.entry("too_large").or_insert(0) += 1;
                 first_line += 1;
             }
@@ -202,13 +171,7 @@ struct LineChunks<R> {
 
 impl<R: Read> LineChunks<R> {
     fn new(input: R, limit: usize) -> Self {
-        Self {
-            input,
-            buf: Vec::with_capacity(CHUNK_BYTES * 2),
-            consumed: 0,
-            limit,
-            eof: false,
-        }
+        Self { input, buf: Vec::with_capacity(CHUNK_BYTES * 2), consumed: 0, limit, eof: false }
     }
 
     fn next(&mut self) -> std::io::Result<Option<Chunk<'_>>> {
@@ -239,10 +202,7 @@ impl<R: Read> LineChunks<R> {
         loop {
             if let Some(i) = memchr::memchr(b'\n', &self.buf) {
                 self.consumed = i + 1;
-                return Ok(Chunk::Oversized {
-                    head,
-                    bytes: bytes + i,
-                });
+                return Ok(Chunk::Oversized { head, bytes: bytes + i });
             }
             bytes += self.buf.len();
             self.buf.clear();
@@ -287,9 +247,7 @@ pub fn write_reject(out: &mut dyn Write, r: &Reject, line: usize) -> anyhow::Res
     let mut obj = json!({ "line": line, "kind": r.reason.kind(), "reason": r.reason.to_string() });
     match std::str::from_utf8(&r.raw) {
         Ok(s) => obj["raw"] = json!(s),
-        Err(_) => {
-            obj["raw_hex"] = json!(r.raw.iter().map(|b| format!("{b:02x}")).collect::<String>())
-        }
+        Err(_) => obj["raw_hex"] = json!(r.raw.iter().map(|b| format!("{b:02x}")).collect::<String>()),
     }
     serde_json::to_writer(&mut *out, &obj).context("writing rejects")?;
     out.write_all(b"\n").context("writing rejects")

@@ -42,44 +42,25 @@ pub struct GenArgs {
 }
 
 pub fn parse_dataset(s: &str) -> Result<Dataset, String> {
-    Dataset::from_name(s)
-        .ok_or_else(|| format!("unknown dataset `{s}`: use gateway_http or gateway_dns"))
+    Dataset::from_name(s).ok_or_else(|| format!("unknown dataset `{s}`: use gateway_http or gateway_dns"))
 }
 
 pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&args.bad_ratio),
-        "--bad-ratio must be between 0 and 1, got {}",
-        args.bad_ratio
-    );
+    anyhow::ensure!((0.0..=1.0).contains(&args.bad_ratio), "--bad-ratio must be between 0 and 1, got {}", args.bad_ratio);
     if let (Some(brokers), Some(topic)) = (&args.kafka, &args.topic) {
         let mut records = Vec::new();
         let kinds = generate(&args, &mut records)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
-        let sent = runtime.block_on(super::produce::produce_lines(
-            brokers,
-            topic,
-            args.partitions,
-            &records,
-        ))?;
-        eprintln!(
-            "lakeport gen: produced {sent} {} records to {topic} ({kinds:?})",
-            args.dataset.name()
-        );
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let sent = runtime.block_on(super::produce::produce_lines(brokers, topic, args.partitions, &records))?;
+        eprintln!("lakeport gen: produced {sent} {} records to {topic} ({kinds:?})", args.dataset.name());
         return Ok(ExitCode::SUCCESS);
     }
     let out: Box<dyn Write> = match &args.out {
         None => Box::new(std::io::stdout().lock()),
         Some(p) => {
-            let f =
-                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
             if p.extension().is_some_and(|e| e == "gz") {
-                Box::new(flate2::write::GzEncoder::new(
-                    f,
-                    flate2::Compression::fast(),
-                ))
+                Box::new(flate2::write::GzEncoder::new(f, flate2::Compression::fast()))
             } else {
                 Box::new(f)
             }
@@ -87,18 +68,9 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let kinds = generate(&args, &mut out)?;
-    out.into_inner()
-        .map_err(|e| e.into_error())
-        .context("flushing output")?
-        .flush()
-        .context("flushing output")?;
+    out.into_inner().map_err(|e| e.into_error()).context("flushing output")?.flush().context("flushing output")?;
     let summary: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}={n}")).collect();
-    eprintln!(
-        "lakeport gen: {} {} records ({})",
-        args.count,
-        args.dataset.name(),
-        summary.join(", ")
-    );
+    eprintln!("lakeport gen: {} {} records ({})", args.count, args.dataset.name(), summary.join(", "));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -106,9 +78,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
 /// kind.
 fn generate(args: &GenArgs, out: &mut impl Write) -> anyhow::Result<BTreeMap<String, u64>> {
     let mut labels = match &args.labels {
-        Some(p) => Some(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
+        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
         None => None,
     };
     let mut g = Generator::new(args.dataset, args.seed).with_bad_ratio(args.bad_ratio);
@@ -128,9 +98,7 @@ fn generate(args: &GenArgs, out: &mut impl Write) -> anyhow::Result<BTreeMap<Str
         }
     }
     if let Some(l) = labels {
-        l.into_inner()
-            .map_err(|e| e.into_error())
-            .context("flushing labels")?;
+        l.into_inner().map_err(|e| e.into_error()).context("flushing labels")?;
     }
     Ok(kinds)
 }

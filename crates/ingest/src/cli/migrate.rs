@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use sink::clickhouse::{apply_migration, plan_migration, ClickHouseConfig, Client};
+use sink::clickhouse::{apply_migration, plan_migration, Client, ClickHouseConfig};
 
 use super::load_schema;
 use crate::pipeline::Pipeline;
@@ -42,10 +42,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     } else {
         let schema = load_schema(&args.target, &args.schemas_dir)?;
         let url = args.clickhouse_url.clone().context("TARGET is a schema: give --clickhouse-url (or LAKEPORT_CLICKHOUSE_URL), or pass a pipeline file")?;
-        let mut config = ClickHouseConfig::new(
-            url,
-            args.table.clone().unwrap_or_else(|| schema.name.clone()),
-        );
+        let mut config = ClickHouseConfig::new(url, args.table.clone().unwrap_or_else(|| schema.name.clone()));
         config.database = args.database.clone();
         (schema, config)
     };
@@ -54,30 +51,15 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     let mut admin = config.clone();
     admin.database = "default".into();
     let (config, admin) = (config.validate()?, admin.validate()?);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let client = Client::new(&admin)?;
-        let plan = plan_migration(
-            &client,
-            &schema,
-            config.database(),
-            config.table(),
-            args.allow_destructive,
-        )
-        .await?;
+        let plan = plan_migration(&client, &schema, config.database(), config.table(), args.allow_destructive).await?;
         for note in &plan.notes {
             println!("-- note: {note}");
         }
         if plan.statements.is_empty() {
-            println!(
-                "-- {}.{} is up to date with {} v{}: nothing to do",
-                config.database(),
-                config.table(),
-                schema.name,
-                schema.version
-            );
+            println!("-- {}.{} is up to date with {} v{}: nothing to do", config.database(), config.table(), schema.name, schema.version);
             return Ok(ExitCode::SUCCESS);
         }
         for sql in &plan.statements {
@@ -87,12 +69,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
             println!("-- dry run: nothing was changed");
         } else {
             apply_migration(&client, &plan).await?;
-            println!(
-                "-- applied {} statement(s) to {}.{}",
-                plan.statements.len(),
-                config.database(),
-                config.table()
-            );
+            println!("-- applied {} statement(s) to {}.{}", plan.statements.len(), config.database(), config.table());
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -16,11 +16,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use transform::Schema;
 
 #[derive(Parser)]
-#[command(
-    name = "lakeport",
-    version,
-    about = "Ingest Gateway HTTP/DNS logs into a Parquet lake and ClickHouse"
-)]
+#[command(name = "lakeport", version, about = "Ingest Gateway HTTP/DNS logs into a Parquet lake and ClickHouse")]
 pub struct Cli {
     /// Log output format (logs go to stderr; level from RUST_LOG, default info).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -67,14 +63,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 pub fn init_logging(format: LogFormat) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     // Colours only on a terminal: log files and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -33,21 +33,13 @@ pub struct ProduceArgs {
 pub fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     let lines = if args.input.as_os_str() == "-" {
         let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)
-            .context("reading stdin")?;
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).context("reading stdin")?;
         buf
     } else {
         std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let sent = runtime.block_on(produce_lines(
-        &args.kafka,
-        &args.topic,
-        args.partitions,
-        &lines,
-    ))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let sent = runtime.block_on(produce_lines(&args.kafka, &args.topic, args.partitions, &lines))?;
     eprintln!("lakeport produce: {sent} messages to {}", args.topic);
     Ok(ExitCode::SUCCESS)
 }
@@ -55,24 +47,12 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
 /// Sends every non-empty line of `lines` as one message to `topic` (created with
 /// `partitions` partitions when missing), spread round-robin over the partitions; returns
 /// how many were acknowledged.
-pub async fn produce_lines(
-    brokers: &str,
-    topic: &str,
-    partitions: i32,
-    lines: &[u8],
-) -> anyhow::Result<usize> {
+pub async fn produce_lines(brokers: &str, topic: &str, partitions: i32, lines: &[u8]) -> anyhow::Result<usize> {
     let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", brokers)
-        .set("message.max.bytes", "10000000")
-        .set("linger.ms", "5");
-    let admin: AdminClient<DefaultClientContext> =
-        config.create().context("creating the Kafka admin client")?;
+    config.set("bootstrap.servers", brokers).set("message.max.bytes", "10000000").set("linger.ms", "5");
+    let admin: AdminClient<DefaultClientContext> = config.create().context("creating the Kafka admin client")?;
     let created = admin
-        .create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
-        )
+        .create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))))
         .await
         .context("creating the topic")?;
     for result in created {
@@ -84,34 +64,22 @@ pub async fn produce_lines(
     let producer: FutureProducer = config.create().context("creating the Kafka producer")?;
     let mut pending = Vec::new();
     let mut sent = 0;
-    for (i, line) in lines
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .enumerate()
-    {
+    for (i, line) in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
         let partition = i as i32 % partitions.max(1);
-        let record: FutureRecord<'_, (), [u8]> =
-            FutureRecord::to(topic).payload(line).partition(partition);
+        let record: FutureRecord<'_, (), [u8]> = FutureRecord::to(topic).payload(line).partition(partition);
         pending.push(producer.send(record, Duration::from_secs(60)));
         if pending.len() >= 10_000 {
             sent += settle(&mut pending).await?;
         }
     }
     sent += settle(&mut pending).await?;
-    producer
-        .flush(Duration::from_secs(60))
-        .context("flushing the producer")?;
+    producer.flush(Duration::from_secs(60)).context("flushing the producer")?;
     Ok(sent)
 }
 
 async fn settle<F>(pending: &mut Vec<F>) -> anyhow::Result<usize>
 where
-    F: std::future::Future<
-        Output = Result<
-            rdkafka::producer::future_producer::Delivery,
-            (rdkafka::error::KafkaError, rdkafka::message::OwnedMessage),
-        >,
-    >,
+    F: std::future::Future<Output = Result<rdkafka::producer::future_producer::Delivery, (rdkafka::error::KafkaError, rdkafka::message::OwnedMessage)>>,
 {
     let n = pending.len();
     for result in futures::future::join_all(pending.drain(..)).await {

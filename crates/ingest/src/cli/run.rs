@@ -26,13 +26,8 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let pipeline = Pipeline::load(&args.pipeline).context(Failure::Permanent)?;
     let name = pipeline.file.name.clone();
-    let options = RunOptions {
-        until_caught_up: args.until_caught_up,
-        progress_bar: !args.no_progress,
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let options = RunOptions { until_caught_up: args.until_caught_up, progress_bar: !args.no_progress };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(run_pipeline(pipeline, options));
     // Blocking work still running (a decode of an abandoned batch) is not waited for.
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -56,12 +56,7 @@ pub enum DialectArg {
 pub fn run(command: SchemaCommand) -> anyhow::Result<ExitCode> {
     match command {
         SchemaCommand::Check { files, schemas_dir } => check(files, &schemas_dir),
-        SchemaCommand::Ddl {
-            schema,
-            database,
-            dialect,
-            schemas_dir,
-        } => {
+        SchemaCommand::Ddl { schema, database, dialect, schemas_dir } => {
             check_ident(&database).map_err(|p| anyhow::anyhow!("--database: {p}"))?;
             let schema = load_schema(&schema, &schemas_dir)?;
             let dialect = match dialect {
@@ -71,15 +66,11 @@ pub fn run(command: SchemaCommand) -> anyhow::Result<ExitCode> {
             for note in dialect_notes(&schema, dialect) {
                 println!("-- {note}");
             }
-            println!(
-                "{};",
-                create_table(&schema, &database, &schema.name, dialect)
-            );
+            println!("{};", create_table(&schema, &database, &schema.name, dialect));
             Ok(ExitCode::SUCCESS)
         }
         SchemaCommand::Infer { sample, name } => {
-            let bytes =
-                std::fs::read(&sample).with_context(|| format!("reading {}", sample.display()))?;
+            let bytes = std::fs::read(&sample).with_context(|| format!("reading {}", sample.display()))?;
             print!("{}", infer_schema(&bytes, &name)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -88,39 +79,20 @@ pub fn run(command: SchemaCommand) -> anyhow::Result<ExitCode> {
 
 fn check(mut files: Vec<PathBuf>, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     if files.is_empty() {
-        let entries =
-            std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
-        files = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
+        let entries = std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
+        files = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
         files.sort();
-        anyhow::ensure!(
-            !files.is_empty(),
-            "no .toml schema files in {}",
-            dir.display()
-        );
+        anyhow::ensure!(!files.is_empty(), "no .toml schema files in {}", dir.display());
     }
     let mut failed = 0;
     for path in &files {
         match Schema::from_path(path) {
-            Ok(s) => println!(
-                "ok    {} ({} v{}: {} fields, {} derived)",
-                path.display(),
-                s.name,
-                s.version,
-                s.fields.len(),
-                s.derived.len()
-            ),
+            Ok(s) => println!("ok    {} ({} v{}: {} fields, {} derived)", path.display(), s.name, s.version, s.fields.len(), s.derived.len()),
             Err(e) => {
                 failed += 1;
                 println!("error {e}");
             }
         }
     }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

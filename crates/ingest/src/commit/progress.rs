@@ -20,10 +20,7 @@ pub struct Partition {
 
 impl Partition {
     pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        Self {
-            topic: topic.into(),
-            partition,
-        }
+        Self { topic: topic.into(), partition }
     }
 }
 
@@ -84,11 +81,7 @@ impl Progress {
     /// Starts a new ownership of `tp` (assigned), committed up to `committed` if known.
     pub fn assign(&mut self, tp: &Partition, committed: Option<i64>) {
         self.last_epoch += 1;
-        let state = State {
-            epoch: self.last_epoch,
-            committed,
-            ..State::default()
-        };
+        let state = State { epoch: self.last_epoch, committed, ..State::default() };
         if let Some(old) = self.parts.insert(tp.clone(), state) {
             abort(old);
         }
@@ -98,19 +91,8 @@ impl Progress {
     /// `None` when `tp` is not assigned (nothing may be written for it).
     pub fn dispatched(&mut self, tp: &Partition, first: i64, last: i64) -> Option<Ticket> {
         let state = self.parts.get_mut(tp)?;
-        state.batches.insert(
-            first,
-            Entry {
-                last,
-                task: None,
-                state: EntryState::InFlight,
-            },
-        );
-        Some(Ticket {
-            first,
-            last,
-            epoch: state.epoch,
-        })
+        state.batches.insert(first, Entry { last, task: None, state: EntryState::InFlight });
+        Some(Ticket { first, last, epoch: state.epoch })
     }
 
     /// Attaches the task writing the batch of `ticket`, so that losing the partition aborts it.
@@ -125,9 +107,7 @@ impl Progress {
     /// over every completed batch at the front. Returns false (and changes nothing) when
     /// the ticket is not of the current ownership or its range is not the one dispatched.
     pub fn completed(&mut self, tp: &Partition, ticket: Ticket) -> bool {
-        let Some(entry) = self.entry(tp, ticket) else {
-            return false;
-        };
+        let Some(entry) = self.entry(tp, ticket) else { return false };
         entry.state = EntryState::Done;
         entry.task = None;
         let state = self.parts.get_mut(tp).expect("entry found above");
@@ -151,18 +131,12 @@ impl Progress {
 
     fn entry(&mut self, tp: &Partition, ticket: Ticket) -> Option<&mut Entry> {
         let state = self.parts.get_mut(tp).filter(|s| s.epoch == ticket.epoch)?;
-        state
-            .batches
-            .get_mut(&ticket.first)
-            .filter(|e| e.last == ticket.last)
+        state.batches.get_mut(&ticket.first).filter(|e| e.last == ticket.last)
     }
 
     /// Every committable offset, committed already or not: `(partition, next offset)`.
     pub fn committable(&self) -> Vec<(Partition, i64)> {
-        self.parts
-            .iter()
-            .filter_map(|(tp, s)| Some((tp.clone(), s.committable?)))
-            .collect()
+        self.parts.iter().filter_map(|(tp, s)| Some((tp.clone(), s.committable?))).collect()
     }
 
     /// Offsets that may be committed and are not yet: `(partition, next offset)`.
@@ -186,12 +160,7 @@ impl Progress {
 
     /// Batches of `tp` dispatched and not yet completed.
     pub fn in_flight(&self, tp: &Partition) -> usize {
-        self.parts.get(tp).map_or(0, |s| {
-            s.batches
-                .values()
-                .filter(|e| e.state == EntryState::InFlight)
-                .count()
-        })
+        self.parts.get(tp).map_or(0, |s| s.batches.values().filter(|e| e.state == EntryState::InFlight).count())
     }
 
     /// Batches in flight over all partitions.
@@ -204,24 +173,14 @@ impl Progress {
     /// committed one, else this ownership's first batch). `None` once it is not.
     pub fn fence_offset(&self, tp: &Partition, ticket: Ticket) -> Option<i64> {
         let state = self.parts.get(tp).filter(|s| s.epoch == ticket.epoch)?;
-        state
-            .batches
-            .get(&ticket.first)
-            .filter(|e| e.last == ticket.last && e.state == EntryState::InFlight)?;
-        state
-            .committable
-            .or(state.committed)
-            .or_else(|| state.batches.keys().next().copied())
+        state.batches.get(&ticket.first).filter(|e| e.last == ticket.last && e.state == EntryState::InFlight)?;
+        state.committable.or(state.committed).or_else(|| state.batches.keys().next().copied())
     }
 
     /// A fence commit of `offset` was accepted; it may have reached the broker after a newer
     /// commit and set the partition back to it, so a newer offset is sent again.
     pub fn fence_committed(&mut self, tp: &Partition, offset: i64) {
-        if let Some(s) = self
-            .parts
-            .get_mut(tp)
-            .filter(|s| s.committed.is_some_and(|c| c > offset))
-        {
+        if let Some(s) = self.parts.get_mut(tp).filter(|s| s.committed.is_some_and(|c| c > offset)) {
             s.committed = Some(offset);
         }
     }
@@ -295,10 +254,7 @@ mod tests {
         p.assign(&tp, Some(100));
         let current = p.dispatched(&tp, 100, 400).unwrap();
         assert!(!p.completed(&tp, abandoned));
-        assert!(
-            p.to_commit().is_empty(),
-            "nothing of 100..=400 is durable yet"
-        );
+        assert!(p.to_commit().is_empty(), "nothing of 100..=400 is durable yet");
         assert_eq!(p.in_flight(&tp), 1);
         assert!(p.completed(&tp, current));
         assert_eq!(p.to_commit(), vec![(tp.clone(), 401)]);
@@ -309,17 +265,11 @@ mod tests {
         let tp = Partition::new("t", 0);
         let mut p = Progress::default();
         p.assign(&tp, None);
-        let (a, b) = (
-            p.dispatched(&tp, 0, 9).unwrap(),
-            p.dispatched(&tp, 10, 19).unwrap(),
-        );
+        let (a, b) = (p.dispatched(&tp, 0, 9).unwrap(), p.dispatched(&tp, 10, 19).unwrap());
         p.failed(&tp, a);
         assert_eq!(p.in_flight(&tp), 1);
         assert!(p.completed(&tp, b));
-        assert!(
-            p.to_commit().is_empty() && p.committable().is_empty(),
-            "nothing past a failed batch is committed"
-        );
+        assert!(p.to_commit().is_empty() && p.committable().is_empty(), "nothing past a failed batch is committed");
         assert_eq!(p.total_in_flight(), 0);
     }
 
@@ -328,15 +278,8 @@ mod tests {
         let tp = Partition::new("t", 0);
         let mut p = Progress::default();
         p.assign(&tp, None);
-        let (a, b) = (
-            p.dispatched(&tp, 5, 9).unwrap(),
-            p.dispatched(&tp, 10, 19).unwrap(),
-        );
-        assert_eq!(
-            p.fence_offset(&tp, b),
-            Some(5),
-            "nothing committed: where this ownership started"
-        );
+        let (a, b) = (p.dispatched(&tp, 5, 9).unwrap(), p.dispatched(&tp, 10, 19).unwrap());
+        assert_eq!(p.fence_offset(&tp, b), Some(5), "nothing committed: where this ownership started");
         assert!(p.completed(&tp, a));
         assert_eq!(p.fence_offset(&tp, b), Some(10));
         p.committed(&tp, 10);

@@ -81,11 +81,7 @@ pub struct BatchConfig {
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        Self {
-            max_messages: DEFAULT_BATCH_MESSAGES,
-            max_bytes: DEFAULT_BATCH_BYTES,
-            max_age: DEFAULT_BATCH_AGE,
-        }
+        Self { max_messages: DEFAULT_BATCH_MESSAGES, max_bytes: DEFAULT_BATCH_BYTES, max_age: DEFAULT_BATCH_AGE }
     }
 }
 
@@ -189,54 +185,34 @@ impl Pipeline {
     /// When the file cannot be read, has an unknown key, names a missing variable, breaks
     /// a limit, or its schema is invalid; the message names the file and the key.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading pipeline file {}", path.display()))?;
-        let mut value: toml::Value =
-            toml::from_str(&text).with_context(|| format!("{}: not valid TOML", path.display()))?;
-        interpolate(&mut value, &|name| std::env::var(name).ok())
-            .with_context(|| format!("{}", path.display()))?;
-        let file: PipelineFile = value
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading pipeline file {}", path.display()))?;
+        let mut value: toml::Value = toml::from_str(&text).with_context(|| format!("{}: not valid TOML", path.display()))?;
+        interpolate(&mut value, &|name| std::env::var(name).ok()).with_context(|| format!("{}", path.display()))?;
+        let file: PipelineFile = value.try_into().map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
         let where_ = |key: &str| format!("{}: {key}", path.display());
         if file.source.topics.is_empty() {
             bail!("{}: list at least one topic", where_("[source] topics"));
         }
-        if file.batch.max_messages == 0 || file.batch.max_bytes == 0 || file.batch.max_age.is_zero()
-        {
+        if file.batch.max_messages == 0 || file.batch.max_bytes == 0 || file.batch.max_age.is_zero() {
             bail!("{}: limits must be greater than zero", where_("[batch]"));
         }
         if file.runtime.max_in_flight_bytes < file.batch.max_bytes {
-            bail!(
-                "{}: must be at least [batch] max_bytes ({}), or no batch could ever start",
-                where_("[runtime] max_in_flight_bytes"),
-                file.batch.max_bytes
-            );
+            bail!("{}: must be at least [batch] max_bytes ({}), or no batch could ever start", where_("[runtime] max_in_flight_bytes"), file.batch.max_bytes);
         }
         if file.runtime.max_concurrent_batches == 0 {
-            bail!(
-                "{}: must be at least 1",
-                where_("[runtime] max_concurrent_batches")
-            );
+            bail!("{}: must be at least 1", where_("[runtime] max_concurrent_batches"));
         }
         if file.dead_letter.url.is_none() && file.dead_letter.topic.is_none() {
-            bail!(
-                "{}: give `url` (an object-store prefix), `topic` (a Kafka topic), or both",
-                where_("[dead_letter]")
-            );
+            bail!("{}: give `url` (an object-store prefix), `topic` (a Kafka topic), or both", where_("[dead_letter]"));
         }
         let schema_path = path.parent().unwrap_or(Path::new(".")).join(&file.schema);
-        let schema =
-            transform::Schema::from_path(&schema_path).with_context(|| where_("schema"))?;
+        let schema = transform::Schema::from_path(&schema_path).with_context(|| where_("schema"))?;
         Ok(Self { file, schema })
     }
 }
 
 /// Replaces `${NAME}` in every string of `value` using `lookup`.
-fn interpolate(
-    value: &mut toml::Value,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<()> {
+fn interpolate(value: &mut toml::Value, lookup: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
     match value {
         toml::Value::String(s) => *s = interpolate_str(s, lookup)?,
         toml::Value::Array(items) => items.iter_mut().try_for_each(|v| interpolate(v, lookup))?,
@@ -256,18 +232,14 @@ fn interpolate_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> anyhow::
             out.push_str("${");
             rest = r;
         } else if let Some(r) = rest.strip_prefix("${") {
-            let end = r
-                .find('}')
-                .with_context(|| format!("unclosed `${{` in {s:?}"))?;
+            let end = r.find('}').with_context(|| format!("unclosed `${{` in {s:?}"))?;
             let (name, default) = match r[..end].split_once(":-") {
                 Some((name, default)) => (name, Some(default)),
                 None => (&r[..end], None),
             };
             let value = lookup(name)
                 .or_else(|| default.map(str::to_string))
-                .with_context(|| {
-                    format!("environment variable `{name}` is not set (used as `${{{name}}}`)")
-                })?;
+                .with_context(|| format!("environment variable `{name}` is not set (used as `${{{name}}}`)"))?;
             out.push_str(&value);
             rest = &r[end + 1..];
         } else {
@@ -286,14 +258,8 @@ mod tests {
     #[test]
     fn interpolates_and_escapes() {
         let env = |n: &str| (n == "PW").then(|| "s3cr\"et".to_string());
-        assert_eq!(
-            interpolate_str("a ${PW} b $${PW} $x", &env).unwrap(),
-            "a s3cr\"et b ${PW} $x"
-        );
-        assert_eq!(
-            interpolate_str("${NOPE:-127.0.0.1:9092}/${PW:-x}", &env).unwrap(),
-            "127.0.0.1:9092/s3cr\"et"
-        );
+        assert_eq!(interpolate_str("a ${PW} b $${PW} $x", &env).unwrap(), "a s3cr\"et b ${PW} $x");
+        assert_eq!(interpolate_str("${NOPE:-127.0.0.1:9092}/${PW:-x}", &env).unwrap(), "127.0.0.1:9092/s3cr\"et");
         let err = interpolate_str("${NOPE}", &env).unwrap_err().to_string();
         assert!(err.contains("`NOPE` is not set"), "{err}");
         assert!(interpolate_str("${PW", &env).is_err());

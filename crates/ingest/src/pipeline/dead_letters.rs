@@ -30,50 +30,26 @@ impl DeadLetterSinks {
     /// # Errors
     /// When the store URL is invalid or the producer cannot be created.
     pub fn open(config: &DeadLetterConfig, source: &SourceConfig) -> anyhow::Result<Self> {
-        let store = config
-            .url
-            .as_deref()
-            .map(DeadLetters::open)
-            .transpose()
-            .context("[dead_letter] url")?;
+        let store = config.url.as_deref().map(DeadLetters::open).transpose().context("[dead_letter] url")?;
         let topic = match &config.topic {
             None => None,
             Some(topic) => {
                 let mut c = ClientConfig::new();
-                c.set("bootstrap.servers", &source.brokers)
-                    .set("enable.idempotence", "true")
-                    .set("message.max.bytes", "67108864");
-                for (k, v) in source
-                    .librdkafka
-                    .iter()
-                    .filter(|(k, _)| SHARED_PREFIXES.iter().any(|p| k.starts_with(p)))
-                {
+                c.set("bootstrap.servers", &source.brokers).set("enable.idempotence", "true").set("message.max.bytes", "67108864");
+                for (k, v) in source.librdkafka.iter().filter(|(k, _)| SHARED_PREFIXES.iter().any(|p| k.starts_with(p))) {
                     c.set(k, v);
                 }
-                Some((
-                    c.create()
-                        .context("[dead_letter] creating the Kafka producer")?,
-                    topic.clone(),
-                ))
+                Some((c.create().context("[dead_letter] creating the Kafka producer")?, topic.clone()))
             }
         };
-        Ok(Self {
-            store,
-            topic,
-            max_message: config.max_message_bytes,
-        })
+        Ok(Self { store, topic, max_message: config.max_message_bytes })
     }
 
     /// Makes the dead letters of batch `id` durable in every destination.
     ///
     /// # Errors
     /// When a destination refuses them (the batch is then retried).
-    pub async fn write(
-        &self,
-        schema: &Schema,
-        id: &BatchId,
-        letters: &[DeadLetter],
-    ) -> anyhow::Result<()> {
+    pub async fn write(&self, schema: &Schema, id: &BatchId, letters: &[DeadLetter]) -> anyhow::Result<()> {
         let mut object = None;
         if let Some(store) = &self.store {
             object = store.write(schema, id, letters).await?;
@@ -81,29 +57,13 @@ impl DeadLetterSinks {
         if let Some((producer, topic)) = &self.topic {
             let mut payloads = Vec::with_capacity(letters.len());
             for l in letters {
-                payloads.push(
-                    fit(
-                        l.to_json(schema, id),
-                        self.max_message,
-                        object.as_ref().map(ToString::to_string),
-                    )
-                    .with_context(|| {
-                        format!(
-                            "dead letter of {id} offset {} line {} for topic {topic}",
-                            l.offset, l.line
-                        )
-                    })
-                    .context(Failure::Permanent)?,
-                );
+                payloads.push(fit(l.to_json(schema, id), self.max_message, object.as_ref().map(ToString::to_string)).with_context(|| format!("dead letter of {id} offset {} line {} for topic {topic}", l.offset, l.line)).context(Failure::Permanent)?);
             }
             let sends = letters.iter().zip(payloads).map(|(l, payload)| {
                 let key = format!("{}-{}-{}-{}", id.topic, id.partition, l.offset, l.line);
                 async move {
                     let record = FutureRecord::to(topic).key(&key).payload(&payload);
-                    producer
-                        .send(record, Duration::from_secs(60))
-                        .await
-                        .map_err(|(e, _)| e)
+                    producer.send(record, Duration::from_secs(60)).await.map_err(|(e, _)| e)
                 }
             });
             for result in futures::future::join_all(sends).await {
@@ -121,11 +81,7 @@ const ROOM_FOR_FIELDS: usize = 16 << 10;
 /// cut to a prefix, with `raw_bytes` (the full length) and `raw_object` (the object-store
 /// dead letter holding them whole). Without an object-store copy the record would be cut
 /// with nowhere else to keep it: an error that says what to configure.
-fn fit(
-    mut letter: serde_json::Value,
-    max: usize,
-    object: Option<String>,
-) -> anyhow::Result<String> {
+fn fit(mut letter: serde_json::Value, max: usize, object: Option<String>) -> anyhow::Result<String> {
     let text = letter.to_string();
     if text.len() <= max {
         return Ok(text);
@@ -138,17 +94,8 @@ fn fit(
     };
     let keep = max.saturating_sub(ROOM_FOR_FIELDS);
     for field in ["raw", "raw_base64"] {
-        let Some(raw) = letter
-            .get(field)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-        else {
-            continue;
-        };
-        let cut = (0..=keep.min(raw.len()))
-            .rev()
-            .find(|&i| raw.is_char_boundary(i))
-            .unwrap_or(0);
+        let Some(raw) = letter.get(field).and_then(|v| v.as_str()).map(str::to_owned) else { continue };
+        let cut = (0..=keep.min(raw.len())).rev().find(|&i| raw.is_char_boundary(i)).unwrap_or(0);
         letter[field] = serde_json::json!(&raw[..cut]);
         letter["raw_bytes"] = serde_json::json!(raw.len());
         letter["raw_object"] = serde_json::json!(object);
@@ -164,24 +111,13 @@ mod tests {
 
     #[test]
     fn a_dead_letter_too_large_for_the_topic_is_cut_with_a_pointer() {
-        let letter =
-            serde_json::json!({"offset": 7, "reason": "too large", "raw": "é".repeat(600_000)});
-        assert_eq!(
-            fit(letter.clone(), 2_000_000, None).unwrap(),
-            letter.to_string()
-        );
-        let err = fit(letter.clone(), 1_000_000, None)
-            .unwrap_err()
-            .to_string();
+        let letter = serde_json::json!({"offset": 7, "reason": "too large", "raw": "é".repeat(600_000)});
+        assert_eq!(fit(letter.clone(), 2_000_000, None).unwrap(), letter.to_string());
+        let err = fit(letter.clone(), 1_000_000, None).unwrap_err().to_string();
         assert!(err.contains("set `[dead_letter] url`"), "{err}");
-        let cut: serde_json::Value =
-            serde_json::from_str(&fit(letter, 1_000_000, Some("dl/x.ndjson".into())).unwrap())
-                .unwrap();
+        let cut: serde_json::Value = serde_json::from_str(&fit(letter, 1_000_000, Some("dl/x.ndjson".into())).unwrap()).unwrap();
         let raw = cut["raw"].as_str().unwrap();
         assert!(raw.len() <= 1_000_000 - ROOM_FOR_FIELDS && "é".repeat(600_000).starts_with(raw));
-        assert_eq!(
-            (cut["raw_bytes"].as_u64(), cut["raw_object"].as_str()),
-            (Some(1_200_000), Some("dl/x.ndjson"))
-        );
+        assert_eq!((cut["raw_bytes"].as_u64(), cut["raw_object"].as_str()), (Some(1_200_000), Some("dl/x.ndjson")));
     }
 }

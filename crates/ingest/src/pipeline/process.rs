@@ -19,14 +19,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use arrow_array::RecordBatch;
 use arrow::compute::filter_record_batch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt32Type};
 use arrow_array::BooleanArray;
-use arrow_array::RecordBatch;
 use sink::clickhouse::{is_data_error, ClickHouseWriter, Probe};
-use sink::dead_letter::DeadLetter;
 use sink::ledger::{Ledger, LedgerState, Recorded};
+use sink::dead_letter::DeadLetter;
 use sink::parquet::LakeWriter;
 use transform::{Decoder, Schema};
 
@@ -57,37 +57,17 @@ impl Sinks {
     ///
     /// # Errors
     /// When a destination's settings are invalid or it cannot be reached.
-    pub async fn open(
-        pipeline: &Pipeline,
-        schema: Arc<Schema>,
-        metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Self> {
+    pub async fn open(pipeline: &Pipeline, schema: Arc<Schema>, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let file = &pipeline.file;
-        let lake =
-            LakeWriter::new(&file.lake.validate().context("[lake]")?, &schema).context("[lake]")?;
+        let lake = LakeWriter::new(&file.lake.validate().context("[lake]")?, &schema).context("[lake]")?;
         let config = file.clickhouse.validate().context("[clickhouse]")?;
-        let ledger = Ledger::open(&config)
-            .await
-            .context("[clickhouse] opening the batch ledger")?;
-        let probe = Probe::open(&config)
-            .await
-            .context("[clickhouse] preparing the row checker")?;
+        let ledger = Ledger::open(&config).await.context("[clickhouse] opening the batch ledger")?;
+        let probe = Probe::open(&config).await.context("[clickhouse] preparing the row checker")?;
         // Into a table that does not deduplicate, a failed insert is retried only through
         // `insert_once`, which counts what an attempt left before inserting again.
-        let clickhouse = ClickHouseWriter::open(config)
-            .await
-            .context("[clickhouse] reading the server and the table")?;
+        let clickhouse = ClickHouseWriter::open(config).await.context("[clickhouse] reading the server and the table")?;
         let dead_letters = DeadLetterSinks::open(&file.dead_letter, &file.source)?;
-        Ok(Self {
-            schema,
-            lake,
-            clickhouse,
-            ledger,
-            probe,
-            dead_letters,
-            metrics,
-            retry_timeout: file.runtime.retry_timeout,
-        })
+        Ok(Self { schema, lake, clickhouse, ledger, probe, dead_letters, metrics, retry_timeout: file.runtime.retry_timeout })
     }
 }
 
@@ -99,18 +79,10 @@ struct Decoded {
 
 /// Decodes, writes and records one batch; failures are retried or end the run as
 /// [`Retry`] decides.
-pub async fn process(
-    sinks: Arc<Sinks>,
-    raw: Arc<RawBatch>,
-    owner: &Owner,
-) -> anyhow::Result<Summary> {
+pub async fn process(sinks: Arc<Sinks>, raw: Arc<RawBatch>, owner: &Owner) -> anyhow::Result<Summary> {
     let schema = sinks.schema.clone();
     let raw_for_decode = raw.clone();
-    let parts = tokio::task::spawn_blocking(move || {
-        decode_parts(&raw_for_decode, &|r, limit| decode(&schema, r, limit))
-    })
-    .await
-    .context("decoder task")??;
+    let parts = tokio::task::spawn_blocking(move || decode_parts(&raw_for_decode, &|r, limit| decode(&schema, r, limit))).await.context("decoder task")??;
     if let [(part, decoded)] = &parts[..] {
         return write_retrying(&sinks, part, decoded, owner).await;
     }
@@ -121,31 +93,13 @@ pub async fn process(
     for (part, decoded) in &parts {
         summary.add(&write_retrying(&sinks, part, decoded, owner).await?);
     }
-    let (ledger, rows, fingerprint) =
-        (&sinks.ledger, summary.lake_rows as usize, raw.fingerprint());
-    retrying("recording the batch done", sinks.retry_timeout, || async {
-        ledger
-            .record(
-                &raw.id,
-                LedgerState::Done,
-                rows,
-                fingerprint,
-                owner.writer(),
-            )
-            .await
-            .map_err(anyhow::Error::new)
-    })
-    .await?;
+    let (ledger, rows, fingerprint) = (&sinks.ledger, summary.lake_rows as usize, raw.fingerprint());
+    retrying("recording the batch done", sinks.retry_timeout, || async { ledger.record(&raw.id, LedgerState::Done, rows, fingerprint, owner.writer()).await.map_err(anyhow::Error::new) }).await?;
     Ok(summary)
 }
 
 /// Writes one decoded batch, retrying as [`Retry`] decides.
-async fn write_retrying(
-    sinks: &Arc<Sinks>,
-    raw: &RawBatch,
-    decoded: &Decoded,
-    owner: &Owner,
-) -> anyhow::Result<Summary> {
+async fn write_retrying(sinks: &Arc<Sinks>, raw: &RawBatch, decoded: &Decoded, owner: &Owner) -> anyhow::Result<Summary> {
     let fingerprint = raw.fingerprint();
     let mut retry = Retry::new(sinks.retry_timeout);
     loop {
@@ -160,27 +114,14 @@ async fn write_retrying(
         sinks.metrics.set_healthy(false);
         match retry.decide(&e) {
             Decision::Retry(wait) => {
-                sinks
-                    .metrics
-                    .sink_retries
-                    .get_or_create(&SinkLabel {
-                        sink: failed_sink(&e),
-                    })
-                    .inc();
+                sinks.metrics.sink_retries.get_or_create(&SinkLabel { sink: failed_sink(&e) }).inc();
                 tracing::warn!(batch = %raw.id, error = %format!("{e:#}"), retry_in = ?wait, "batch not durable yet; retrying");
                 tokio::time::sleep(wait).await;
             }
             Decision::Fail(Failure::Unavailable) => {
-                return Err(e
-                    .context(format!(
-                        "batch {} still failing after {:?} (`[runtime] retry_timeout`)",
-                        raw.id, sinks.retry_timeout
-                    ))
-                    .context(Failure::Unavailable));
+                return Err(e.context(format!("batch {} still failing after {:?} (`[runtime] retry_timeout`)", raw.id, sinks.retry_timeout)).context(Failure::Unavailable));
             }
-            Decision::Fail(failure) => {
-                return Err(e.context(format!("batch {}", raw.id)).context(failure))
-            }
+            Decision::Fail(failure) => return Err(e.context(format!("batch {}", raw.id)).context(failure)),
         }
     }
 }
@@ -199,18 +140,11 @@ struct Unconfirmed {
 
 impl Drop for Unconfirmed {
     fn drop(&mut self) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         if !self.armed {
             return;
         }
-        let (sinks, id, fingerprint, writer) = (
-            self.sinks.clone(),
-            self.id.clone(),
-            self.fingerprint,
-            std::mem::take(&mut self.writer),
-        );
+        let (sinks, id, fingerprint, writer) = (self.sinks.clone(), self.id.clone(), self.fingerprint, std::mem::take(&mut self.writer));
         runtime.spawn(async move {
             let ledger = &sinks.ledger;
             let marked = retrying("marking an intent abandoned", sinks.retry_timeout, || async { ledger.record(&id, LedgerState::Abandoned, 0, fingerprint, &writer).await.map_err(anyhow::Error::new) }).await;
@@ -258,24 +192,14 @@ const MAX_DECODED_BYTES: usize = 1 << 30;
 /// decodes to more than [`MAX_DECODED_BYTES`] (a few compressed messages can inflate to
 /// gigabytes) is decoded as halves by message, recursively, each a batch of its own range.
 /// A single message is decoded whatever its size (the decoder bounds it).
-fn decode_parts(
-    raw: &Arc<RawBatch>,
-    decode: &dyn Fn(&RawBatch, usize) -> anyhow::Result<Option<Decoded>>,
-) -> anyhow::Result<Vec<(Arc<RawBatch>, Decoded)>> {
-    let limit = if raw.messages.len() < 2 {
-        usize::MAX
-    } else {
-        MAX_DECODED_BYTES
-    };
+fn decode_parts(raw: &Arc<RawBatch>, decode: &dyn Fn(&RawBatch, usize) -> anyhow::Result<Option<Decoded>>) -> anyhow::Result<Vec<(Arc<RawBatch>, Decoded)>> {
+    let limit = if raw.messages.len() < 2 { usize::MAX } else { MAX_DECODED_BYTES };
     if let Some(decoded) = decode(raw, limit)? {
         return Ok(vec![(raw.clone(), decoded)]);
     }
     let mid = raw.messages[raw.messages.len() / 2].0;
     let mut parts = decode_parts(&Arc::new(raw.slice(raw.id.first_offset, mid - 1)), decode)?;
-    parts.extend(decode_parts(
-        &Arc::new(raw.slice(mid, raw.id.last_offset)),
-        decode,
-    )?);
+    parts.extend(decode_parts(&Arc::new(raw.slice(mid, raw.id.last_offset)), decode)?);
     Ok(parts)
 }
 
@@ -287,19 +211,10 @@ fn decode(schema: &Arc<Schema>, raw: &RawBatch, limit: usize) -> anyhow::Result<
     let mut letters = Vec::new();
     for (offset, payload) in &raw.messages {
         decoder.decode_at(payload, *offset, &mut rejects);
-        letters.extend(
-            rejects
-                .drain(..)
-                .map(|r| DeadLetter::from_decode(*offset, r)),
-        );
+        letters.extend(rejects.drain(..).map(|r| DeadLetter::from_decode(*offset, r)));
     }
     let batches: Vec<RecordBatch> = std::iter::from_fn(|| decoder.flush()).collect();
-    if batches
-        .iter()
-        .map(RecordBatch::get_array_memory_size)
-        .sum::<usize>()
-        > limit
-    {
+    if batches.iter().map(RecordBatch::get_array_memory_size).sum::<usize>() > limit {
         return Ok(None);
     }
     let rows = match batches.len() {
@@ -310,20 +225,10 @@ fn decode(schema: &Arc<Schema>, raw: &RawBatch, limit: usize) -> anyhow::Result<
     Ok(Some(Decoded { rows, letters }))
 }
 
-async fn write(
-    sinks: &Arc<Sinks>,
-    raw: &RawBatch,
-    decoded: &Decoded,
-    fingerprint: u64,
-    owner: &Owner,
-) -> anyhow::Result<Summary> {
+async fn write(sinks: &Arc<Sinks>, raw: &RawBatch, decoded: &Decoded, fingerprint: u64, owner: &Owner) -> anyhow::Result<Summary> {
     let id = &raw.id;
     let recorded = sinks.ledger.state(id).await?;
-    if let Some(Recorded {
-        fingerprint: Some(before),
-        ..
-    }) = recorded
-    {
+    if let Some(Recorded { fingerprint: Some(before), .. }) = recorded {
         if before != fingerprint {
             return Err(anyhow::anyhow!(
                 "the ledger records batch {id} with other messages than the topic holds now (fingerprint {before:016x}, now {fingerprint:016x}): \
@@ -339,24 +244,9 @@ async fn write(
     } else {
         // This writer's own intent, also when replaying another's: an intent is abandoned
         // only by the writer that recorded it, so one this writer may write stays recorded.
-        sinks
-            .ledger
-            .record(
-                id,
-                LedgerState::Intent,
-                decoded.rows.num_rows(),
-                fingerprint,
-                owner.writer(),
-            )
-            .await?;
+        sinks.ledger.record(id, LedgerState::Intent, decoded.rows.num_rows(), fingerprint, owner.writer()).await?;
         let range = (id.first_offset, id.last_offset);
-        let mut unconfirmed = Unconfirmed {
-            sinks: sinks.clone(),
-            id: id.clone(),
-            fingerprint,
-            writer: owner.writer().to_string(),
-            armed: !owner.passed(range),
-        };
+        let mut unconfirmed = Unconfirmed { sinks: sinks.clone(), id: id.clone(), fingerprint, writer: owner.writer().to_string(), armed: !owner.passed(range) };
         if let Err(e) = owner.confirm(range).await {
             if e.downcast_ref::<Fenced>().is_some() {
                 tracing::warn!(batch = %id, "the partition has another owner now: batch given up, nothing of it written");
@@ -366,32 +256,14 @@ async fn write(
             return Err(e);
         }
         unconfirmed.armed = false;
-        let stored = write_sinks(
-            sinks,
-            raw,
-            &decoded.rows,
-            decoded.letters.clone(),
-            recorded.is_some(),
-        )
-        .await?;
-        sinks
-            .ledger
-            .record(id, LedgerState::Done, stored.0, fingerprint, owner.writer())
-            .await?;
+        let stored = write_sinks(sinks, raw, &decoded.rows, decoded.letters.clone(), recorded.is_some()).await?;
+        sinks.ledger.record(id, LedgerState::Done, stored.0, fingerprint, owner.writer()).await?;
         stored
     };
     let m = &sinks.metrics;
-    m.rows_written
-        .get_or_create(&SinkLabel { sink: "lake" })
-        .inc_by(rows as u64);
-    m.rows_written
-        .get_or_create(&SinkLabel { sink: "clickhouse" })
-        .inc_by(rows as u64);
-    m.rows_written
-        .get_or_create(&SinkLabel {
-            sink: "dead_letter",
-        })
-        .inc_by(letters.len() as u64);
+    m.rows_written.get_or_create(&SinkLabel { sink: "lake" }).inc_by(rows as u64);
+    m.rows_written.get_or_create(&SinkLabel { sink: "clickhouse" }).inc_by(rows as u64);
+    m.rows_written.get_or_create(&SinkLabel { sink: "dead_letter" }).inc_by(letters.len() as u64);
     let mut summary = Summary {
         messages: raw.messages.len() as u64,
         bytes: raw.bytes as u64,
@@ -403,11 +275,7 @@ async fn write(
     };
     for letter in &letters {
         *summary.rejected.entry(letter.kind.clone()).or_insert(0) += 1;
-        m.rejects
-            .get_or_create(&ReasonLabel {
-                reason: letter.kind.clone(),
-            })
-            .inc();
+        m.rejects.get_or_create(&ReasonLabel { reason: letter.kind.clone() }).inc();
     }
     Ok(summary)
 }
@@ -416,21 +284,9 @@ async fn write(
 /// rows for their data, they are found (`Probe`), moved to the dead letters, and the rest
 /// is written to both sinks again, so the lake and ClickHouse hold the same rows. Returns
 /// the rows stored and the dead letters written.
-async fn write_sinks(
-    sinks: &Sinks,
-    raw: &RawBatch,
-    rows: &RecordBatch,
-    mut letters: Vec<DeadLetter>,
-    maybe_present: bool,
-) -> anyhow::Result<(usize, Vec<DeadLetter>)> {
+async fn write_sinks(sinks: &Sinks, raw: &RawBatch, rows: &RecordBatch, mut letters: Vec<DeadLetter>, maybe_present: bool) -> anyhow::Result<(usize, Vec<DeadLetter>)> {
     let id = &raw.id;
-    let timed = |sink: &'static str, t: Instant| {
-        sinks
-            .metrics
-            .sink_write_seconds
-            .get_or_create(&SinkLabel { sink })
-            .observe(t.elapsed().as_secs_f64())
-    };
+    let timed = |sink: &'static str, t: Instant| sinks.metrics.sink_write_seconds.get_or_create(&SinkLabel { sink }).observe(t.elapsed().as_secs_f64());
     let lake = async {
         let t = Instant::now();
         let r = sinks.lake.write(rows, id).await;
@@ -456,57 +312,24 @@ async fn write_sinks(
             dead?;
             return Ok((rows.num_rows(), letters));
         }
-        Err(e) if is_data_error(&e) => {
-            tracing::warn!(batch = %id, error = %e, "ClickHouse refuses rows of this batch; isolating them")
-        }
+        Err(e) if is_data_error(&e) => tracing::warn!(batch = %id, error = %e, "ClickHouse refuses rows of this batch; isolating them"),
         Err(e) => return Err(anyhow::Error::new(e).context(Failed::ClickHouse)),
     }
-    let refused = sinks
-        .probe
-        .refused_rows(rows, id)
-        .await
-        .context("isolating the rows ClickHouse refuses")?;
+    let refused = sinks.probe.refused_rows(rows, id).await.context("isolating the rows ClickHouse refuses")?;
     let mut keep = vec![true; rows.num_rows()];
-    let offsets = rows
-        .column_by_name("_offset")
-        .context("source columns")?
-        .as_primitive::<Int64Type>();
-    let lines = rows
-        .column_by_name("_line")
-        .context("source columns")?
-        .as_primitive::<UInt32Type>();
+    let offsets = rows.column_by_name("_offset").context("source columns")?.as_primitive::<Int64Type>();
+    let lines = rows.column_by_name("_line").context("source columns")?.as_primitive::<UInt32Type>();
     for (row, reason) in &refused {
         keep[*row] = false;
         let (offset, line) = (offsets.value(*row), lines.value(*row) as usize);
-        letters.push(DeadLetter::from_sink_rejection(
-            offset,
-            line,
-            raw.record(offset, line),
-            reason,
-        ));
+        letters.push(DeadLetter::from_sink_rejection(offset, line, raw.record(offset, line), reason));
     }
     let kept = filter_record_batch(rows, &BooleanArray::from(keep))?;
-    sinks
-        .clickhouse
-        .insert_once(&kept, id, true)
-        .await
-        .context(Failed::ClickHouse)?;
+    sinks.clickhouse.insert_once(&kept, id, true).await.context(Failed::ClickHouse)?;
     let final_files = sinks.lake.write(&kept, id).await.context(Failed::Lake)?;
-    let stale: Vec<_> = first_files
-        .into_iter()
-        .map(|f| f.path)
-        .filter(|p| !final_files.iter().any(|f| &f.path == p))
-        .collect();
-    sinks
-        .lake
-        .remove(&stale)
-        .await
-        .context("removing lake files of refused rows")?;
-    sinks
-        .dead_letters
-        .write(&sinks.schema, id, &letters)
-        .await
-        .context(Failed::DeadLetters)?;
+    let stale: Vec<_> = first_files.into_iter().map(|f| f.path).filter(|p| !final_files.iter().any(|f| &f.path == p)).collect();
+    sinks.lake.remove(&stale).await.context("removing lake files of refused rows")?;
+    sinks.dead_letters.write(&sinks.schema, id, &letters).await.context(Failed::DeadLetters)?;
     Ok((kept.num_rows(), letters))
 }
 
@@ -521,30 +344,17 @@ mod tests {
     #[test]
     fn a_batch_too_large_to_decode_as_one_is_decoded_in_parts() {
         let raw = Arc::new(RawBatch {
-            id: sink::BatchId {
-                topic: "t".into(),
-                partition: 0,
-                first_offset: 10,
-                last_offset: 16,
-            },
+            id: sink::BatchId { topic: "t".into(), partition: 0, first_offset: 10, last_offset: 16 },
             messages: (10..=16).map(|o| (o, vec![b'x'; 10])).collect(),
             bytes: 70,
         });
         // At most two messages fit.
         let fake = |r: &RawBatch, limit: usize| -> anyhow::Result<Option<Decoded>> {
             let rows = RecordBatch::new_empty(Arc::new(arrow_schema::Schema::empty()));
-            Ok(
-                (r.messages.len() <= 2 || limit == usize::MAX).then_some(Decoded {
-                    rows,
-                    letters: Vec::new(),
-                }),
-            )
+            Ok((r.messages.len() <= 2 || limit == usize::MAX).then_some(Decoded { rows, letters: Vec::new() }))
         };
         let parts = decode_parts(&raw, &fake).unwrap();
-        let ranges: Vec<(i64, i64, usize)> = parts
-            .iter()
-            .map(|(p, _)| (p.id.first_offset, p.id.last_offset, p.messages.len()))
-            .collect();
+        let ranges: Vec<(i64, i64, usize)> = parts.iter().map(|(p, _)| (p.id.first_offset, p.id.last_offset, p.messages.len())).collect();
         assert_eq!(ranges, [(10, 10, 1), (11, 12, 2), (13, 14, 2), (15, 16, 2)]);
     }
 }

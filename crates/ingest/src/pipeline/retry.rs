@@ -38,11 +38,7 @@ pub struct Retry {
 impl Retry {
     /// A policy giving transient failures `timeout` from now.
     pub fn new(timeout: Duration) -> Self {
-        Self {
-            timeout,
-            started: Instant::now(),
-            backoff: FIRST_BACKOFF,
-        }
+        Self { timeout, started: Instant::now(), backoff: FIRST_BACKOFF }
     }
 
     /// The decision on `error`.
@@ -101,11 +97,7 @@ where
     let request = std::sync::Arc::new(request);
     retrying(what, timeout, || {
         let r = request.clone();
-        async move {
-            tokio::task::spawn_blocking(move || r())
-                .await?
-                .map_err(anyhow::Error::new)
-        }
+        async move { tokio::task::spawn_blocking(move || r()).await?.map_err(anyhow::Error::new) }
     })
     .await
 }
@@ -131,12 +123,8 @@ pub fn class(error: &anyhow::Error) -> ErrorClass {
 pub fn kafka_class(error: &KafkaError) -> ErrorClass {
     use RDKafkaErrorCode as C;
     let code = match error {
-        KafkaError::MessageProduction(c)
-        | KafkaError::MessageConsumption(c)
-        | KafkaError::Global(c) => *c,
-        KafkaError::ClientCreation(_)
-        | KafkaError::ClientConfig(..)
-        | KafkaError::Subscription(_) => return ErrorClass::Permanent,
+        KafkaError::MessageProduction(c) | KafkaError::MessageConsumption(c) | KafkaError::Global(c) => *c,
+        KafkaError::ClientCreation(_) | KafkaError::ClientConfig(..) | KafkaError::Subscription(_) => return ErrorClass::Permanent,
         _ => return ErrorClass::Transient,
     };
     match code {
@@ -161,68 +149,32 @@ mod tests {
     use super::*;
 
     fn unavailable() -> anyhow::Error {
-        anyhow::Error::new(sink::Error::ClickHouseUnavailable {
-            url: "http://x".into(),
-            attempts: 3,
-            last: "refused".into(),
-        })
-        .context("inserting")
+        anyhow::Error::new(sink::Error::ClickHouseUnavailable { url: "http://x".into(), attempts: 3, last: "refused".into() }).context("inserting")
     }
 
     #[test]
     fn transient_failures_back_off_until_the_timeout() {
         let mut r = Retry::new(Duration::from_secs(3600));
-        assert_eq!(
-            r.decide(&unavailable()),
-            Decision::Retry(Duration::from_millis(200))
-        );
-        assert_eq!(
-            r.decide(&unavailable()),
-            Decision::Retry(Duration::from_millis(400))
-        );
+        assert_eq!(r.decide(&unavailable()), Decision::Retry(Duration::from_millis(200)));
+        assert_eq!(r.decide(&unavailable()), Decision::Retry(Duration::from_millis(400)));
         for _ in 0..10 {
             r.decide(&unavailable());
         }
         assert_eq!(r.decide(&unavailable()), Decision::Retry(MAX_BACKOFF));
         let mut expired = Retry::new(Duration::ZERO);
-        assert_eq!(
-            expired.decide(&unavailable()),
-            Decision::Fail(Failure::Unavailable)
-        );
+        assert_eq!(expired.decide(&unavailable()), Decision::Fail(Failure::Unavailable));
     }
 
     #[test]
     fn permanent_and_data_failures_are_not_retried() {
         let mut r = Retry::new(Duration::from_secs(3600));
-        let no_table = anyhow::Error::new(sink::Error::ClickHouseNoTable {
-            database: "d".into(),
-            table: "t".into(),
-        })
-        .context("x");
+        let no_table = anyhow::Error::new(sink::Error::ClickHouseNoTable { database: "d".into(), table: "t".into() }).context("x");
         assert_eq!(r.decide(&no_table), Decision::Fail(Failure::Permanent));
-        let refused = sink::Error::ClickHouseQuery {
-            query: "INSERT".into(),
-            status: 403,
-            code: Some(516),
-            message: "Authentication failed".into(),
-        };
-        assert_eq!(
-            r.decide(&anyhow::Error::new(refused)),
-            Decision::Fail(Failure::Permanent)
-        );
-        let rejected = sink::Error::ClickHouseRejected {
-            query: "INSERT".into(),
-            code: 53,
-            message: "type".into(),
-        };
-        assert_eq!(
-            r.decide(&anyhow::Error::new(rejected)),
-            Decision::Fail(Failure::Permanent)
-        );
-        let too_large = anyhow::Error::new(KafkaError::MessageProduction(
-            RDKafkaErrorCode::MessageSizeTooLarge,
-        ))
-        .context("dead letter");
+        let refused = sink::Error::ClickHouseQuery { query: "INSERT".into(), status: 403, code: Some(516), message: "Authentication failed".into() };
+        assert_eq!(r.decide(&anyhow::Error::new(refused)), Decision::Fail(Failure::Permanent));
+        let rejected = sink::Error::ClickHouseRejected { query: "INSERT".into(), code: 53, message: "type".into() };
+        assert_eq!(r.decide(&anyhow::Error::new(rejected)), Decision::Fail(Failure::Permanent));
+        let too_large = anyhow::Error::new(KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)).context("dead letter");
         assert_eq!(r.decide(&too_large), Decision::Fail(Failure::Permanent));
         let conflict = anyhow::anyhow!("fingerprint differs").context(Failure::Conflict);
         assert_eq!(r.decide(&conflict), Decision::Fail(Failure::Conflict));
@@ -231,9 +183,7 @@ mod tests {
     #[test]
     fn unknown_errors_and_broker_hiccups_are_transient() {
         assert_eq!(class(&anyhow::anyhow!("something")), ErrorClass::Transient);
-        let down = anyhow::Error::new(KafkaError::MessageProduction(
-            RDKafkaErrorCode::AllBrokersDown,
-        ));
+        let down = anyhow::Error::new(KafkaError::MessageProduction(RDKafkaErrorCode::AllBrokersDown));
         assert_eq!(class(&down), ErrorClass::Transient);
     }
 }

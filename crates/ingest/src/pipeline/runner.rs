@@ -79,25 +79,13 @@ impl Drop for Reporter {
         let outcome = match self.outcome.take() {
             Some(outcome) => outcome,
             // Unwinding from a panic in the batch's work: a failure, not an abort.
-            None if std::thread::panicking() => Outcome::Failed(anyhow!(
-                "the task writing batch {}[{}] {}..={} panicked",
-                self.tp.topic,
-                self.tp.partition,
-                self.ticket.first,
-                self.ticket.last
-            )),
+            None if std::thread::panicking() => Outcome::Failed(anyhow!("the task writing batch {}[{}] {}..={} panicked", self.tp.topic, self.tp.partition, self.ticket.first, self.ticket.last)),
             None => Outcome::Abandoned,
         };
         if matches!(outcome, Outcome::Failed(_)) {
-            self.progress
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .failed(&self.tp, self.ticket);
+            self.progress.lock().unwrap_or_else(|e| e.into_inner()).failed(&self.tp, self.ticket);
         }
-        let _ = self.tx.send(Done {
-            bytes: self.bytes,
-            outcome,
-        });
+        let _ = self.tx.send(Done { bytes: self.bytes, outcome });
     }
 }
 
@@ -178,35 +166,18 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
     }
     let mut stop = watch_signals(shutdown_timeout);
     let schema = Arc::new(pipeline.schema.clone());
-    let sinks = Arc::new(
-        Sinks::open(&pipeline, schema, metrics.clone())
-            .await
-            .map_err(|e| {
-                let failure = match class(&e) {
-                    sink::ErrorClass::Transient => Failure::Unavailable,
-                    _ => Failure::Permanent,
-                };
-                e.context(failure)
-            })?,
-    );
+    let sinks = Arc::new(Sinks::open(&pipeline, schema, metrics.clone()).await.map_err(|e| {
+        let failure = match class(&e) {
+            sink::ErrorClass::Transient => Failure::Unavailable,
+            _ => Failure::Permanent,
+        };
+        e.context(failure)
+    })?);
     let progress = Arc::new(Mutex::new(Progress::default()));
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let consumer = Arc::new(
-        build_consumer(
-            &file.source,
-            progress.clone(),
-            events_tx,
-            shutdown_timeout,
-            file.runtime.retry_timeout,
-        )
-        .context(Failure::Permanent)?,
-    );
+    let consumer = Arc::new(build_consumer(&file.source, progress.clone(), events_tx, shutdown_timeout, file.runtime.retry_timeout).context(Failure::Permanent)?);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-    let limits = Limits {
-        max_messages: file.batch.max_messages,
-        max_bytes: file.batch.max_bytes,
-        max_age: file.batch.max_age,
-    };
+    let limits = Limits { max_messages: file.batch.max_messages, max_bytes: file.batch.max_bytes, max_age: file.batch.max_age };
     let mut run = Run {
         consumer: consumer.clone(),
         sinks,
@@ -226,28 +197,11 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
         shutdown_timeout,
     };
     if options.until_caught_up {
-        run.targets = high_watermarks(
-            consumer.clone(),
-            &file.source.topics,
-            file.runtime.retry_timeout,
-        )
-        .await?;
-        tracing::info!(
-            partitions = run.targets.len(),
-            messages = run.targets.values().sum::<i64>(),
-            "scheduled run: reading up to the current high watermarks"
-        );
+        run.targets = high_watermarks(consumer.clone(), &file.source.topics, file.runtime.retry_timeout).await?;
+        tracing::info!(partitions = run.targets.len(), messages = run.targets.values().sum::<i64>(), "scheduled run: reading up to the current high watermarks");
     }
     let report = crate::cli::progress::Reporter::new(options.progress_bar, &run.targets);
-    let ending = run
-        .consume(
-            &mut stop,
-            &mut events,
-            &mut done_rx,
-            options.until_caught_up,
-            &report,
-        )
-        .await;
+    let ending = run.consume(&mut stop, &mut events, &mut done_rx, options.until_caught_up, &report).await;
     let signalled = matches!(ending, Ending::Signal);
     let mut failure = match ending {
         Ending::Failed(e) => Some(e),
@@ -263,11 +217,7 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
         failure.get_or_insert(e);
     }
     // Within what is left of the shutdown timeout after a signal.
-    let commit_timeout = if signalled {
-        deadline.saturating_duration_since(Instant::now())
-    } else {
-        run.sinks.retry_timeout
-    };
+    let commit_timeout = if signalled { deadline.saturating_duration_since(Instant::now()) } else { run.sinks.retry_timeout };
     if let Some(e) = run.final_commit(commit_timeout).await {
         failure.get_or_insert(e);
     }
@@ -379,12 +329,7 @@ impl Run {
     /// Waits for the batches in flight until `deadline`, all at once now, then gives up what
     /// is left, uncommitted; the first failure of a batch, or of a drain cut short after a
     /// signal.
-    async fn drain(
-        &mut self,
-        done_rx: &mut mpsc::UnboundedReceiver<Done>,
-        deadline: Instant,
-        signalled: bool,
-    ) -> Option<anyhow::Error> {
+    async fn drain(&mut self, done_rx: &mut mpsc::UnboundedReceiver<Done>, deadline: Instant, signalled: bool) -> Option<anyhow::Error> {
         let mut failure = None;
         self.turns.add_permits(self.in_flight());
         while self.in_flight() > 0 {
@@ -397,10 +342,7 @@ impl Run {
                 }
                 _ => {
                     let batches = self.in_flight();
-                    self.progress
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .forget_all();
+                    self.progress.lock().unwrap_or_else(|e| e.into_inner()).forget_all();
                     tracing::warn!(batches, "batches still in flight after the shutdown timeout of {:?}: abandoned uncommitted; the next run writes them", self.shutdown_timeout);
                     if failure.is_none() && signalled {
                         let timeout = self.shutdown_timeout;
@@ -419,10 +361,7 @@ impl Run {
         let mut retry = Retry::new(timeout);
         while let Err(e) = self.commit(CommitMode::Sync) {
             use rdkafka::error::RDKafkaErrorCode as C;
-            if let KafkaError::ConsumerCommit(
-                C::UnknownMemberId | C::IllegalGeneration | C::FencedInstanceId,
-            ) = e
-            {
+            if let KafkaError::ConsumerCommit(C::UnknownMemberId | C::IllegalGeneration | C::FencedInstanceId) = e {
                 // The group dropped this member (its session lapsed): it may not commit, and its
                 // partitions' next owner starts from the last commit. What was written is
                 // recorded done in the ledger, so that owner skips it instead of writing it twice.
@@ -445,15 +384,7 @@ impl Run {
                 let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
                 for (tp, next) in parts {
                     progress.assign(&tp, next);
-                    self.owned.insert(
-                        tp,
-                        Owned {
-                            stage: Stage::Joined,
-                            next,
-                            read: None,
-                            at_end: None,
-                        },
-                    );
+                    self.owned.insert(tp, Owned { stage: Stage::Joined, next, read: None, at_end: None });
                 }
             }
             RebalanceEvent::Failed(e) => return Err(e),
@@ -468,12 +399,7 @@ impl Run {
         Ok(())
     }
 
-    async fn message(
-        &mut self,
-        tp: Partition,
-        offset: i64,
-        payload: Vec<u8>,
-    ) -> anyhow::Result<()> {
+    async fn message(&mut self, tp: Partition, offset: i64, payload: Vec<u8>) -> anyhow::Result<()> {
         let Some(owned) = self.owned.get(&tp) else {
             // Fetched before a revocation: the partition's next owner reads it again.
             return Ok(());
@@ -481,17 +407,7 @@ impl Run {
         if owned.stage == Stage::Joined {
             // First message since assignment: rebuild the batches an earlier run started.
             let ledger = &self.sinks.ledger;
-            let ranges = retrying(
-                "reading the batch ledger",
-                self.sinks.retry_timeout,
-                || async {
-                    ledger
-                        .ranges_from(&tp.topic, tp.partition, offset)
-                        .await
-                        .map_err(anyhow::Error::new)
-                },
-            )
-            .await?;
+            let ranges = retrying("reading the batch ledger", self.sinks.retry_timeout, || async { ledger.ranges_from(&tp.topic, tp.partition, offset).await.map_err(anyhow::Error::new) }).await?;
             let stage = match ranges.iter().map(|&(_, last)| last).max() {
                 Some(until) => {
                     tracing::info!(topic = %tp.topic, partition = tp.partition, batches = ranges.len(), until, "replaying batches an earlier run started, with the same boundaries");
@@ -540,47 +456,19 @@ impl Run {
 
     fn dispatch(&mut self, batch: RawBatch) {
         let tp = Partition::new(batch.id.topic.clone(), batch.id.partition);
-        let Some(ticket) = self
-            .progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .dispatched(&tp, batch.id.first_offset, batch.id.last_offset)
-        else {
+        let Some(ticket) = self.progress.lock().unwrap_or_else(|e| e.into_inner()).dispatched(&tp, batch.id.first_offset, batch.id.last_offset) else {
             tracing::debug!(batch = %batch.id, "partition no longer assigned: batch dropped uncommitted");
             return;
         };
         self.in_flight_bytes += batch.bytes;
-        self.metrics
-            .batch_messages
-            .observe(batch.messages.len() as f64);
+        self.metrics.batch_messages.observe(batch.messages.len() as f64);
         self.metrics.batch_bytes.observe(batch.bytes as f64);
-        let reporter = Reporter {
-            bytes: batch.bytes,
-            outcome: None,
-            tx: self.done_tx.clone(),
-            progress: self.progress.clone(),
-            tp: tp.clone(),
-            ticket,
-        };
+        let reporter = Reporter { bytes: batch.bytes, outcome: None, tx: self.done_tx.clone(), progress: self.progress.clone(), tp: tp.clone(), ticket };
         let (sinks, progress) = (self.sinks.clone(), self.progress.clone());
         let span = tracing::info_span!("batch", topic = %batch.id.topic, partition = batch.id.partition, first = batch.id.first_offset, last = batch.id.last_offset, messages = batch.messages.len());
-        let owner = Owner::new(
-            self.consumer.clone(),
-            progress.clone(),
-            tp.clone(),
-            ticket,
-            &self.writer,
-            self.sinks.retry_timeout,
-        );
-        let task = tokio::spawn(
-            write_batch(sinks, self.turns.clone(), Arc::new(batch), owner, reporter)
-                .instrument(span),
-        );
-        progress.lock().unwrap_or_else(|e| e.into_inner()).running(
-            &tp,
-            ticket,
-            task.abort_handle(),
-        );
+        let owner = Owner::new(self.consumer.clone(), progress.clone(), tp.clone(), ticket, &self.writer, self.sinks.retry_timeout);
+        let task = tokio::spawn(write_batch(sinks, self.turns.clone(), Arc::new(batch), owner, reporter).instrument(span));
+        progress.lock().unwrap_or_else(|e| e.into_inner()).running(&tp, ticket, task.abort_handle());
         self.backpressure();
     }
 
@@ -597,10 +485,7 @@ impl Run {
     }
 
     fn in_flight(&self) -> usize {
-        self.progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .total_in_flight()
+        self.progress.lock().unwrap_or_else(|e| e.into_inner()).total_in_flight()
     }
 
     /// Pauses consumption while in-flight data is at the limit; resumes below 3/4 of it.
@@ -612,9 +497,7 @@ impl Run {
             Flow::Paused if used < self.max_in_flight / 4 * 3 => Flow::Consuming,
             _ => return,
         };
-        let Ok(assignment) = self.consumer.assignment() else {
-            return;
-        };
+        let Ok(assignment) = self.consumer.assignment() else { return };
         let changed = match next {
             Flow::Paused => {
                 tracing::debug!(used, "in-flight limit reached: pausing consumption");
@@ -648,13 +531,7 @@ impl Run {
         let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         for (tp, offset) in &offsets {
             progress.committed(tp, *offset);
-            self.metrics
-                .committed_offset
-                .get_or_create(&PartitionLabel {
-                    topic: tp.topic.clone(),
-                    partition: tp.partition,
-                })
-                .set(*offset);
+            self.metrics.committed_offset.get_or_create(&PartitionLabel { topic: tp.topic.clone(), partition: tp.partition }).set(*offset);
         }
         Ok(())
     }
@@ -665,19 +542,9 @@ impl Run {
     /// of the broker) are at their end. The next offset moves to librdkafka's position,
     /// which is past control records (transactions) and messages retention deleted.
     async fn reached_end(&mut self, partition: i32) {
-        let candidates: Vec<Partition> = self
-            .owned
-            .keys()
-            .filter(|tp| tp.partition == partition)
-            .cloned()
-            .collect();
-        let Ok(positions) = self.consumer.position() else {
-            return;
-        };
-        let position = |tp: &Partition| match positions
-            .find_partition(&tp.topic, tp.partition)
-            .map(|e| e.offset())
-        {
+        let candidates: Vec<Partition> = self.owned.keys().filter(|tp| tp.partition == partition).cloned().collect();
+        let Ok(positions) = self.consumer.position() else { return };
+        let position = |tp: &Partition| match positions.find_partition(&tp.topic, tp.partition).map(|e| e.offset()) {
             Some(Offset::Offset(o)) => Some(o),
             _ => None,
         };
@@ -685,19 +552,8 @@ impl Run {
             let at = position(tp);
             if candidates.len() > 1 {
                 let consumer = self.consumer.clone();
-                let Partition {
-                    topic,
-                    partition: p,
-                } = tp.clone();
-                let high = tokio::task::spawn_blocking(move || {
-                    consumer
-                        .fetch_watermarks(&topic, p, Duration::from_secs(5))
-                        .ok()
-                        .map(|(_, h)| h)
-                })
-                .await
-                .ok()
-                .flatten();
+                let Partition { topic, partition: p } = tp.clone();
+                let high = tokio::task::spawn_blocking(move || consumer.fetch_watermarks(&topic, p, Duration::from_secs(5)).ok().map(|(_, h)| h)).await.ok().flatten();
                 if !matches!((at, high), (Some(a), Some(h)) if a >= h) {
                     continue;
                 }
@@ -714,21 +570,12 @@ impl Run {
     /// the start *and* reached its end: brokers that under-report the watermark (tansu does)
     /// must not stop a run early.
     fn reached_target(&self, tp: &Partition, owned: &Owned) -> bool {
-        owned.at_end.is_some()
-            && self
-                .targets
-                .get(tp)
-                .is_none_or(|t| owned.next.unwrap_or(0) >= *t)
+        owned.at_end.is_some() && self.targets.get(tp).is_none_or(|t| owned.next.unwrap_or(0) >= *t)
     }
 
     /// Scheduled runs: cut the open batch of a partition that is done reading.
     fn cut_caught_up(&mut self) {
-        let reached: Vec<Partition> = self
-            .owned
-            .iter()
-            .filter(|(tp, o)| self.reached_target(tp, o))
-            .map(|(tp, _)| tp.clone())
-            .collect();
+        let reached: Vec<Partition> = self.owned.iter().filter(|(tp, o)| self.reached_target(tp, o)).map(|(tp, _)| tp.clone()).collect();
         for tp in reached {
             if let Some(batch) = self.batcher.cut_partition(&tp) {
                 self.dispatch(batch);
@@ -741,13 +588,8 @@ impl Run {
     /// ([`Failure::Conflict`]). Checked in both modes: a continuous run would wait forever.
     fn check_recorded_ends(&self) -> anyhow::Result<()> {
         for (tp, owned) in &self.owned {
-            let Stage::Replaying { until } = owned.stage else {
-                continue;
-            };
-            if owned
-                .at_end
-                .is_some_and(|since| since.elapsed() >= ENDED_INSIDE_RECORDED)
-            {
+            let Stage::Replaying { until } = owned.stage else { continue };
+            if owned.at_end.is_some_and(|since| since.elapsed() >= ENDED_INSIDE_RECORDED) {
                 bail!(anyhow!(
                     "{}[{}] ends at offset {}, but the ledger records batches up to offset {until} that an earlier run read there: \
                      the topic was deleted and created again, truncated, or the brokers are another cluster's. Nothing was written for these offsets; \
@@ -770,12 +612,11 @@ impl Run {
         }
         let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         self.owned.iter().all(|(tp, o)| {
-            self.reached_target(tp, o)
-                && match (o.read, progress.committed_offset(tp)) {
-                    (Some(r), Some(c)) => c >= r,
-                    (Some(_), None) => false,
-                    (None, _) => true,
-                }
+            self.reached_target(tp, o) && match (o.read, progress.committed_offset(tp)) {
+                (Some(r), Some(c)) => c >= r,
+                (Some(_), None) => false,
+                (None, _) => true,
+            }
         })
     }
 
@@ -784,8 +625,7 @@ impl Run {
     /// what the group looks like from here.
     async fn unassigned(&self) -> anyhow::Result<()> {
         let parts: Vec<Partition> = self.targets.keys().cloned().collect();
-        let committed =
-            committed_offsets(self.consumer.clone(), parts, self.sinks.retry_timeout).await?;
+        let committed = committed_offsets(self.consumer.clone(), parts, self.sinks.retry_timeout).await?;
         let mut unread: Vec<(Partition, i64)> = self
             .targets
             .iter()
@@ -814,10 +654,7 @@ impl Run {
 
     /// The positions the lag is counted from.
     fn lag_positions(&self) -> HashMap<Partition, i64> {
-        self.owned
-            .iter()
-            .filter_map(|(tp, o)| Some((tp.clone(), o.next?)))
-            .collect()
+        self.owned.iter().filter_map(|(tp, o)| Some((tp.clone(), o.next?))).collect()
     }
 
     /// What the run waits for, beyond the counts.
@@ -826,21 +663,13 @@ impl Run {
             .owned
             .iter()
             .filter_map(|(tp, o)| match o.stage {
-                Stage::Replaying { until } => Some(format!(
-                    "{}[{}] at {} of {until}",
-                    tp.topic,
-                    tp.partition,
-                    o.next.unwrap_or(0)
-                )),
+                Stage::Replaying { until } => Some(format!("{}[{}] at {} of {until}", tp.topic, tp.partition, o.next.unwrap_or(0))),
                 _ => None,
             })
             .collect();
         let mut parts = Vec::new();
         if !replaying.is_empty() {
-            parts.push(format!(
-                "replaying recorded batches: {}",
-                replaying.join(", ")
-            ));
+            parts.push(format!("replaying recorded batches: {}", replaying.join(", ")));
         }
         let in_flight = self.in_flight();
         if in_flight > 0 {
@@ -858,13 +687,7 @@ impl Run {
     fn update_lag(&self) {
         for (tp, o) in &self.owned {
             if let (Some(target), Some(next)) = (self.targets.get(tp), o.next) {
-                self.metrics
-                    .consumer_lag
-                    .get_or_create(&PartitionLabel {
-                        topic: tp.topic.clone(),
-                        partition: tp.partition,
-                    })
-                    .set((target - next).max(0));
+                self.metrics.consumer_lag.get_or_create(&PartitionLabel { topic: tp.topic.clone(), partition: tp.partition }).set((target - next).max(0));
             }
         }
     }
@@ -872,28 +695,12 @@ impl Run {
 
 /// The task of one batch: wait for its turn, write it, mark it complete for its ownership,
 /// report.
-async fn write_batch(
-    sinks: Arc<Sinks>,
-    turns: Arc<Semaphore>,
-    batch: Arc<RawBatch>,
-    owner: Owner,
-    mut reporter: Reporter,
-) {
-    let Ok(_turn) = turns.acquire().await else {
-        return;
-    };
+async fn write_batch(sinks: Arc<Sinks>, turns: Arc<Semaphore>, batch: Arc<RawBatch>, owner: Owner, mut reporter: Reporter) {
+    let Ok(_turn) = turns.acquire().await else { return };
     let outcome = match process(sinks, batch, &owner).await {
         // Marked here, not in the main loop: a revocation waits for it while the main loop
         // is blocked inside `recv`.
-        Ok(summary)
-            if reporter
-                .progress
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .completed(&reporter.tp, reporter.ticket) =>
-        {
-            Outcome::Durable(summary)
-        }
+        Ok(summary) if reporter.progress.lock().unwrap_or_else(|e| e.into_inner()).completed(&reporter.tp, reporter.ticket) => Outcome::Durable(summary),
         Ok(_) => Outcome::Abandoned,
         Err(e) if e.downcast_ref::<Fenced>().is_some() => Outcome::Abandoned,
         Err(e) => Outcome::Failed(e),
@@ -904,48 +711,22 @@ async fn write_batch(
 /// A name for this process run, unique in practice: host, process id and start time.
 fn process_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!(
-        "{}-{}-{:x}",
-        host.trim(),
-        std::process::id(),
-        started.as_micros()
-    )
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{}-{}-{:x}", host.trim(), std::process::id(), started.as_micros())
 }
 
 /// The group's state and members as the broker describes them, for an error message.
 async fn describe_group(consumer: Arc<Consumer>, group: String) -> String {
-    let described = tokio::task::spawn_blocking(move || {
-        consumer
-            .fetch_group_list(Some(&group), Duration::from_secs(10))
-            .map(|list| {
-                list.groups()
-                    .iter()
-                    .map(|g| {
-                        let members: Vec<String> = g
-                            .members()
-                            .iter()
-                            .map(|m| {
-                                format!("{} ({} on {})", m.id(), m.client_id(), m.client_host())
-                            })
-                            .collect();
-                        format!(
-                            "The broker reports the group {} with {} member(s): {}.",
-                            g.state(),
-                            members.len(),
-                            if members.is_empty() {
-                                "none".into()
-                            } else {
-                                members.join(", ")
-                            }
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
+    let described = tokio::task::spawn_blocking(move || consumer.fetch_group_list(Some(&group), Duration::from_secs(10)).map(|list| {
+        list.groups()
+            .iter()
+            .map(|g| {
+                let members: Vec<String> = g.members().iter().map(|m| format!("{} ({} on {})", m.id(), m.client_id(), m.client_host())).collect();
+                format!("The broker reports the group {} with {} member(s): {}.", g.state(), members.len(), if members.is_empty() { "none".into() } else { members.join(", ") })
             })
-    })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }))
     .await;
     match described {
         Ok(Ok(text)) if !text.is_empty() => text,
@@ -977,11 +758,10 @@ async fn signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return ctrl_c.await.unwrap_or_default(),
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return ctrl_c.await.unwrap_or_default(),
+        };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -995,37 +775,18 @@ async fn signal() {
 const KAFKA_REQUEST: Duration = Duration::from_secs(30);
 
 /// High watermarks of every partition of `topics`; transient errors retried for `timeout`.
-async fn high_watermarks(
-    consumer: Arc<Consumer>,
-    topics: &[String],
-    timeout: Duration,
-) -> anyhow::Result<HashMap<Partition, i64>> {
+async fn high_watermarks(consumer: Arc<Consumer>, topics: &[String], timeout: Duration) -> anyhow::Result<HashMap<Partition, i64>> {
     let mut out = HashMap::new();
     for topic in topics {
         let (c, t) = (consumer.clone(), topic.clone());
-        let md = kafka_request(
-            &format!("reading metadata of topic {topic}"),
-            timeout,
-            move || c.fetch_metadata(Some(&t), KAFKA_REQUEST),
-        )
-        .await?;
-        let partitions: Vec<i32> = md
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic)
-            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
-            .unwrap_or_default();
+        let md = kafka_request(&format!("reading metadata of topic {topic}"), timeout, move || c.fetch_metadata(Some(&t), KAFKA_REQUEST)).await?;
+        let partitions: Vec<i32> = md.topics().iter().find(|t| t.name() == topic).map(|t| t.partitions().iter().map(|p| p.id()).collect()).unwrap_or_default();
         if partitions.is_empty() {
             bail!(anyhow!("topic {topic} does not exist or has no partitions (check [source] topics and brokers)").context(Failure::Permanent));
         }
         for p in partitions {
             let (c, t) = (consumer.clone(), topic.clone());
-            let (_, high) = kafka_request(
-                &format!("reading watermarks of {topic}[{p}]"),
-                timeout,
-                move || c.fetch_watermarks(&t, p, KAFKA_REQUEST),
-            )
-            .await?;
+            let (_, high) = kafka_request(&format!("reading watermarks of {topic}[{p}]"), timeout, move || c.fetch_watermarks(&t, p, KAFKA_REQUEST)).await?;
             out.insert(Partition::new(topic.clone(), p), high);
         }
     }
@@ -1034,19 +795,12 @@ async fn high_watermarks(
 
 /// Committed offsets of `parts` (absent where the group has none yet); transient errors
 /// retried for `timeout`.
-async fn committed_offsets(
-    consumer: Arc<Consumer>,
-    parts: Vec<Partition>,
-    timeout: Duration,
-) -> anyhow::Result<HashMap<Partition, i64>> {
+async fn committed_offsets(consumer: Arc<Consumer>, parts: Vec<Partition>, timeout: Duration) -> anyhow::Result<HashMap<Partition, i64>> {
     let mut tpl = TopicPartitionList::new();
     for tp in &parts {
         tpl.add_partition(&tp.topic, tp.partition);
     }
-    let committed = kafka_request("reading committed offsets", timeout, move || {
-        consumer.committed_offsets(tpl.clone(), KAFKA_REQUEST)
-    })
-    .await?;
+    let committed = kafka_request("reading committed offsets", timeout, move || consumer.committed_offsets(tpl.clone(), KAFKA_REQUEST)).await?;
     let seen: std::collections::HashSet<Partition> = parts.into_iter().collect();
     Ok(committed
         .elements()

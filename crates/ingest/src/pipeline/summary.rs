@@ -46,11 +46,7 @@ impl Summary {
     /// The final report, one line per fact.
     pub fn report(&self, pipeline: &str) -> String {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
-        let reasons: Vec<String> = self
-            .rejected
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let reasons: Vec<String> = self.rejected.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!(
             "lakeport run {pipeline}: {} messages ({:.1} MB), {} records in {} batches\n  lake: {} rows\n  clickhouse: {} rows\n  dead letters: {}{}\n  {:.1}s, {:.0} records/s, {:.1} MB/s",
             self.messages,

@@ -18,10 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, RebalanceProtocol,
-    StreamConsumer,
-};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, RebalanceProtocol, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -59,10 +56,7 @@ impl ClientContext for GroupContext {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         // Reaching a partition's end is how a scheduled run knows it is done, not an error.
         use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-        if !matches!(
-            error,
-            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
-        ) {
+        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
             tracing::error!(%error, reason, "Kafka client error");
         }
     }
@@ -70,39 +64,21 @@ impl ClientContext for GroupContext {
 
 impl ConsumerContext for GroupContext {
     /// rdkafka's default, except that an assignment gets explicit start offsets.
-    fn rebalance(
-        &self,
-        consumer: &BaseConsumer<Self>,
-        err: RDKafkaRespErr,
-        tpl: &mut TopicPartitionList,
-    ) {
-        let cooperative = matches!(
-            consumer.rebalance_protocol(),
-            RebalanceProtocol::Cooperative
-        );
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let started = self.start_offsets(consumer, tpl);
-                let assigned = if cooperative {
-                    consumer.incremental_assign(tpl)
-                } else {
-                    consumer.assign(tpl)
-                };
+                let assigned = if cooperative { consumer.incremental_assign(tpl) } else { consumer.assign(tpl) };
                 match (started, assigned) {
                     (Ok(parts), Ok(())) => RebalanceEvent::Assigned(parts),
                     (Err(e), _) => RebalanceEvent::Failed(e),
-                    (_, Err(e)) => RebalanceEvent::Failed(
-                        anyhow::Error::new(e).context("assigning partitions"),
-                    ),
+                    (_, Err(e)) => RebalanceEvent::Failed(anyhow::Error::new(e).context("assigning partitions")),
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 self.pre_rebalance(consumer, &Rebalance::Revoke(tpl));
-                let released = if cooperative {
-                    consumer.incremental_unassign(tpl)
-                } else {
-                    consumer.unassign()
-                };
+                let released = if cooperative { consumer.incremental_unassign(tpl) } else { consumer.unassign() };
                 if let Err(e) = released {
                     tracing::warn!(error = %e, "releasing revoked partitions");
                 }
@@ -119,18 +95,12 @@ impl ConsumerContext for GroupContext {
     }
 
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Revoke(tpl) = rebalance else {
-            return;
-        };
+        let Rebalance::Revoke(tpl) = rebalance else { return };
         let parts = partitions(tpl);
         // Lost (the session expired, another member may own them already): stop at once,
         // writing and committing nothing more. Revoked: drain, then commit.
         let lost = consumer.assignment_lost();
-        let drain = if lost {
-            Duration::ZERO
-        } else {
-            self.drain_timeout
-        };
+        let drain = if lost { Duration::ZERO } else { self.drain_timeout };
         let deadline = Instant::now() + drain;
         loop {
             let busy = {
@@ -149,11 +119,7 @@ impl ConsumerContext for GroupContext {
         // Abort what is left before committing (outside the lock) and letting go.
         let commit: Vec<(Partition, i64)> = {
             let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-            let commit = p
-                .to_commit()
-                .into_iter()
-                .filter(|(tp, _)| parts.contains(tp) && !lost)
-                .collect();
+            let commit = p.to_commit().into_iter().filter(|(tp, _)| parts.contains(tp) && !lost).collect();
             for tp in &parts {
                 p.forget(tp);
             }
@@ -162,9 +128,7 @@ impl ConsumerContext for GroupContext {
         if !commit.is_empty() {
             match commit_offsets(consumer, &commit, CommitMode::Sync) {
                 Ok(()) => tracing::info!(partitions = commit.len(), "committed revoked partitions"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "commit on revocation failed; the next owner re-reads from the last commit")
-                }
+                Err(e) => tracing::warn!(error = %e, "commit on revocation failed; the next owner re-reads from the last commit"),
             }
         }
         let _ = self.events.send(RebalanceEvent::Revoked(parts));
@@ -174,29 +138,18 @@ impl ConsumerContext for GroupContext {
 impl GroupContext {
     /// Sets each partition of `tpl` to start at the group's committed offset (or at
     /// `auto.offset.reset`'s end), read with retries; returns the committed offsets.
-    fn start_offsets(
-        &self,
-        consumer: &BaseConsumer<Self>,
-        tpl: &mut TopicPartitionList,
-    ) -> anyhow::Result<Vec<(Partition, Option<i64>)>> {
+    fn start_offsets(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) -> anyhow::Result<Vec<(Partition, Option<i64>)>> {
         let deadline = Instant::now() + self.retry_timeout;
         let mut wait = Duration::from_millis(200);
         let committed = loop {
             match consumer.committed_offsets(tpl.clone(), Duration::from_secs(30)) {
                 Ok(c) => break c,
-                Err(e)
-                    if Instant::now() < deadline
-                        && crate::pipeline::kafka_class(&e) == sink::ErrorClass::Transient =>
-                {
+                Err(e) if Instant::now() < deadline && crate::pipeline::kafka_class(&e) == sink::ErrorClass::Transient => {
                     tracing::warn!(error = %e, retry_in = ?wait, "reading the committed offsets of assigned partitions failed; retrying");
                     std::thread::sleep(wait);
                     wait = (wait * 2).min(Duration::from_secs(10));
                 }
-                Err(e) => {
-                    return Err(anyhow::Error::new(e)
-                        .context("reading the committed offsets of assigned partitions")
-                        .context(crate::exit::Failure::Unavailable))
-                }
+                Err(e) => return Err(anyhow::Error::new(e).context("reading the committed offsets of assigned partitions").context(crate::exit::Failure::Unavailable)),
             }
         };
         let mut parts = Vec::new();
@@ -205,12 +158,7 @@ impl GroupContext {
                 Offset::Offset(o) => Some(o),
                 _ => None,
             };
-            tpl.set_partition_offset(
-                e.topic(),
-                e.partition(),
-                offset.map_or(self.reset, Offset::Offset),
-            )
-            .map_err(|e: KafkaError| anyhow::Error::new(e))?;
+            tpl.set_partition_offset(e.topic(), e.partition(), offset.map_or(self.reset, Offset::Offset)).map_err(|e: KafkaError| anyhow::Error::new(e))?;
             parts.push((Partition::new(e.topic(), e.partition()), offset));
         }
         Ok(parts)
@@ -218,10 +166,7 @@ impl GroupContext {
 }
 
 fn partitions(tpl: &TopicPartitionList) -> Vec<Partition> {
-    tpl.elements()
-        .iter()
-        .map(|e| Partition::new(e.topic(), e.partition()))
-        .collect()
+    tpl.elements().iter().map(|e| Partition::new(e.topic(), e.partition())).collect()
 }
 
 /// Commits `(partition, next offset)` pairs.
@@ -238,11 +183,7 @@ pub fn commit_offsets<C: ConsumerContext, K: rdkafka::consumer::Consumer<C> + ?S
 }
 
 /// Settings lakeport owns; a pipeline may not override them.
-const OWNED: [(&str, &str); 3] = [
-    ("enable.auto.commit", "false"),
-    ("enable.auto.offset.store", "false"),
-    ("enable.partition.eof", "true"),
-];
+const OWNED: [(&str, &str); 3] = [("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"), ("enable.partition.eof", "true")];
 
 /// Builds the consumer and subscribes it; rebalances are reported on `events`.
 pub fn build_consumer(
@@ -268,27 +209,13 @@ pub fn build_consumer(
     for (k, v) in OWNED {
         config.set(k, v);
     }
-    let reset = match source
-        .librdkafka
-        .get("auto.offset.reset")
-        .map(String::as_str)
-    {
+    let reset = match source.librdkafka.get("auto.offset.reset").map(String::as_str) {
         Some("latest" | "largest" | "end") => Offset::End,
         _ => Offset::Beginning,
     };
-    let context = GroupContext {
-        progress,
-        events,
-        drain_timeout,
-        retry_timeout,
-        reset,
-    };
-    let consumer: Consumer = config
-        .create_with_context(context)
-        .context("creating the Kafka consumer (check [source] and [source.librdkafka])")?;
+    let context = GroupContext { progress, events, drain_timeout, retry_timeout, reset };
+    let consumer: Consumer = config.create_with_context(context).context("creating the Kafka consumer (check [source] and [source.librdkafka])")?;
     let topics: Vec<&str> = source.topics.iter().map(String::as_str).collect();
-    consumer
-        .subscribe(&topics)
-        .with_context(|| format!("subscribing to {topics:?}"))?;
+    consumer.subscribe(&topics).with_context(|| format!("subscribing to {topics:?}"))?;
     Ok(consumer)
 }

@@ -31,9 +31,7 @@ pub struct Fenced;
 
 impl std::fmt::Display for Fenced {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(
-            "this process no longer owns the partition (the group moved it to another member)",
-        )
+        f.write_str("this process no longer owns the partition (the group moved it to another member)")
     }
 }
 
@@ -52,24 +50,9 @@ pub struct Owner {
 
 impl Owner {
     /// The owner of `ticket`'s batch of `tp`; `process` names this process run in the ledger.
-    pub fn new(
-        consumer: Arc<Consumer>,
-        progress: Arc<Mutex<Progress>>,
-        tp: Partition,
-        ticket: Ticket,
-        process: &str,
-        retry_timeout: Duration,
-    ) -> Self {
+    pub fn new(consumer: Arc<Consumer>, progress: Arc<Mutex<Progress>>, tp: Partition, ticket: Ticket, process: &str, retry_timeout: Duration) -> Self {
         let writer = format!("{process}-{}", ticket.epoch());
-        Self {
-            consumer,
-            progress,
-            tp,
-            ticket,
-            writer,
-            retry_timeout,
-            passed: Mutex::default(),
-        }
+        Self { consumer, progress, tp, ticket, writer, retry_timeout, passed: Mutex::default() }
     }
 
     /// The writer's name in the ledger: this process and this ownership.
@@ -79,10 +62,7 @@ impl Owner {
 
     /// Whether the fence of batch `range` passed in an earlier attempt.
     pub fn passed(&self, range: (i64, i64)) -> bool {
-        self.passed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(&range)
+        self.passed.lock().unwrap_or_else(|e| e.into_inner()).contains(&range)
     }
 
     /// Confirms with the broker that this process still owns the partition, before batch
@@ -101,40 +81,24 @@ impl Owner {
             }
             let offset = self.offset()?;
             let (consumer, tp) = (self.consumer.clone(), self.tp.clone());
-            let answer = tokio::task::spawn_blocking(move || {
-                commit_offsets(consumer.as_ref(), &[(tp, offset)], CommitMode::Sync)
-            })
-            .await?;
+            let answer = tokio::task::spawn_blocking(move || commit_offsets(consumer.as_ref(), &[(tp, offset)], CommitMode::Sync)).await?;
             use RDKafkaErrorCode as C;
             let e = match answer {
                 Ok(()) => {
                     // Also still ours here: not revoked while the broker answered.
                     self.offset()?;
-                    self.progress
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .fence_committed(&self.tp, offset);
-                    self.passed
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(range);
+                    self.progress.lock().unwrap_or_else(|e| e.into_inner()).fence_committed(&self.tp, offset);
+                    self.passed.lock().unwrap_or_else(|e| e.into_inner()).insert(range);
                     return Ok(());
                 }
                 // Refused: the group moved on. Given up once librdkafka revokes the partition
                 // too (soon, for a member that was dropped); until then, not written either.
-                Err(KafkaError::ConsumerCommit(
-                    C::UnknownMemberId
-                    | C::IllegalGeneration
-                    | C::FencedInstanceId
-                    | C::RebalanceInProgress,
-                )) => {
+                Err(KafkaError::ConsumerCommit(C::UnknownMemberId | C::IllegalGeneration | C::FencedInstanceId | C::RebalanceInProgress)) => {
                     self.offset()?;
                     tokio::time::sleep(REFUSED_WAIT).await;
                     continue;
                 }
-                Err(e) => anyhow::Error::new(e).context(
-                    "confirming with the broker that this process still owns the partition",
-                ),
+                Err(e) => anyhow::Error::new(e).context("confirming with the broker that this process still owns the partition"),
             };
             match retry.decide(&e) {
                 Decision::Retry(wait) => {
@@ -148,8 +112,6 @@ impl Owner {
 
     fn offset(&self) -> anyhow::Result<i64> {
         let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-        progress
-            .fence_offset(&self.tp, self.ticket)
-            .ok_or_else(|| anyhow!("the partition was revoked").context(Fenced))
+        progress.fence_offset(&self.tp, self.ticket).ok_or_else(|| anyhow!("the partition was revoked").context(Fenced))
     }
 }
