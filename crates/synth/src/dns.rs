@@ -1107,76 +1107,112 @@ fn answers(
     };
     let ttl = dom.ttl - age;
     if qtype == 12 {
-        let owner = std::mem::take(&mut sc.name_wire);
-        let name = std::mem::take(&mut sc.name);
-        let mut rd = Vec::new();
-        let host = if chance(rng, 500) {
-            "host-203-0-113-7.isp.example.net"
-        } else {
-            "dsl-pool.telekom.example"
-        };
-        super::pools::name_wire(host, &mut rd);
+        ptr_answer(rng, sc, age);
+    } else if qtype == 2 && sc.name == "." {
+        root_ns_answers(rng, sc, age);
+    } else if blocked {
+        sinkhole_answer(sc, dom, qtype);
+    } else if decision == "overrideForSafeSearch" {
+        safe_search_answers(sc, dom, qtype, ttl);
+    } else {
+        let owner = cname_answer(sc, dom, qtype, ttl);
+        records(rng, dom, qtype, owner, ttl, sc);
+    }
+}
+
+/// The PTR answer for the made-up reverse name in `sc.name`: one of two ISP host names.
+fn ptr_answer(rng: &mut Rng, sc: &mut Scratch, age: u32) {
+    let owner = std::mem::take(&mut sc.name_wire);
+    let name = std::mem::take(&mut sc.name);
+    let mut rd = Vec::new();
+    let host = if chance(rng, 500) {
+        "host-203-0-113-7.isp.example.net"
+    } else {
+        "dsl-pool.telekom.example"
+    };
+    super::pools::name_wire(host, &mut rd);
+    sc.push(
+        &owner,
+        name.as_bytes(),
+        12,
+        3600 - age.min(3599),
+        &rd,
+        &[host.as_bytes()],
+        false,
+        0,
+    );
+    sc.name_wire = owner;
+    sc.name = name;
+}
+
+/// The NS answers for the root: two to four of `a..d.root-servers.net`.
+fn root_ns_answers(rng: &mut Rng, sc: &mut Scratch, age: u32) {
+    let owner = std::mem::take(&mut sc.name_wire);
+    for r in ["a", "b", "c", "d"]
+        .iter()
+        .take(between(rng, 2, 4) as usize)
+    {
+        let mut host = [0u8; 20];
+        let h = format_root(&mut host, r);
+        let mut rd = Vec::with_capacity(24);
+        super::pools::name_wire(
+            std::str::from_utf8(h).unwrap_or("a.root-servers.net"),
+            &mut rd,
+        );
+        sc.push(&owner, b".", 2, 518_400 - age, &rd, &[h], false, 0);
+    }
+    sc.name_wire = owner;
+}
+
+/// A blocked A or AAAA query's unspecified-address answer (none for other types).
+fn sinkhole_answer(sc: &mut Scratch, dom: &Domain, qtype: u16) {
+    let qn = dom.name.as_bytes();
+    match qtype {
+        1 => sc.push(&dom.wire, qn, 1, 60, &[0, 0, 0, 0], &[b"0.0.0.0"], true, 0),
+        28 => sc.push(&dom.wire, qn, 28, 60, &[0; 16], &[b"::"], true, 0),
+        _ => {}
+    }
+}
+
+/// Safe search: a CNAME to `forcesafesearch.google.com`, and its address for an A query.
+fn safe_search_answers(sc: &mut Scratch, dom: &Domain, qtype: u16, ttl: u32) {
+    let target = "forcesafesearch.google.com";
+    let mut tw = Vec::with_capacity(32);
+    super::pools::name_wire(target, &mut tw);
+    sc.push(
+        &dom.wire,
+        dom.name.as_bytes(),
+        5,
+        ttl,
+        &tw,
+        &[target.as_bytes()],
+        false,
+        0,
+    );
+    if qtype == 1 {
         sc.push(
-            &owner,
-            name.as_bytes(),
-            12,
-            3600 - age.min(3599),
-            &rd,
-            &[host.as_bytes()],
-            false,
+            &tw,
+            target.as_bytes(),
+            1,
+            ttl,
+            &[216, 239, 38, 120],
+            &[b"216.239.38.120"],
+            true,
             0,
         );
-        sc.name_wire = owner;
-        sc.name = name;
-        return;
     }
-    if qtype == 2 && sc.name == "." {
-        let owner = std::mem::take(&mut sc.name_wire);
-        for r in ["a", "b", "c", "d"]
-            .iter()
-            .take(between(rng, 2, 4) as usize)
-        {
-            let mut host = [0u8; 20];
-            let h = format_root(&mut host, r);
-            let mut rd = Vec::with_capacity(24);
-            super::pools::name_wire(
-                std::str::from_utf8(h).unwrap_or("a.root-servers.net"),
-                &mut rd,
-            );
-            sc.push(&owner, b".", 2, 518_400 - age, &rd, &[h], false, 0);
-        }
-        sc.name_wire = owner;
-        return;
-    }
+}
+
+/// The domain's CNAME answer when it has one and `qtype` follows it; returns the owner
+/// (wire, text) of the records that follow: the CNAME target, else the name itself.
+fn cname_answer<'a>(
+    sc: &mut Scratch,
+    dom: &'a Domain,
+    qtype: u16,
+    ttl: u32,
+) -> (&'a [u8], &'a [u8]) {
     let qn = dom.name.as_bytes();
-    if blocked {
-        match qtype {
-            1 => sc.push(&dom.wire, qn, 1, 60, &[0, 0, 0, 0], &[b"0.0.0.0"], true, 0),
-            28 => sc.push(&dom.wire, qn, 28, 60, &[0; 16], &[b"::"], true, 0),
-            _ => {}
-        }
-        return;
-    }
-    if decision == "overrideForSafeSearch" {
-        let target = "forcesafesearch.google.com";
-        let mut tw = Vec::with_capacity(32);
-        super::pools::name_wire(target, &mut tw);
-        sc.push(&dom.wire, qn, 5, ttl, &tw, &[target.as_bytes()], false, 0);
-        if qtype == 1 {
-            sc.push(
-                &tw,
-                target.as_bytes(),
-                1,
-                ttl,
-                &[216, 239, 38, 120],
-                &[b"216.239.38.120"],
-                true,
-                0,
-            );
-        }
-        return;
-    }
-    let (owner_wire, owner): (&[u8], &[u8]) = match &dom.cname {
+    match &dom.cname {
         Some(c) if matches!(qtype, 1 | 28 | 5 | 65) => {
             sc.push(
                 &dom.wire,
@@ -1191,167 +1227,175 @@ fn answers(
             (&dom.cname_wire, c.as_bytes())
         }
         _ => (&dom.wire, qn),
-    };
-    records(rng, dom, qtype, owner_wire, owner, ttl, sc);
+    }
 }
 
 /// The answer records of a `qtype` query for `dom` whose records live `ttl` (capped behind a
-/// CNAME), owned by `owner` (the name, or its CNAME target).
+/// CNAME), owned by `owner` (wire, text: the name, or its CNAME target).
 fn records(
     rng: &mut Rng,
     dom: &Domain,
     qtype: u16,
-    owner_wire: &[u8],
-    owner: &[u8],
+    owner: (&[u8], &[u8]),
     ttl: u32,
     sc: &mut Scratch,
 ) {
-    let qn = dom.name.as_bytes();
     let ttl2 = if dom.cname.is_some() {
         ttl.min(300)
     } else {
         ttl
     };
-    let age = dom.ttl - ttl;
     match qtype {
-        1 => {
-            for (ip, t) in dom.v4.iter().zip(&dom.v4_text) {
-                sc.push(
-                    owner_wire,
-                    owner,
-                    1,
-                    ttl2,
-                    ip,
-                    &[t.as_bytes()],
-                    true,
-                    dom.ip_geo,
-                );
-            }
-        }
-        28 => {
-            for (ip, t) in dom.v6.iter().zip(&dom.v6_text) {
-                sc.push(
-                    owner_wire,
-                    owner,
-                    28,
-                    ttl2,
-                    ip,
-                    &[t.as_bytes()],
-                    true,
-                    dom.ip_geo,
-                );
-            }
-        }
-        65 => {
-            // priority 1, target ".", alpn=h3,h2, ipv4hint=…
-            let mut rd = Vec::with_capacity(48);
-            rd.extend_from_slice(&[0, 1, 0, 0, 1, 0, 6, 2, b'h', b'3', 2, b'h', b'2']);
-            let n4 = dom.v4.len().min(2);
-            if n4 > 0 {
-                rd.extend_from_slice(&[0, 4, 0, (4 * n4) as u8]);
-                for ip in &dom.v4[..n4] {
-                    rd.extend_from_slice(ip);
-                }
-            }
-            let mut text: [&[u8]; 5] = [b"1 . alpn=\"h3,h2\"", b"", b"", b"", b""];
-            if n4 > 0 {
-                text[1] = b" ipv4hint=";
-                text[2] = dom.v4_text[0].as_bytes();
-                if n4 > 1 {
-                    text[3] = b",";
-                    text[4] = dom.v4_text[1].as_bytes();
-                }
-            }
-            sc.push(owner_wire, owner, 65, ttl2, &rd, &text, false, 0);
-        }
-        15 => {
-            for (pref, host) in [
-                (1u16, "aspmx.l.google.com"),
-                (5, "alt1.aspmx.l.google.com"),
-                (10, "alt2.aspmx.l.google.com"),
-            ]
-            .iter()
-            .take(between(rng, 1, 3) as usize)
-            {
-                let mut rd = Vec::with_capacity(32);
-                rd.extend_from_slice(&pref.to_be_bytes());
-                super::pools::name_wire(host, &mut rd);
-                let mut pb = itoa::Buffer::new();
-                let ps = pb.format(*pref).as_bytes().to_vec();
-                sc.push(
-                    &dom.wire,
-                    qn,
-                    15,
-                    ttl,
-                    &rd,
-                    &[&ps, b" ", host.as_bytes()],
-                    false,
-                    0,
-                );
-            }
-        }
-        16 => {
-            const TXT: &[&str] = &[
-                "v=spf1 include:_spf.google.com include:mailgun.org ~all",
-                "google-site-verification=Xq3kL0pZ8vT2yR5wN1mB7cJ4hG6fD9sA0eU2iO3pQ",
-                "MS=ms58294731",
-                "v=DMARC1; p=reject; rua=mailto:dmarc@example.com",
-                "docusign=1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901",
-                "apple-domain-verification=\\\"quoted\\\" token",
-            ];
-            for _ in 0..between(rng, 1, 3) {
-                let t = choose(rng, TXT);
-                let mut rd = Vec::with_capacity(t.len() + 1);
-                rd.push(t.len().min(255) as u8);
-                rd.extend_from_slice(&t.as_bytes()[..t.len().min(255)]);
-                sc.push(
-                    &dom.wire,
-                    qn,
-                    16,
-                    ttl,
-                    &rd,
-                    &[b"\"", t.as_bytes(), b"\""],
-                    false,
-                    0,
-                );
-            }
-        }
-        2 => {
-            for h in ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"] {
-                let mut rd = Vec::with_capacity(24);
-                super::pools::name_wire(h, &mut rd);
-                sc.push(
-                    &dom.wire,
-                    qn,
-                    2,
-                    86_400 - age.min(86_399),
-                    &rd,
-                    &[h.as_bytes()],
-                    false,
-                    0,
-                );
-            }
-        }
-        6 => {
-            let mut rd = Vec::with_capacity(64);
-            super::pools::name_wire("ns1.example-dns.net", &mut rd);
-            super::pools::name_wire("hostmaster.example-dns.net", &mut rd);
-            for v in [2_026_112_301u32, 10_000, 2_400, 604_800, 1_800] {
-                rd.extend_from_slice(&v.to_be_bytes());
-            }
-            sc.push(
-                &dom.wire,
-                qn,
-                6,
-                ttl,
-                &rd,
-                &[b"ns1.example-dns.net. hostmaster.example-dns.net. 2026112301 10000 2400 604800 1800"],
-                false,
-                0,
-            );
-        }
+        1 => address_records(sc, owner, 1, ttl2, &dom.v4, &dom.v4_text, dom.ip_geo),
+        28 => address_records(sc, owner, 28, ttl2, &dom.v6, &dom.v6_text, dom.ip_geo),
+        65 => https_record(sc, owner, dom, ttl2),
+        15 => mx_records(rng, sc, dom, ttl),
+        16 => txt_records(rng, sc, dom, ttl),
+        2 => ns_records(sc, dom, dom.ttl - ttl),
+        6 => soa_record(sc, dom, ttl),
         _ => {}
     }
+}
+
+/// One A (`rtype` 1) or AAAA (28) record per address in `ips` (text in `texts`), located in `geo`.
+fn address_records<const N: usize>(
+    sc: &mut Scratch,
+    (owner_wire, owner): (&[u8], &[u8]),
+    rtype: u16,
+    ttl: u32,
+    ips: &[[u8; N]],
+    texts: &[String],
+    geo: usize,
+) {
+    for (ip, t) in ips.iter().zip(texts) {
+        sc.push(
+            owner_wire,
+            owner,
+            rtype,
+            ttl,
+            ip,
+            &[t.as_bytes()],
+            true,
+            geo,
+        );
+    }
+}
+
+/// The HTTPS record: priority 1, target ".", alpn=h3,h2, and up to two IPv4 hints.
+fn https_record(sc: &mut Scratch, (owner_wire, owner): (&[u8], &[u8]), dom: &Domain, ttl: u32) {
+    let mut rd = Vec::with_capacity(48);
+    rd.extend_from_slice(&[0, 1, 0, 0, 1, 0, 6, 2, b'h', b'3', 2, b'h', b'2']);
+    let n4 = dom.v4.len().min(2);
+    if n4 > 0 {
+        rd.extend_from_slice(&[0, 4, 0, (4 * n4) as u8]);
+        for ip in &dom.v4[..n4] {
+            rd.extend_from_slice(ip);
+        }
+    }
+    let mut text: [&[u8]; 5] = [b"1 . alpn=\"h3,h2\"", b"", b"", b"", b""];
+    if n4 > 0 {
+        text[1] = b" ipv4hint=";
+        text[2] = dom.v4_text[0].as_bytes();
+        if n4 > 1 {
+            text[3] = b",";
+            text[4] = dom.v4_text[1].as_bytes();
+        }
+    }
+    sc.push(owner_wire, owner, 65, ttl, &rd, &text, false, 0);
+}
+
+/// One to three MX records (Google's mail exchangers).
+fn mx_records(rng: &mut Rng, sc: &mut Scratch, dom: &Domain, ttl: u32) {
+    for (pref, host) in [
+        (1u16, "aspmx.l.google.com"),
+        (5, "alt1.aspmx.l.google.com"),
+        (10, "alt2.aspmx.l.google.com"),
+    ]
+    .iter()
+    .take(between(rng, 1, 3) as usize)
+    {
+        let mut rd = Vec::with_capacity(32);
+        rd.extend_from_slice(&pref.to_be_bytes());
+        super::pools::name_wire(host, &mut rd);
+        let mut pb = itoa::Buffer::new();
+        let ps = pb.format(*pref).as_bytes().to_vec();
+        sc.push(
+            &dom.wire,
+            dom.name.as_bytes(),
+            15,
+            ttl,
+            &rd,
+            &[&ps, b" ", host.as_bytes()],
+            false,
+            0,
+        );
+    }
+}
+
+/// One to three TXT records (SPF, DMARC, site verifications).
+fn txt_records(rng: &mut Rng, sc: &mut Scratch, dom: &Domain, ttl: u32) {
+    const TXT: &[&str] = &[
+        "v=spf1 include:_spf.google.com include:mailgun.org ~all",
+        "google-site-verification=Xq3kL0pZ8vT2yR5wN1mB7cJ4hG6fD9sA0eU2iO3pQ",
+        "MS=ms58294731",
+        "v=DMARC1; p=reject; rua=mailto:dmarc@example.com",
+        "docusign=1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901",
+        "apple-domain-verification=\\\"quoted\\\" token",
+    ];
+    for _ in 0..between(rng, 1, 3) {
+        let t = choose(rng, TXT);
+        let mut rd = Vec::with_capacity(t.len() + 1);
+        rd.push(t.len().min(255) as u8);
+        rd.extend_from_slice(&t.as_bytes()[..t.len().min(255)]);
+        sc.push(
+            &dom.wire,
+            dom.name.as_bytes(),
+            16,
+            ttl,
+            &rd,
+            &[b"\"", t.as_bytes(), b"\""],
+            false,
+            0,
+        );
+    }
+}
+
+/// The two Cloudflare NS records, a day's TTL less the cache `age`.
+fn ns_records(sc: &mut Scratch, dom: &Domain, age: u32) {
+    for h in ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"] {
+        let mut rd = Vec::with_capacity(24);
+        super::pools::name_wire(h, &mut rd);
+        sc.push(
+            &dom.wire,
+            dom.name.as_bytes(),
+            2,
+            86_400 - age.min(86_399),
+            &rd,
+            &[h.as_bytes()],
+            false,
+            0,
+        );
+    }
+}
+
+/// A fixed SOA record.
+fn soa_record(sc: &mut Scratch, dom: &Domain, ttl: u32) {
+    let mut rd = Vec::with_capacity(64);
+    super::pools::name_wire("ns1.example-dns.net", &mut rd);
+    super::pools::name_wire("hostmaster.example-dns.net", &mut rd);
+    for v in [2_026_112_301u32, 10_000, 2_400, 604_800, 1_800] {
+        rd.extend_from_slice(&v.to_be_bytes());
+    }
+    sc.push(
+        &dom.wire,
+        dom.name.as_bytes(),
+        6,
+        ttl,
+        &rd,
+        &[b"ns1.example-dns.net. hostmaster.example-dns.net. 2026112301 10000 2400 604800 1800"],
+        false,
+        0,
+    );
 }
 
 /// `X.root-servers.net` into `buf`.
