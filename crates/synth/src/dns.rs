@@ -6,8 +6,9 @@ use super::json::{
     Record,
 };
 use super::pools::{
-    below, between, chance, choose, pick, record_time, weighted, Account, Device, Domain, Ip,
-    Location, Pools, Rng, User, APPS, CATEGORIES, CAT_CDN, CAT_CONTENT_SERVERS, COLOS, FEEDS, GEOS,
+    below, between, chance, choose, pick, record_time, weighted, Account, Asker, Device, Domain,
+    Ip, Location, Pools, Rng, User, APPS, CATEGORIES, CAT_CDN, CAT_CONTENT_SERVERS, COLOS, FEEDS,
+    GEOS,
 };
 
 /// One answer RR: ranges into [`Scratch::wire`] and [`Scratch::text`].
@@ -327,17 +328,7 @@ fn draw<'a>(rng: &mut Rng, p: &'a Pools, sc: &mut Scratch, start: i64) -> Query<
     }
 }
 
-/// Who asks: an account, maybe one of its users (and a device), maybe a location, and
-/// the source address (the location's, else the user's).
-struct Asker<'a> {
-    acct: &'a Account,
-    user: Option<&'a User>,
-    device: Option<&'a Device>,
-    loc: Option<&'a Location>,
-    src: &'a Ip,
-}
-
-/// Draws who asks (see [`Asker`]).
+/// Draws who asks; the source address is the location's, else the user's.
 fn draw_asker<'a>(rng: &mut Rng, p: &'a Pools) -> Asker<'a> {
     let acct = p.account(rng);
     let user = if chance(rng, 700) {

@@ -5,8 +5,8 @@ use super::json::{
     time_format, write_datetime, write_hex, write_str, write_u64, KeyFilter, Record,
 };
 use super::pools::{
-    below, between, chance, choose, pick, private_ip, record_time, weighted, Account, Device,
-    Domain, Ip, Location, Pools, Rng, User, APPS, CATEGORIES, GEOS,
+    below, between, chance, choose, pick, private_ip, record_time, weighted, Account, Asker,
+    Device, Domain, Ip, Location, Pools, Rng, User, APPS, CATEGORIES, GEOS,
 };
 
 /// Reusable per-record buffers.
@@ -227,36 +227,15 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
 /// Draws who sends what to where, and what the policy does with it.
 fn draw<'a>(rng: &mut Rng, p: &'a Pools, start: i64) -> Request<'a> {
     let (secs, nanos) = record_time(rng, start);
-    let acct = p.account(rng);
-    let user = if chance(rng, 920) {
-        Some(acct.user(rng))
-    } else {
-        None
-    };
-    let device = user.and_then(|u| {
-        if u.devices.is_empty() {
-            None
-        } else {
-            Some(pick(rng, &u.devices))
-        }
-    });
-    let loc = if user.is_none() || chance(rng, 150) {
-        Some(acct.location(rng))
-    } else {
-        None
-    };
-    let src = match (user, loc) {
-        (Some(u), _) if chance(rng, 800) => pick(rng, &u.ips),
-        (_, Some(l)) => pick(rng, &l.ips),
-        (Some(u), None) => pick(rng, &u.ips),
-        (None, None) => &acct.locations[0].ips[0],
-    };
+    let Asker {
+        acct,
+        user,
+        device,
+        loc,
+        src,
+    } = draw_sender(rng, p);
     let dom = p.domain(rng);
-
-    let mut action = ACTIONS[weighted(rng, &ACTION_WEIGHTS)];
-    if dom.security && chance(rng, 700) {
-        action = "block";
-    }
+    let action = draw_action(rng, dom);
     let method = if action == "off" {
         "CONNECT"
     } else {
@@ -269,15 +248,7 @@ fn draw<'a>(rng: &mut Rng, p: &'a Pools, start: i64) -> Request<'a> {
         _ => STATUS[weighted(rng, &STATUS_WEIGHTS)],
     };
     let from_policy = action != "allow" || chance(rng, 250);
-
-    // File transfer: a download (GET), an upload (POST/PUT to a file-sharing app), or none.
-    let file_kind = if method == "GET" && chance(rng, 40) {
-        1
-    } else if (method == "POST" || method == "PUT") && chance(rng, 120) {
-        2
-    } else {
-        0
-    };
+    let file_kind = draw_file_kind(rng, method);
     let file = if file_kind > 0 {
         Some(pick(rng, FILES))
     } else {
@@ -285,11 +256,7 @@ fn draw<'a>(rng: &mut Rng, p: &'a Pools, start: i64) -> Request<'a> {
     };
     let file_blocked = file.is_some() && action == "block";
     let file_size = if file.is_some() {
-        if chance(rng, 100) {
-            u64::from(between(rng, 10_000_000, 2_000_000_000))
-        } else {
-            u64::from(between(rng, 200, 5_000_000))
-        }
+        draw_file_size(rng)
     } else {
         0
     };
@@ -316,6 +283,72 @@ fn draw<'a>(rng: &mut Rng, p: &'a Pools, start: i64) -> Request<'a> {
         file_blocked,
         file_size,
         dlp,
+    }
+}
+
+/// Draws who sends the request; the source address is mostly the user's, else the location's.
+fn draw_sender<'a>(rng: &mut Rng, p: &'a Pools) -> Asker<'a> {
+    let acct = p.account(rng);
+    let user = if chance(rng, 920) {
+        Some(acct.user(rng))
+    } else {
+        None
+    };
+    let device = user.and_then(|u| {
+        if u.devices.is_empty() {
+            None
+        } else {
+            Some(pick(rng, &u.devices))
+        }
+    });
+    let loc = if user.is_none() || chance(rng, 150) {
+        Some(acct.location(rng))
+    } else {
+        None
+    };
+    let src = match (user, loc) {
+        (Some(u), _) if chance(rng, 800) => pick(rng, &u.ips),
+        (_, Some(l)) => pick(rng, &l.ips),
+        (Some(u), None) => pick(rng, &u.ips),
+        (None, None) => &acct.locations[0].ips[0],
+    };
+    Asker {
+        acct,
+        user,
+        device,
+        loc,
+        src,
+    }
+}
+
+/// Draws the policy's action by weight; security domains are mostly blocked.
+fn draw_action(rng: &mut Rng, dom: &Domain) -> &'static str {
+    let action = ACTIONS[weighted(rng, &ACTION_WEIGHTS)];
+    if dom.security && chance(rng, 700) {
+        "block"
+    } else {
+        action
+    }
+}
+
+/// Draws the file transfer: 1 a download (GET), 2 an upload (POST/PUT to a file-sharing
+/// app), 0 none.
+fn draw_file_kind(rng: &mut Rng, method: &str) -> u8 {
+    if method == "GET" && chance(rng, 40) {
+        1
+    } else if (method == "POST" || method == "PUT") && chance(rng, 120) {
+        2
+    } else {
+        0
+    }
+}
+
+/// Draws a transferred file's size in bytes: up to 5 MB, rarely up to 2 GB.
+fn draw_file_size(rng: &mut Rng) -> u64 {
+    if chance(rng, 100) {
+        u64::from(between(rng, 10_000_000, 2_000_000_000))
+    } else {
+        u64::from(between(rng, 200, 5_000_000))
     }
 }
 

@@ -716,6 +716,16 @@ pub(crate) struct Ip {
     pub geo: usize,
 }
 
+/// Who sends a request or query: an account, maybe one of its users (and a device), maybe
+/// a location, and the source address.
+pub(crate) struct Asker<'a> {
+    pub acct: &'a Account,
+    pub user: Option<&'a User>,
+    pub device: Option<&'a Device>,
+    pub loc: Option<&'a Location>,
+    pub src: &'a Ip,
+}
+
 /// A domain and its DNS data.
 pub(crate) struct Domain {
     pub name: String,
