@@ -101,6 +101,14 @@ const WORDS: &[&str] = &[
     "data",
 ];
 
+/// Wiki page titles, raw and percent-encoded (non-ASCII URLs).
+const WIKI_TITLES: [&str; 4] = [
+    "Caf\u{e9}_M\u{fc}ller",
+    "%E6%9D%B1%E4%BA%AC",
+    "Stra%C3%9Fe",
+    "\u{1F600}_emoji",
+];
+
 /// Files: (name stem, extension, content type, file type).
 const FILES: &[(&str, &str, &str, &str)] = &[
     ("Q3-report", "pdf", "application/pdf", "pdf"),
@@ -837,14 +845,20 @@ fn build_url(
         b"http://"
     });
     out.extend_from_slice(host.as_bytes());
-    if let Some(f) = download {
-        out.extend_from_slice(b"/download/");
-        out.extend_from_slice(f.0.replace(' ', "%20").as_bytes());
-        out.push(b'.');
-        out.extend_from_slice(f.1.as_bytes());
-        return;
+    match download {
+        Some(f) => {
+            out.extend_from_slice(b"/download/");
+            out.extend_from_slice(f.0.replace(' ', "%20").as_bytes());
+            out.push(b'.');
+            out.extend_from_slice(f.1.as_bytes());
+        }
+        None => url_path(rng, p, out),
     }
-    let word = |rng: &mut Rng| choose(rng, WORDS);
+}
+
+/// Appends a path and query of a random shape: root, search, API, static asset, image,
+/// video, analytics beacon, wiki page, or odd characters.
+fn url_path(rng: &mut Rng, p: &Pools, out: &mut Vec<u8>) {
     match below(rng, 100) {
         0..=14 => out.push(b'/'),
         15..=29 => {
@@ -882,42 +896,10 @@ fn build_url(
             write_u64(out, u64::from(below(rng, 3600)));
             out.push(b's');
         }
-        85..=92 => {
-            // Analytics beacons: long query strings (the size tail).
-            out.extend_from_slice(b"/collect?v=2&tid=G-");
-            write_hex(out, rng, 5);
-            out.extend_from_slice(b"&cid=");
-            write_u64(out, u64::from(rng_u32(rng)));
-            let n = if chance(rng, 100) {
-                between(rng, 40, 160)
-            } else {
-                between(rng, 3, 14)
-            };
-            for i in 0..n {
-                out.extend_from_slice(b"&ep.");
-                out.extend_from_slice(word(rng).as_bytes());
-                write_u64(out, u64::from(i));
-                out.push(b'=');
-                write_hex(out, rng, 6);
-            }
-            out.extend_from_slice(b"&dl=https%3A%2F%2F");
-            out.extend_from_slice(p.domains[below(rng, 50) as usize].name.as_bytes());
-            out.extend_from_slice(b"%2F");
-        }
+        85..=92 => beacon_path(rng, p, out),
         93..=95 => {
             out.extend_from_slice(b"/wiki/");
-            out.extend_from_slice(
-                pick(
-                    rng,
-                    &[
-                        "Caf\u{e9}_M\u{fc}ller",
-                        "%E6%9D%B1%E4%BA%AC",
-                        "Stra%C3%9Fe",
-                        "\u{1F600}_emoji",
-                    ],
-                )
-                .as_bytes(),
-            );
+            out.extend_from_slice(pick(rng, &WIKI_TITLES).as_bytes());
         }
         96..=97 => {
             out.extend_from_slice(b"/share\\folder/\"quoted\"/");
@@ -929,6 +911,34 @@ fn build_url(
             out.extend_from_slice(b"?redirect=%2Fhome&lang=de-DE&ref=<nav>");
         }
     }
+}
+
+/// Appends an analytics beacon's path: a long query string (the URL size tail).
+fn beacon_path(rng: &mut Rng, p: &Pools, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"/collect?v=2&tid=G-");
+    write_hex(out, rng, 5);
+    out.extend_from_slice(b"&cid=");
+    write_u64(out, u64::from(rng_u32(rng)));
+    let n = if chance(rng, 100) {
+        between(rng, 40, 160)
+    } else {
+        between(rng, 3, 14)
+    };
+    for i in 0..n {
+        out.extend_from_slice(b"&ep.");
+        out.extend_from_slice(word(rng).as_bytes());
+        write_u64(out, u64::from(i));
+        out.push(b'=');
+        write_hex(out, rng, 6);
+    }
+    out.extend_from_slice(b"&dl=https%3A%2F%2F");
+    out.extend_from_slice(p.domains[below(rng, 50) as usize].name.as_bytes());
+    out.extend_from_slice(b"%2F");
+}
+
+/// One of [`WORDS`], drawn uniformly.
+fn word(rng: &mut Rng) -> &'static str {
+    choose(rng, WORDS)
 }
 
 fn rng_u32(rng: &mut Rng) -> u32 {
