@@ -1017,132 +1017,11 @@ impl Pools {
         let mut rng = Rng::seed_from_u64(WORLD_SEED);
         let rng = &mut rng;
         let geo_weights: Vec<u32> = GEOS.iter().map(|g| g.1).collect();
-
-        // Domains: a popular head followed by a generated long tail.
-        let mut domains = Vec::with_capacity(4000);
-        for &(name, app) in HEAD_DOMAINS {
-            let app = APPS
-                .iter()
-                .position(|a| i32::try_from(a.0).ok() == Some(i32::from(app)))
-                .map(|i| i as u16);
-            domains.push(build_domain(rng, name.to_string(), app, false));
-        }
-        while domains.len() < 4000 {
-            let (name, security) = tail_domain(rng);
-            let app = if !security && chance(rng, 40) {
-                Some(below(rng, APPS.len() as u32) as u16)
-            } else {
-                None
-            };
-            domains.push(build_domain(rng, name, app, security));
-        }
-        for (i, d) in domains.iter_mut().enumerate() {
-            d.ip_geo = if i < HEAD_DOMAINS.len() && chance(rng, 800) {
-                0
-            } else {
-                weighted(rng, &geo_weights)
-            };
-            if i < HEAD_DOMAINS.len() {
-                d.cats = head_categories(&d.name)
-                    .iter()
-                    .filter_map(|&id| CATEGORIES.iter().position(|c| c.0 == id))
-                    .map(|i| i as u16)
-                    .collect();
-            }
-        }
+        let domains = build_domains(rng, &geo_weights);
         let domain_zipf = Zipf::new(domains.len(), 1.5, 2);
-
-        let mut accounts = Vec::with_capacity(50);
-        for rank in 0..50usize {
-            let company = format!(
-                "{}{}.{}",
-                pick(rng, COMPANY_WORDS),
-                if rank < 20 {
-                    String::new()
-                } else {
-                    rank.to_string()
-                },
-                pick(rng, COMPANY_TLDS)
-            );
-            let n_users = 4 + 400 / (rank + 1);
-            let mut users = Vec::with_capacity(n_users);
-            for u in 0..n_users {
-                let first = pick(rng, FIRST_NAMES);
-                let last = pick(rng, LAST_NAMES);
-                let email = if chance(rng, 30) {
-                    format!("zoë.{last}{u}@{company}")
-                } else {
-                    format!(
-                        "{first}.{last}{}@{company}",
-                        if u < 30 { String::new() } else { u.to_string() }
-                    )
-                };
-                let n_dev = weighted(rng, &[0, 700, 250, 50]);
-                let devices = (0..n_dev)
-                    .map(|_| {
-                        let t = choose(rng, DEVICE_TEMPLATES);
-                        let num = below(rng, 1000).to_string();
-                        Device {
-                            id: uuid(rng),
-                            name: t.replace("{}", &num),
-                            registration_id: uuid(rng),
-                        }
-                    })
-                    .collect();
-                let n_ip = between(rng, 1, 3);
-                let ips = (0..n_ip)
-                    .map(|_| random_ip(rng, &geo_weights, 200))
-                    .collect();
-                users.push(User {
-                    id: uuid(rng),
-                    email,
-                    devices,
-                    ips,
-                });
-            }
-            let n_loc = 1 + 5 / (rank / 4 + 1);
-            let locations = (0..n_loc)
-                .map(|_| Location {
-                    name: choose(rng, LOCATION_NAMES),
-                    id: uuid(rng),
-                    doh: hex(rng, 5),
-                    ips: (0..between(rng, 1, 2))
-                        .map(|_| random_ip(rng, &geo_weights, 200))
-                        .collect(),
-                    tunnel: chance(rng, 250),
-                })
-                .collect();
-            let mk = |rng: &mut Rng, names: &'static [&'static str]| -> Vec<Policy> {
-                (0..between(rng, 3, 7))
-                    .map(|_| Policy {
-                        id: uuid(rng),
-                        name: choose(rng, names),
-                    })
-                    .collect()
-            };
-            let dns_policies = mk(rng, DNS_POLICY_NAMES);
-            let http_policies = mk(rng, HTTP_POLICY_NAMES);
-            let tenant_id = if chance(rng, 100) {
-                "a1b2c3d4-tenant"
-            } else {
-                ""
-            };
-            let vnet = if chance(rng, 300) {
-                Some((uuid(rng), choose(rng, VNETS)))
-            } else {
-                None
-            };
-            accounts.push(Account {
-                id: hex(rng, 16),
-                user_zipf: Zipf::new(users.len(), 2.0, 2),
-                users,
-                locations,
-                dns_policies,
-                http_policies,
-                tenant_id,
-                vnet,
-            });
-        }
+        let accounts: Vec<Account> = (0..50usize)
+            .map(|rank| build_account(rng, rank, &geo_weights))
+            .collect();
         let account_zipf = Zipf::new(accounts.len(), 1.0, 2);
         let ns_ips = (0..64)
             .map(|_| random_ip(rng, &geo_weights, 200).text)
@@ -1163,6 +1042,142 @@ impl Pools {
     pub fn domain(&self, rng: &mut Rng) -> &Domain {
         &self.domains[self.domain_zipf.sample(rng)]
     }
+}
+
+/// The 4000 domains: the popular head (with their apps and categories, mostly hosted in
+/// the first geo) followed by a generated long tail.
+fn build_domains(rng: &mut Rng, geo_weights: &[u32]) -> Vec<Domain> {
+    let mut domains = Vec::with_capacity(4000);
+    for &(name, app) in HEAD_DOMAINS {
+        let app = APPS
+            .iter()
+            .position(|a| i32::try_from(a.0).ok() == Some(i32::from(app)))
+            .map(|i| i as u16);
+        domains.push(build_domain(rng, name.to_string(), app, false));
+    }
+    while domains.len() < 4000 {
+        let (name, security) = tail_domain(rng);
+        let app = if !security && chance(rng, 40) {
+            Some(below(rng, APPS.len() as u32) as u16)
+        } else {
+            None
+        };
+        domains.push(build_domain(rng, name, app, security));
+    }
+    for (i, d) in domains.iter_mut().enumerate() {
+        d.ip_geo = if i < HEAD_DOMAINS.len() && chance(rng, 800) {
+            0
+        } else {
+            weighted(rng, geo_weights)
+        };
+        if i < HEAD_DOMAINS.len() {
+            d.cats = head_categories(&d.name)
+                .iter()
+                .filter_map(|&id| CATEGORIES.iter().position(|c| c.0 == id))
+                .map(|i| i as u16)
+                .collect();
+        }
+    }
+    domains
+}
+
+/// The account of popularity `rank` (0 = largest): its company domain, users, locations,
+/// policies, tenant and virtual network.
+fn build_account(rng: &mut Rng, rank: usize, geo_weights: &[u32]) -> Account {
+    let company = format!(
+        "{}{}.{}",
+        pick(rng, COMPANY_WORDS),
+        if rank < 20 {
+            String::new()
+        } else {
+            rank.to_string()
+        },
+        pick(rng, COMPANY_TLDS)
+    );
+    let n_users = 4 + 400 / (rank + 1);
+    let users: Vec<User> = (0..n_users)
+        .map(|u| build_user(rng, u, &company, geo_weights))
+        .collect();
+    let n_loc = 1 + 5 / (rank / 4 + 1);
+    let locations = (0..n_loc)
+        .map(|_| Location {
+            name: choose(rng, LOCATION_NAMES),
+            id: uuid(rng),
+            doh: hex(rng, 5),
+            ips: (0..between(rng, 1, 2))
+                .map(|_| random_ip(rng, geo_weights, 200))
+                .collect(),
+            tunnel: chance(rng, 250),
+        })
+        .collect();
+    let dns_policies = build_policies(rng, DNS_POLICY_NAMES);
+    let http_policies = build_policies(rng, HTTP_POLICY_NAMES);
+    let tenant_id = if chance(rng, 100) {
+        "a1b2c3d4-tenant"
+    } else {
+        ""
+    };
+    let vnet = if chance(rng, 300) {
+        Some((uuid(rng), choose(rng, VNETS)))
+    } else {
+        None
+    };
+    Account {
+        id: hex(rng, 16),
+        user_zipf: Zipf::new(users.len(), 2.0, 2),
+        users,
+        locations,
+        dns_policies,
+        http_policies,
+        tenant_id,
+        vnet,
+    }
+}
+
+/// User number `u` of `company`: email, zero to three devices, one to three IPs.
+fn build_user(rng: &mut Rng, u: usize, company: &str, geo_weights: &[u32]) -> User {
+    let first = pick(rng, FIRST_NAMES);
+    let last = pick(rng, LAST_NAMES);
+    let email = if chance(rng, 30) {
+        format!("zoë.{last}{u}@{company}")
+    } else {
+        format!(
+            "{first}.{last}{}@{company}",
+            if u < 30 { String::new() } else { u.to_string() }
+        )
+    };
+    let n_dev = weighted(rng, &[0, 700, 250, 50]);
+    let devices = (0..n_dev)
+        .map(|_| {
+            let t = choose(rng, DEVICE_TEMPLATES);
+            let num = below(rng, 1000).to_string();
+            Device {
+                id: uuid(rng),
+                name: t.replace("{}", &num),
+                registration_id: uuid(rng),
+            }
+        })
+        .collect();
+    let n_ip = between(rng, 1, 3);
+    let ips = (0..n_ip)
+        .map(|_| random_ip(rng, geo_weights, 200))
+        .collect();
+    User {
+        id: uuid(rng),
+        email,
+        devices,
+        ips,
+    }
+}
+
+/// Three to seven policies named from `names`.
+fn build_policies(rng: &mut Rng, names: &'static [&'static str]) -> Vec<Policy> {
+    (0..between(rng, 3, 7))
+        .map(|_| Policy {
+            id: uuid(rng),
+            name: choose(rng, names),
+        })
+        .collect()
 }
 
 impl Account {
