@@ -49,82 +49,101 @@ pub(crate) fn write_str_bytes(out: &mut Vec<u8>, s: &[u8], esc: Escape) {
     let mut start = 0;
     let mut i = 0;
     while i < s.len() {
-        // Skip 8 plain bytes at a time (SWAR): no control byte, `"`, `\`, and per mode no
-        // `<>&` / non-ASCII byte.
         if let Some(chunk) = s.get(i..i + 8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            let w = u64::from_le_bytes(w);
-            const LO: u64 = 0x0101_0101_0101_0101;
-            const HI: u64 = 0x8080_8080_8080_8080;
-            let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-            let mut hit = w.wrapping_sub(LO * 0x20) & !w & HI
-                | zero(w ^ (LO * b'"' as u64))
-                | zero(w ^ (LO * b'\\' as u64));
-            match esc {
-                Escape::Minimal => {}
-                Escape::Go => {
-                    hit |= zero(w ^ (LO * b'<' as u64))
-                        | zero(w ^ (LO * b'>' as u64))
-                        | zero(w ^ (LO * b'&' as u64))
-                        | zero(w ^ (LO * 0xE2))
+            match first_candidate(chunk, esc) {
+                None => {
+                    i += 8;
+                    continue;
                 }
-                Escape::Ascii => hit |= w & HI,
+                Some(k) => i += k,
             }
-            if hit == 0 {
-                i += 8;
-                continue;
-            }
-            // The lowest flagged byte is a true hit (borrows only propagate upwards).
-            i += (hit.trailing_zeros() / 8) as usize;
         }
-        let b = s[i];
-        let need = match CLASS[b as usize] {
-            0 => false,
-            1 => true,
-            2 => esc == Escape::Go,
-            _ => match esc {
-                Escape::Minimal => false,
-                Escape::Ascii => true,
-                Escape::Go => {
-                    b == 0xE2
-                        && s.get(i + 1) == Some(&0x80)
-                        && matches!(s.get(i + 2), Some(0xA8 | 0xA9))
-                }
-            },
-        };
-        if !need {
+        if !needs_escape(s, i, esc) {
             i += 1;
             continue;
         }
         out.extend_from_slice(&s[start..i]);
-        if b < 0x80 {
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                0x08 => out.extend_from_slice(b"\\b"),
-                0x0c => out.extend_from_slice(b"\\f"),
-                _ => write_u_escape(out, b as u16),
-            }
-            i += 1;
-        } else {
-            let (cp, len) = decode_utf8(&s[i..]);
-            if cp >= 0x10000 {
-                let v = cp - 0x10000;
-                write_u_escape(out, 0xD800 | (v >> 10) as u16);
-                write_u_escape(out, 0xDC00 | (v & 0x3ff) as u16);
-            } else {
-                write_u_escape(out, cp as u16);
-            }
-            i += len;
-        }
+        i += write_escape(out, &s[i..]);
         start = i;
     }
     out.extend_from_slice(&s[start..]);
     out.push(b'"');
+}
+
+/// Index of the first byte of the 8-byte `chunk` that may need escaping (a control byte,
+/// `"`, `\`, and per mode `<>&` / non-ASCII), or None when all 8 are plain (SWAR).
+#[inline]
+fn first_candidate(chunk: &[u8], esc: Escape) -> Option<usize> {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(chunk);
+    let w = u64::from_le_bytes(w);
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut hit = w.wrapping_sub(LO * 0x20) & !w & HI
+        | zero(w ^ (LO * b'"' as u64))
+        | zero(w ^ (LO * b'\\' as u64));
+    match esc {
+        Escape::Minimal => {}
+        Escape::Go => {
+            hit |= zero(w ^ (LO * b'<' as u64))
+                | zero(w ^ (LO * b'>' as u64))
+                | zero(w ^ (LO * b'&' as u64))
+                | zero(w ^ (LO * 0xE2))
+        }
+        Escape::Ascii => hit |= w & HI,
+    }
+    // The lowest flagged byte is a true hit (borrows only propagate upwards).
+    (hit != 0).then(|| (hit.trailing_zeros() / 8) as usize)
+}
+
+/// Whether the character starting at `s[i]` is escaped in mode `esc` (in Go mode a
+/// non-ASCII one only if it is U+2028 or U+2029).
+#[inline]
+fn needs_escape(s: &[u8], i: usize, esc: Escape) -> bool {
+    let b = s[i];
+    match CLASS[b as usize] {
+        0 => false,
+        1 => true,
+        2 => esc == Escape::Go,
+        _ => match esc {
+            Escape::Minimal => false,
+            Escape::Ascii => true,
+            Escape::Go => {
+                b == 0xE2
+                    && s.get(i + 1) == Some(&0x80)
+                    && matches!(s.get(i + 2), Some(0xA8 | 0xA9))
+            }
+        },
+    }
+}
+
+/// Appends the escape of the character at the start of `s` (non-empty); returns its length
+/// in bytes.
+fn write_escape(out: &mut Vec<u8>, s: &[u8]) -> usize {
+    let b = s[0];
+    if b < 0x80 {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => write_u_escape(out, b as u16),
+        }
+        return 1;
+    }
+    let (cp, len) = decode_utf8(s);
+    if cp >= 0x10000 {
+        let v = cp - 0x10000;
+        write_u_escape(out, 0xD800 | (v >> 10) as u16);
+        write_u_escape(out, 0xDC00 | (v & 0x3ff) as u16);
+    } else {
+        write_u_escape(out, cp as u16);
+    }
+    len
 }
 
 fn write_u_escape(out: &mut Vec<u8>, u: u16) {
