@@ -1,25 +1,5 @@
-//! `lakeport`: ingest Gateway logs from Kafka into a Parquet lake and ClickHouse.
+//! `lakeport`: the command line (see the library's `main`).
 
-mod batch;
-mod cli;
-mod commit;
-mod exit;
-mod metrics;
-mod pipeline;
-mod source;
-
-use std::process::ExitCode;
-
-use clap::Parser;
-
-fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    cli::init_logging(args.log_format);
-    match cli::run(args.command) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("lakeport: error: {e:#}");
-            ExitCode::from(exit::code(&e))
-        }
-    }
+fn main() -> std::process::ExitCode {
+    ingest::main()
 }

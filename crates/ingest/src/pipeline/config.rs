@@ -186,8 +186,17 @@ impl Pipeline {
     /// a limit, or its schema is invalid; the message names the file and the key.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading pipeline file {}", path.display()))?;
-        let mut value: toml::Value = toml::from_str(&text).with_context(|| format!("{}: not valid TOML", path.display()))?;
-        interpolate(&mut value, &|name| std::env::var(name).ok()).with_context(|| format!("{}", path.display()))?;
+        Self::parse(&text, path, &|name| std::env::var(name).ok())
+    }
+
+    /// As [`Pipeline::load`] for the `text` of the file at `path` (its schema is read
+    /// relative to it), with variables from `lookup`.
+    ///
+    /// # Errors
+    /// As [`Pipeline::load`].
+    pub fn parse(text: &str, path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let mut value: toml::Value = toml::from_str(text).with_context(|| format!("{}: not valid TOML", path.display()))?;
+        interpolate(&mut value, lookup).with_context(|| format!("{}", path.display()))?;
         let file: PipelineFile = value.try_into().map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
         let where_ = |key: &str| format!("{}: {key}", path.display());
         if file.source.topics.is_empty() {
