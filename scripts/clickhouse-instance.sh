@@ -12,6 +12,10 @@
 # For replicated tables: LAKEPORT_CLICKHOUSE_ZOOKEEPER=HOST:PORT names the ZooKeeper
 # (scripts/zookeeper-instance.sh) and LAKEPORT_CLICKHOUSE_REPLICA the macro {replica}
 # (default: the HTTP port); replicas fetch parts from each other on 127.0.0.1.
+#
+# For HTTPS: LAKEPORT_CLICKHOUSE_HTTPS_PORT=PORT serves https on it with
+# LAKEPORT_CLICKHOUSE_TLS_DIR/server.pem and server.key, and asks every client for a
+# certificate signed by LAKEPORT_CLICKHOUSE_TLS_DIR/ca.pem (mutual TLS).
 set -euo pipefail
 
 if (($# != 4)); then
@@ -47,6 +51,14 @@ if [[ -n "${LAKEPORT_CLICKHOUSE_ZOOKEEPER:-}" ]]; then
 XML
 fi
 
+tls=()
+if [[ -n "${LAKEPORT_CLICKHOUSE_HTTPS_PORT:-}" ]]; then
+  certs="${LAKEPORT_CLICKHOUSE_TLS_DIR:?LAKEPORT_CLICKHOUSE_TLS_DIR names the folder of server.pem, server.key and ca.pem}"
+  tls=(--https_port="$LAKEPORT_CLICKHOUSE_HTTPS_PORT"
+    --openSSL.server.certificateFile="$certs/server.pem" --openSSL.server.privateKeyFile="$certs/server.key"
+    --openSSL.server.dhParamsFile= --openSSL.server.caConfig="$certs/ca.pem" --openSSL.server.verificationMode=strict)
+fi
+
 # Everything after `--` overrides a key of config.xml. ClickHouse 18.16 takes
 # the paths only with a trailing slash.
 exec "$server" --config-file="$config" -- \
@@ -59,4 +71,5 @@ exec "$server" --config-file="$config" -- \
   --interserver_http_port="$inter" \
   --listen_host=127.0.0.1 \
   --logger.log="$dir/log" \
-  --logger.errorlog="$dir/err"
+  --logger.errorlog="$dir/err" \
+  "${tls[@]}"

@@ -9,20 +9,8 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// `gen` records to `topic` on `brokers`.
-fn produce(brokers: &str, topic: &str, dataset: &str, count: usize, seed: u64, partitions: i32) {
-    let mut c = lakeport();
-    c.args(["gen", "--dataset", dataset, "--count", &count.to_string(), "--seed", &seed.to_string(), "--bad-ratio", "0"])
-        .args(["--kafka", brokers, "--topic", topic, "--partitions", &partitions.to_string()]);
-    ok(c);
-}
-
 fn count_rows(database: &str, table: &str) -> String {
     count_rows_at(&service("LAKEPORT_TEST_CLICKHOUSE_URL"), database, table)
-}
-
-/// Rows and unique source coordinates of `database.table` on the server at `url`.
-fn count_rows_at(url: &str, database: &str, table: &str) -> String {
-    clickhouse_at(url, &format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{database}`.{table} FORMAT TabSeparated")).unwrap().trim().to_string()
 }
 
 /// A topic deleted and created again (here: the broker's storage is gone, the name the
@@ -41,7 +29,7 @@ fn a_recreated_topic_is_a_conflict_not_a_skip() {
         c.env("LAKEPORT_KAFKA_BROKERS", &brokers);
         c
     };
-    produce(&brokers, &env.topic, "gateway_dns", 3000, 1, 1);
+    produce(&brokers, &env.topic, "gateway_dns", 3000, 1, 1, &[]);
     ok({
         let mut c = lakeport();
         c.arg("migrate").arg(&pipeline);
@@ -58,13 +46,13 @@ fn a_recreated_topic_is_a_conflict_not_a_skip() {
 
     broker.kill();
     broker.up();
-    produce(&brokers, &env.topic, "gateway_dns", 1000, 2, 1);
+    produce(&brokers, &env.topic, "gateway_dns", 1000, 2, 1, &[]);
     let (code, text, _) = run_to_end(scheduled());
     assert_eq!(code, Some(6), "fewer messages than the recorded range:\n{text}");
     assert!(text.contains("created again"), "{text}");
     assert_eq!(count_rows(&env.database, "gateway_dns"), "3000\t3000", "nothing of the new topic was written");
 
-    produce(&brokers, &env.topic, "gateway_dns", 6000, 3, 1);
+    produce(&brokers, &env.topic, "gateway_dns", 6000, 3, 1, &[]);
     let (code, text, _) = run_to_end(scheduled());
     assert_eq!(code, Some(6), "more messages than the recorded range:\n{text}");
     assert!(text.contains("other messages than the topic holds now"), "{text}");
@@ -90,7 +78,7 @@ fn sigterm_while_a_batch_fails_is_bounded_by_the_shutdown_timeout() {
         c.env("LAKEPORT_CLICKHOUSE_URL", &url);
         c
     };
-    produce(&brokers, &env.topic, "gateway_dns", 3000, 11, 2);
+    produce(&brokers, &env.topic, "gateway_dns", 3000, 11, 2, &[]);
     ok({
         let mut c = lakeport();
         c.arg("migrate").arg(&pipeline);
@@ -113,7 +101,7 @@ fn sigterm_while_a_batch_fails_is_bounded_by_the_shutdown_timeout() {
         std::thread::sleep(Duration::from_millis(300));
     }
     ch.kill();
-    produce(&brokers, &env.topic, "gateway_dns", 2000, 12, 2);
+    produce(&brokers, &env.topic, "gateway_dns", 2000, 12, 2, &[]);
     // Wait until the new batches are failing.
     let deadline = Instant::now() + Duration::from_secs(60);
     while !std::fs::read_to_string(&log_path).unwrap_or_default().contains("retrying") {
@@ -147,7 +135,7 @@ fn a_permanent_error_fails_fast() {
     let env = PipelineEnv::new("permanent");
     let dir = tempfile::tempdir().unwrap();
     let pipeline = pipeline_file(dir.path(), "gateway_dns", &[]);
-    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", 500, 21, 1);
+    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", 500, 21, 1, &[]);
     env.migrate("gateway_dns", &pipeline);
     clickhouse(&format!("ALTER TABLE `{}`.gateway_dns DROP COLUMN application_name", env.database));
     let (code, text, took) = run_to_end({
@@ -173,7 +161,7 @@ fn an_s3_lake_configured_from_the_environment() {
     let bucket = unique("bucket").replace('_', "-");
     assert!(http_request(port, "PUT", &format!("/{bucket}")).starts_with("HTTP/1.1 200"), "create bucket {bucket}");
     let pipeline = pipeline_file(dir.path(), "gateway_dns", &[]);
-    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", 400, 31, 1);
+    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", 400, 31, 1, &[]);
     let run = |allow_http: bool| {
         let mut c = env.lakeport("gateway_dns");
         c.env("LAKEPORT_LAKE_URL", format!("s3://{bucket}/lake"))
@@ -226,7 +214,7 @@ fn recorded_batches_over_the_same_offsets_replay_once_or_stop() {
     let ledger = format!("`{}`.`_lakeport_ledger`", env.database);
     let record = |rows: &str| clickhouse(&format!("INSERT INTO {ledger} (`table`, topic, partition, first_offset, last_offset, state, rows, writer) VALUES {}", rows.replace("TOPIC", &env.topic)));
     record("('gateway_dns', 'TOPIC', 0, 0, 29, 1, 30, 'a-1'), ('gateway_dns', 'TOPIC', 0, 0, 9, 1, 10, 'a-1'), ('gateway_dns', 'TOPIC', 0, 10, 29, 1, 20, 'a-1'), ('gateway_dns', 'TOPIC', 0, 30, 34, 1, 5, 'b-1'), ('gateway_dns', 'TOPIC', 0, 30, 34, 3, 0, 'b-1')");
-    produce(&brokers, &env.topic, "gateway_dns", 40, 41, 1);
+    produce(&brokers, &env.topic, "gateway_dns", 40, 41, 1, &[]);
     let (code, text, _) = scheduled();
     assert_eq!(code, Some(0), "{text}");
     let done = clickhouse(&format!("SELECT first_offset, last_offset FROM {ledger} WHERE topic = '{}' AND state = 2 ORDER BY first_offset, last_offset FORMAT TabSeparated", env.topic));
@@ -235,7 +223,7 @@ fn recorded_batches_over_the_same_offsets_replay_once_or_stop() {
     assert_eq!(lake_counts(&env.lake), (40, 40), "lake: rows and unique coordinates");
 
     record("('gateway_dns', 'TOPIC', 0, 40, 49, 1, 10, 'a-2'), ('gateway_dns', 'TOPIC', 0, 45, 59, 1, 15, 'b-2')");
-    produce(&brokers, &env.topic, "gateway_dns", 20, 42, 1);
+    produce(&brokers, &env.topic, "gateway_dns", 20, 42, 1, &[]);
     let (code, text, _) = scheduled();
     assert_eq!(code, Some(6), "{text}");
     assert!(text.contains("40..=49 and 45..=59 cross"), "{text}");
@@ -252,7 +240,7 @@ fn a_frozen_process_that_lost_its_partitions_writes_none_of_them() {
     const RECORDS: usize = 6000;
     let env = PipelineEnv::new("frozen");
     let dir = tempfile::tempdir().unwrap();
-    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 5, 2);
+    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 5, 2, &[]);
     let session = ("\"session.timeout.ms\" = \"10000\"", "\"session.timeout.ms\" = \"6000\"");
     let frozen_file = pipeline_file(dir.path(), "gateway_dns", &[session, ("max_messages = 200000", "max_messages = 300")]);
     let other_file = pipeline_file(dir.path(), "gateway_dns", &[session, ("max_messages = 200000", "max_messages = 700")]);
@@ -293,7 +281,7 @@ fn clickhouse_cut_off_past_the_retry_timeout_exits_4_then_the_next_run_completes
     const RECORDS: usize = 20_000;
     let env = PipelineEnv::new("cutoff");
     let dir = tempfile::tempdir().unwrap();
-    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 8, 2);
+    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 8, 2, &[]);
     let pipeline = pipeline_file(
         dir.path(),
         "gateway_dns",
@@ -338,7 +326,7 @@ fn a_stalling_and_failing_object_store_is_waited_out() {
     assert!(http_request(port, "PUT", &format!("/{bucket}")).starts_with("HTTP/1.1 200"), "create bucket {bucket}");
     let proxy = proxy::Proxy::start(port);
     let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_messages = 200000", "max_messages = 500")]);
-    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 33, 2);
+    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 33, 2, &[]);
     env.migrate("gateway_dns", &pipeline);
     let run = {
         let mut c = env.lakeport("gateway_dns");
@@ -388,7 +376,7 @@ fn clickhouse_killed_after_an_insert_and_before_its_answer_loses_and_duplicates_
     let dir = tempfile::tempdir().unwrap();
     let mut ch = PrivateServer::clickhouse(&dir.path().join("clickhouse"));
     let url = ch.url();
-    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 9, 2);
+    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, "gateway_dns", RECORDS, 9, 2, &[]);
     let pipeline = pipeline_file(dir.path(), "gateway_dns", &[("max_messages = 200000", "max_messages = 500")]);
     let mut migrate = env.lakeport("gateway_dns");
     migrate.env("LAKEPORT_CLICKHOUSE_URL", &url).arg("migrate").arg(&pipeline);

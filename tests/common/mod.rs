@@ -108,6 +108,23 @@ pub fn clickhouse_at(url: &str, sql: &str) -> Result<String, sink::Error> {
     runtime.block_on(async { Client::new(&config).expect("client").query(sql).await })
 }
 
+/// Rows and unique source coordinates of `database.table` on the server at `url`.
+pub fn count_rows_at(url: &str, database: &str, table: &str) -> String {
+    clickhouse_at(url, &format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{database}`.{table} FORMAT TabSeparated")).unwrap().trim().to_string()
+}
+
+/// Produces `count` valid generated `dataset` records (seed `seed`) to `topic`, created
+/// with `partitions` partitions, with the librdkafka `settings` (`KEY=VALUE`).
+pub fn produce(brokers: &str, topic: &str, dataset: &str, count: usize, seed: u64, partitions: i32, settings: &[String]) {
+    let mut c = lakeport();
+    c.args(["gen", "--dataset", dataset, "--count", &count.to_string(), "--seed", &seed.to_string(), "--bad-ratio", "0"])
+        .args(["--kafka", brokers, "--topic", topic, "--partitions", &partitions.to_string()]);
+    for setting in settings {
+        c.args(["-X", setting]);
+    }
+    ok(c);
+}
+
 /// Counts the lines of every dead-letter object under `dir`.
 pub fn dead_letter_lines(dir: &Path) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
@@ -238,6 +255,42 @@ impl PrivateServer {
         })
     }
 
+    /// A ClickHouse that also serves HTTPS on `ports()[3]`, with `DIR/certs/server.pem`
+    /// (see [`make_certs`]) and asking every client for a certificate of `DIR/certs/ca.pem`.
+    pub fn clickhouse_tls(dir: &Path) -> Self {
+        Self::start(dir, 4, |dir, ports| {
+            let mut c = Command::new(service("LAKEPORT_TEST_CLICKHOUSE_LAUNCHER"));
+            c.arg(dir).args(ports[..3].iter().map(u16::to_string));
+            c.env("LAKEPORT_CLICKHOUSE_HTTPS_PORT", ports[3].to_string()).env("LAKEPORT_CLICKHOUSE_TLS_DIR", dir.join("certs"));
+            c
+        })
+    }
+
+    /// An S3 server serving HTTPS with `DIR/certs/server.pem` (see [`make_certs`]).
+    pub fn s3_tls(dir: &Path) -> Self {
+        Self::start(dir, 1, |dir, ports| {
+            let mut c = Command::new(service("LAKEPORT_TEST_MOTO_SERVER"));
+            c.args(["-H", "127.0.0.1", "-p", &ports[0].to_string()]).arg("-c").arg(dir.join("certs/server.pem")).arg("-k").arg(dir.join("certs/server.key"));
+            c
+        })
+    }
+
+    /// A TLS front (`tests/tls_proxy.py`) on `port` for the plaintext server on `target`,
+    /// with `certs/server.pem` and asking clients for a certificate of `certs/ca.pem`.
+    pub fn tls_proxy(dir: &Path, port: u16, target: u16) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("ports"), format!("{port} {target}")).unwrap();
+        let mut s = Self { dir: dir.to_path_buf(), ports: vec![port], command: |dir, _| {
+            let ports = std::fs::read_to_string(dir.join("ports")).unwrap();
+            let certs = dir.join("certs");
+            let mut c = Command::new(python());
+            c.arg(root().join("tests/tls_proxy.py")).args(ports.split_whitespace()).arg(certs.join("server.pem")).arg(certs.join("server.key")).arg(certs.join("ca.pem"));
+            c
+        }, child: None };
+        s.up();
+        s
+    }
+
     /// Its ports (the first is the one it serves on).
     pub fn ports(&self) -> &[u16] {
         &self.ports
@@ -314,6 +367,16 @@ impl Drop for PrivateServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Fresh test certificates in `dir` (`tests/make_certs.py`): ca.pem, server.pem/.key for
+/// 127.0.0.1, client.pem/.key, other-ca.pem.
+pub fn make_certs(dir: &Path) {
+    ok({
+        let mut c = Command::new(python());
+        c.arg(root().join("tests/make_certs.py")).arg(dir);
+        c
+    });
 }
 
 /// A GET to a loopback port: the whole answer, empty when nothing listens.

@@ -46,7 +46,7 @@ pub enum Error {
         problem: String,
     },
     /// Uploading a lake object failed, after object_store's retries of transient errors.
-    #[error("upload of lake object {path} failed: {source}; nothing of it became visible: check the store's reachability and permissions, then write the batch again")]
+    #[error("upload of lake object {path} failed: {source}; nothing of it became visible: check the store's reachability, permissions and certificate ([lake] endpoint, [lake.tls]), then write the batch again")]
     LakeUpload {
         /// The object's path in the store.
         path: String,
@@ -72,6 +72,15 @@ pub enum Error {
         attempts: u32,
         /// What the last attempt got.
         last: String,
+    },
+    /// The TLS handshake with ClickHouse failed: its certificate is not trusted, or it
+    /// refused ours. A retry meets the same certificates.
+    #[error("clickhouse at {url}: TLS failed: {reason}; check [clickhouse.tls] (ca_file for a private CA, cert_file and key_file when the server asks for a client certificate)")]
+    ClickHouseTls {
+        /// The server's base URL.
+        url: String,
+        /// What TLS reported.
+        reason: String,
     },
     /// ClickHouse refused a statement with an error that a retry would meet again (syntax,
     /// unknown table or column, access, settings).
@@ -183,6 +192,7 @@ impl Error {
         use object_store::Error as Store;
         match self {
             Self::Io { .. } | Self::ClickHouseUnavailable { .. } | Self::ClickHouseAnswer { .. } => ErrorClass::Transient,
+            Self::LakeUpload { source, .. } if crate::tls::failure(source).is_some() => ErrorClass::Permanent,
             Self::LakeUpload { source, .. } => match source {
                 Store::NotFound { .. }
                 | Store::PermissionDenied { .. }
@@ -199,6 +209,7 @@ impl Error {
             | Self::LakeStore { .. }
             | Self::LakeSchema { .. }
             | Self::ClickHouseConfig { .. }
+            | Self::ClickHouseTls { .. }
             | Self::ClickHouseQuery { .. }
             | Self::ClickHouseTooManyPartitions { .. }
             | Self::ClickHouseNoTable { .. }

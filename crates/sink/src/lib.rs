@@ -14,6 +14,8 @@ pub mod dead_letter;
 mod error;
 pub mod ledger;
 pub mod parquet;
+mod tls;
 
 pub use batch_id::BatchId;
 pub use error::{Error, ErrorClass};
+pub use tls::TlsConfig;

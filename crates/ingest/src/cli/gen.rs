@@ -39,6 +39,9 @@ pub struct GenArgs {
     /// Partitions of a topic created by --kafka.
     #[arg(long, default_value_t = 1)]
     partitions: i32,
+    /// With --kafka: a librdkafka setting, repeatable (`-X security.protocol=ssl`).
+    #[arg(short = 'X', long = "kafka-setting", value_name = "KEY=VALUE", value_parser = super::produce::parse_setting, requires = "kafka")]
+    settings: Vec<(String, String)>,
 }
 
 pub fn parse_dataset(s: &str) -> Result<Dataset, String> {
@@ -51,7 +54,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         let mut records = Vec::new();
         let kinds = generate(&args, &mut records)?;
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        let sent = runtime.block_on(super::produce::produce_lines(brokers, topic, args.partitions, &records))?;
+        let sent = runtime.block_on(super::produce::produce_lines(brokers, &args.settings, topic, args.partitions, &records))?;
         eprintln!("lakeport gen: produced {sent} {} records to {topic} ({kinds:?})", args.dataset.name());
         return Ok(ExitCode::SUCCESS);
     }

@@ -28,6 +28,14 @@ pub struct ProduceArgs {
     /// Partitions of a topic created here.
     #[arg(long, default_value_t = 1)]
     partitions: i32,
+    /// A librdkafka setting, repeatable: `-X security.protocol=ssl -X ssl.ca.location=ca.pem`.
+    #[arg(short = 'X', long = "kafka-setting", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
+}
+
+/// `KEY=VALUE` of `-X`.
+pub fn parse_setting(s: &str) -> Result<(String, String), String> {
+    s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
 }
 
 pub fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
@@ -39,17 +47,20 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
         std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let sent = runtime.block_on(produce_lines(&args.kafka, &args.topic, args.partitions, &lines))?;
+    let sent = runtime.block_on(produce_lines(&args.kafka, &args.settings, &args.topic, args.partitions, &lines))?;
     eprintln!("lakeport produce: {sent} messages to {}", args.topic);
     Ok(ExitCode::SUCCESS)
 }
 
 /// Sends every non-empty line of `lines` as one message to `topic` (created with
-/// `partitions` partitions when missing), spread round-robin over the partitions; returns
-/// how many were acknowledged.
-pub async fn produce_lines(brokers: &str, topic: &str, partitions: i32, lines: &[u8]) -> anyhow::Result<usize> {
+/// `partitions` partitions when missing), spread round-robin over the partitions, with the
+/// librdkafka `settings` too; returns how many were acknowledged.
+pub async fn produce_lines(brokers: &str, settings: &[(String, String)], topic: &str, partitions: i32, lines: &[u8]) -> anyhow::Result<usize> {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", brokers).set("message.max.bytes", "10000000").set("linger.ms", "5");
+    for (key, value) in settings {
+        config.set(key, value);
+    }
     let admin: AdminClient<DefaultClientContext> = config.create().context("creating the Kafka admin client")?;
     let created = admin
         .create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))))

@@ -119,12 +119,13 @@ pub fn class(error: &anyhow::Error) -> ErrorClass {
     ErrorClass::Transient
 }
 
-/// Kafka errors that a retry cannot heal: access, sizes, unknown topics, fatal states.
+/// Kafka errors that a retry cannot heal: access, TLS (an untrusted or refused certificate),
+/// sizes, unknown topics, fatal states.
 pub fn kafka_class(error: &KafkaError) -> ErrorClass {
     use RDKafkaErrorCode as C;
     let code = match error {
         KafkaError::MessageProduction(c) | KafkaError::MessageConsumption(c) | KafkaError::Global(c) => *c,
-        KafkaError::ClientCreation(_) | KafkaError::ClientConfig(..) | KafkaError::Subscription(_) => return ErrorClass::Permanent,
+        KafkaError::ClientCreation(_) | KafkaError::ClientConfig(..) | KafkaError::Subscription(_) | KafkaError::MessageConsumptionFatal(_) => return ErrorClass::Permanent,
         _ => return ErrorClass::Transient,
     };
     match code {
@@ -135,6 +136,7 @@ pub fn kafka_class(error: &KafkaError) -> ErrorClass {
         | C::ClusterAuthorizationFailed
         | C::SaslAuthenticationFailed
         | C::Authentication
+        | C::SSL
         | C::InvalidConfig
         | C::Fatal
         | C::UnknownTopic

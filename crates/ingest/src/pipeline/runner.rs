@@ -29,7 +29,7 @@ use crate::batch::{Batcher, Limits, RawBatch};
 use crate::commit::{Partition, Progress, Ticket};
 use crate::exit::Failure;
 use crate::metrics::{Metrics, PartitionLabel};
-use crate::source::{build_consumer, commit_offsets, Consumer, Fenced, Owner, RebalanceEvent};
+use crate::source::{build_consumer, check_brokers, commit_offsets, Consumer, Fenced, Owner, RebalanceEvent};
 
 /// How a run behaves.
 #[derive(Debug, Clone, Copy)]
@@ -175,6 +175,7 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
     })?);
     let progress = Arc::new(Mutex::new(Progress::default()));
     let (events_tx, mut events) = mpsc::unbounded_channel();
+    tokio::task::block_in_place(|| check_brokers(&file.source, BROKER_CHECK))?;
     let consumer = Arc::new(build_consumer(&file.source, progress.clone(), events_tx, shutdown_timeout, file.runtime.retry_timeout).context(Failure::Permanent)?);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let limits = Limits { max_messages: file.batch.max_messages, max_bytes: file.batch.max_bytes, max_age: file.batch.max_age };
@@ -770,6 +771,9 @@ async fn signal() {
     #[cfg(not(unix))]
     ctrl_c.await.unwrap_or_default();
 }
+
+/// Longest wait of the first connection to the brokers for a refusal (TLS, authentication).
+const BROKER_CHECK: Duration = Duration::from_secs(10);
 
 /// How long one Kafka metadata request waits for its answer.
 const KAFKA_REQUEST: Duration = Duration::from_secs(30);

@@ -3,6 +3,8 @@
 
 mod consumer;
 mod fence;
+mod preflight;
 
 pub use consumer::{build_consumer, commit_offsets, Consumer, RebalanceEvent};
 pub use fence::{Fenced, Owner};
+pub use preflight::check_brokers;

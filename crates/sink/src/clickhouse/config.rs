@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::tls::{Tls, TlsConfig};
 use crate::Error;
 
 /// Default database.
@@ -68,6 +69,9 @@ pub struct ClickHouseConfig {
     /// Retries of failed requests.
     #[serde(default)]
     pub retry: RetryConfig,
+    /// `https` URLs: a private CA, a client certificate.
+    #[serde(default)]
+    pub tls: TlsConfig,
 }
 
 /// How failed requests are retried: exponential backoff with jitter, on retriable failures
@@ -142,6 +146,7 @@ pub struct ValidatedConfig {
     pub(super) connect_timeout: Duration,
     pub(super) request_timeout: Duration,
     pub(super) retry: RetryConfig,
+    pub(super) tls: Tls,
 }
 
 /// A password: never printed.
@@ -173,6 +178,7 @@ impl ClickHouseConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             retry: RetryConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 
@@ -190,6 +196,10 @@ impl ClickHouseConfig {
         }
         if url.query().is_some() {
             return Err(invalid("url", "has a query string; put query settings in `settings`"));
+        }
+        let tls = self.tls.load().map_err(|(field, reason)| invalid(field, reason))?;
+        if url.scheme() == "http" && (tls.ca.is_some() || tls.identity.is_some()) {
+            return Err(invalid("tls", "is set but `url` is plain http; use https"));
         }
         for (field, value) in [("database", &self.database), ("table", &self.table), ("user", &self.user)] {
             if value.is_empty() {
@@ -225,6 +235,7 @@ impl ClickHouseConfig {
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
             retry: retry.clone(),
+            tls,
         })
     }
 

@@ -89,7 +89,7 @@ pub(super) enum Verdict {
 /// The verdict on a failure: see the module documentation.
 pub(super) fn classify(failure: &Failure) -> Verdict {
     match failure {
-        Failure::Transport(e) if e.is_builder() => Verdict::Fail,
+        Failure::Transport(e) if e.is_builder() || crate::tls::failure(e).is_some() => Verdict::Fail,
         Failure::Transport(_) => Verdict::Retry("no answer from the server (connection, upload or timeout)"),
         // Code 252 is also TOO_MANY_PARTS (inserts outpace merges), which passes.
         Failure::Server { code: Some(252), message, .. } if message.contains("Too many partitions for single INSERT block") => Verdict::TooManyPartitions,

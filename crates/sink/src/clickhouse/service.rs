@@ -74,12 +74,15 @@ impl Client {
     /// # Errors
     /// [`Error::ClickHouseConfig`] when the HTTP client cannot be built (TLS set-up).
     pub fn new(config: &ValidatedConfig) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .pool_idle_timeout(POOL_IDLE)
-            .build()
-            .map_err(|e| Error::ClickHouseConfig { field: "url", reason: format!("cannot build an HTTP client: {e}") })?;
+        let failed = |field, e: reqwest::Error| Error::ClickHouseConfig { field, reason: format!("cannot build an HTTP client: {e}") };
+        let mut builder = reqwest::Client::builder().connect_timeout(config.connect_timeout).timeout(config.request_timeout).pool_idle_timeout(POOL_IDLE);
+        if let Some(pem) = &config.tls.ca {
+            builder = builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(pem).map_err(|e| failed("tls.ca_file", e))?);
+        }
+        if let Some(pem) = &config.tls.identity {
+            builder = builder.identity(reqwest::Identity::from_pem(pem).map_err(|e| failed("tls.cert_file", e))?);
+        }
+        let http = builder.build().map_err(|e| failed("url", e))?;
         Ok(Self { http, config: config.clone(), version: Arc::new(OnceCell::new()) })
     }
 
@@ -205,6 +208,10 @@ impl Client {
                 }
                 (Verdict::Fail | Verdict::Rejected, Failure::Server { status, code, message }) => {
                     return Err(Error::ClickHouseQuery { query: shorten(what, MAX_QUERY), status, code, message });
+                }
+                (_, Failure::Transport(e)) if crate::tls::failure(&e).is_some() => {
+                    let reason = crate::tls::failure(&e).map(ToString::to_string).unwrap_or_default();
+                    return Err(Error::ClickHouseTls { url: self.base_url().into(), reason });
                 }
                 (_, failure) => {
                     return Err(Error::ClickHouseUnavailable { url: self.base_url().into(), attempts: attempt, last: describe(&failure) });

@@ -10,6 +10,7 @@ use url::Url;
 
 use super::properties::{DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL};
 use super::WriterOptions;
+use crate::tls::TlsConfig;
 use crate::Error;
 
 /// Default most rows per file.
@@ -67,6 +68,9 @@ pub struct LakeConfig {
     /// No retry starts later than this after a request's first try (default 3m).
     #[serde(with = "humantime_serde")]
     pub retry_timeout: Duration,
+    /// Cloud stores over https: `ca_file`, a private CA trusted besides the system's roots
+    /// (the object-store client takes no client certificate).
+    pub tls: TlsConfig,
 }
 
 /// Page compression codec of lake files.
@@ -99,6 +103,7 @@ impl Default for LakeConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             retry_timeout: DEFAULT_RETRY_TIMEOUT,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -109,6 +114,8 @@ impl Default for LakeConfig {
 pub struct ValidLakeConfig {
     pub(super) config: LakeConfig,
     pub(super) location: Location,
+    /// The CA bundle of `tls.ca_file`, PEM.
+    pub(super) ca: Option<Vec<u8>>,
 }
 
 /// Which store the lake URL names, and the lake's root inside it.
@@ -168,7 +175,14 @@ impl LakeConfig {
                 return bad(field, "must be above zero, e.g. \"60s\"".into());
             }
         }
-        Ok(ValidLakeConfig { config: self.clone(), location })
+        let tls = self.tls.load().map_err(|(field, problem)| Error::LakeConfig { field, problem })?;
+        if tls.identity.is_some() {
+            return bad("tls.cert_file", "is not supported: the object-store client sends no client certificate".into());
+        }
+        if tls.ca.is_some() && !cloud {
+            return bad("tls.ca_file", "is for s3://, gs:// and az:// lakes only; remove it".into());
+        }
+        Ok(ValidLakeConfig { config: self.clone(), location, ca: tls.ca })
     }
 
     fn location(&self) -> Result<Location, Error> {

@@ -9,7 +9,7 @@ use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreScheme, RetryConfig};
+use object_store::{BackoffConfig, Certificate, ClientConfigKey, ClientOptions, ObjectStore, ObjectStoreScheme, RetryConfig};
 
 use super::config::{Location, ValidLakeConfig};
 use crate::Error;
@@ -52,20 +52,48 @@ pub(crate) fn open(config: &ValidLakeConfig) -> Result<(Arc<dyn ObjectStore>, Pa
                             problem: format!("{endpoint} (from AWS_ENDPOINT) is plain http, which the S3 client refuses: set AWS_ALLOW_HTTP=true for a trusted network, or use https"),
                         });
                     }
+                    if let Some(ca) = &config.ca {
+                        builder = builder.clone().with_client_options(trusting(ca, |k| builder.get_config_value(&AmazonS3ConfigKey::Client(k))).map_err(failed)?);
+                    }
                     Arc::new(builder.build().map_err(failed)?)
                 }
                 ObjectStoreScheme::GoogleCloudStorage => {
                     let builder = GoogleCloudStorageBuilder::from_env().with_url(url.as_str()).with_retry(retry);
-                    Arc::new(timeouts.iter().fold(builder, |b, (k, v)| b.with_config(GoogleConfigKey::Client(*k), v)).build().map_err(failed)?)
+                    let mut builder = timeouts.iter().fold(builder, |b, (k, v)| b.with_config(GoogleConfigKey::Client(*k), v));
+                    if let Some(ca) = &config.ca {
+                        builder = builder.clone().with_client_options(trusting(ca, |k| builder.get_config_value(&GoogleConfigKey::Client(k))).map_err(failed)?);
+                    }
+                    Arc::new(builder.build().map_err(failed)?)
                 }
                 _ => {
                     let builder = MicrosoftAzureBuilder::from_env().with_url(url.as_str()).with_retry(retry);
-                    Arc::new(timeouts.iter().fold(builder, |b, (k, v)| b.with_config(AzureConfigKey::Client(*k), v)).build().map_err(failed)?)
+                    let mut builder = timeouts.iter().fold(builder, |b, (k, v)| b.with_config(AzureConfigKey::Client(*k), v));
+                    if let Some(ca) = &config.ca {
+                        builder = builder.clone().with_client_options(trusting(ca, |k| builder.get_config_value(&AzureConfigKey::Client(k))).map_err(failed)?);
+                    }
+                    Arc::new(builder.build().map_err(failed)?)
                 }
             };
             Ok((store, prefix.clone()))
         }
     }
+}
+
+/// Every client setting a builder holds (from the environment, the timeouts), readable back.
+const CLIENT_KEYS: [ClientConfigKey; 20] = {
+    use ClientConfigKey as K;
+    [
+        K::AllowHttp, K::AllowInvalidCertificates, K::NoSystemCertificates, K::ConnectTimeout, K::DefaultContentType, K::Http1Only, K::Http2KeepAliveInterval,
+        K::Http2KeepAliveTimeout, K::Http2KeepAliveWhileIdle, K::Http2MaxFrameSize, K::Http2Only, K::PoolIdleTimeout, K::PoolMaxIdlePerHost, K::ProxyUrl,
+        K::ProxyCaCertificate, K::ProxyExcludes, K::RandomizeAddresses, K::ReadTimeout, K::Timeout, K::UserAgent,
+    ]
+};
+
+/// The client settings `get` reads from a builder, trusting the CAs of the PEM bundle `ca`
+/// too (object_store sets a root certificate only through a whole `ClientOptions`).
+fn trusting(ca: &[u8], get: impl Fn(ClientConfigKey) -> Option<String>) -> Result<ClientOptions, object_store::Error> {
+    let options = CLIENT_KEYS.into_iter().filter_map(|k| get(k).map(|v| (k, v))).fold(ClientOptions::new(), |o, (k, v)| o.with_config(k, v));
+    Ok(Certificate::from_pem_bundle(ca)?.into_iter().fold(options, ClientOptions::with_root_certificate))
 }
 
 /// `d` as object_store's configuration values take durations.
