@@ -172,3 +172,107 @@ fn every_connection_over_tls_with_a_private_ca_and_client_certificates() {
     assert_eq!(count_rows_at(&servers.clickhouse.url(), &env.database, "gateway_dns"), format!("{total}\t{total}"));
     assert_eq!(servers.lake_rows(), total.to_string());
 }
+
+/// Known secret values — a ClickHouse password, a SASL password, S3 keys — given the way
+/// the docs say (environment variables, a password file), in runs at debug log level that
+/// fail (ClickHouse refuses the password; the broker refuses SASL) and one that writes
+/// records and dead letters while serving /metrics: no secret appears in any log, error,
+/// summary, dead letter, metrics page or `--help`.
+#[test]
+fn secrets_appear_in_no_output() {
+    const CLICKHOUSE: &str = "ch-Secret-7f3a91";
+    const SASL: &str = "sasl-Secret-52c0de";
+    const S3_KEY_ID: &str = "AKIASECRET0KEY0ID42";
+    const S3_SECRET: &str = "s3-Secret-e81b44";
+    let env = PipelineEnv::new("secrets");
+    let dir = tempfile::tempdir().unwrap();
+    let password_file = dir.path().join("clickhouse-password");
+    std::fs::write(&password_file, format!("{CLICKHOUSE}\n")).unwrap();
+    let endpoint = service("LAKEPORT_TEST_S3_ENDPOINT");
+    let port: u16 = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+    let bucket = unique("secrets").replace('_', "-");
+    assert!(http_request(port, "PUT", &format!("/{bucket}")).starts_with("HTTP/1.1 200"), "create bucket {bucket}");
+    ok({
+        let mut c = lakeport();
+        c.args(["gen", "--dataset", "gateway_dns", "--count", "300", "--seed", "23", "--bad-ratio", "0.1"]);
+        c.args(["--kafka", &service("LAKEPORT_TEST_KAFKA_BROKERS"), "--topic", &env.topic]);
+        c
+    });
+    let lake = format!("url = \"s3://{bucket}/lake\"\nendpoint = \"{endpoint}\"\n");
+    let sasl = "\"security.protocol\" = \"sasl_plaintext\"\n\"sasl.mechanisms\" = \"PLAIN\"\n\"sasl.username\" = \"lakeport\"\n\"sasl.password\" = \"${KAFKA_PASSWORD}\"\n\"debug\" = \"security,conf\"\n";
+    let file = |clickhouse: &str, kafka: &str| {
+        pipeline_file(
+            dir.path(),
+            "gateway_dns",
+            &[
+                ("url = \"${LAKEPORT_LAKE_URL:-.lakeport/lake}\"\n", &lake),
+                ("# password_env = \"CLICKHOUSE_PASSWORD\"", clickhouse),
+                ("\"session.timeout.ms\" = \"10000\"\n", &format!("\"session.timeout.ms\" = \"10000\"\n{kafka}")),
+            ],
+        )
+    };
+    let lakeport_with_secrets = || {
+        let mut c = env.lakeport("gateway_dns");
+        c.env("RUST_LOG", "debug")
+            .env("CLICKHOUSE_PASSWORD", CLICKHOUSE)
+            .env("KAFKA_PASSWORD", SASL)
+            .env("AWS_ACCESS_KEY_ID", S3_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+            .env("AWS_REGION", service("LAKEPORT_TEST_S3_REGION"))
+            .env("AWS_ALLOW_HTTP", "true");
+        c
+    };
+    let mut seen = Vec::new();
+    let scheduled = |pipeline: &Path| {
+        let mut c = lakeport_with_secrets();
+        c.arg("run").arg(pipeline).args(["--until-caught-up", "--no-progress"]);
+        run_to_end(c)
+    };
+    let plain = file("", "");
+    env.migrate("gateway_dns", &plain);
+
+    // ClickHouse refuses the password, from the environment and from a file.
+    for clickhouse in ["password_env = \"CLICKHOUSE_PASSWORD\"".to_string(), format!("password_file = \"{}\"", password_file.display())] {
+        let (code, text, _) = scheduled(&file(&clickhouse, ""));
+        assert_eq!(code, Some(3), "{text}");
+        assert!(text.contains("Wrong password") || text.contains("Authentication failed"), "{text}");
+        seen.push(text);
+    }
+    // The broker refuses SASL (it has no users), with librdkafka's own debug output on.
+    let (code, text, took) = scheduled(&file("", sasl));
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("SASL") && took < Duration::from_secs(60), "{took:?}: {text}");
+    seen.push(text);
+
+    // A run that writes the lake (with the S3 keys) and dead letters, serving /metrics.
+    let mut c = lakeport_with_secrets();
+    c.arg("run").arg(&plain).arg("--no-progress");
+    let running = Background::spawn(c, &dir.path().join("run.log"));
+    running.wait_until("the metrics address logged", || running.log().contains("serving /metrics and /health addr=127.0.0.1:"));
+    let log = running.log();
+    let metrics_port: u16 = log.split("serving /metrics and /health addr=127.0.0.1:").nth(1).and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()).and_then(|p| p.parse().ok()).expect("metrics port");
+    assert_ne!(metrics_port, 0, "the bound port is logged, not the configured 0");
+    running.wait_until("every record written", || rows(&env.database, "gateway_dns") + dead_letter_lines(&env.dead_letters).len() >= 300);
+    let metrics = http_get(metrics_port, "/metrics");
+    assert!(metrics.contains("lakeport_"), "{metrics}");
+    seen.push(metrics);
+    seen.push(http_get(metrics_port, "/health"));
+    unsafe { libc::kill(running.id() as i32, libc::SIGTERM) };
+    let (code, text) = running.wait();
+    assert_eq!(code, Some(0), "{text}");
+    seen.push(text);
+    let letters = dead_letter_lines(&env.dead_letters);
+    assert!(!letters.is_empty(), "bad records were dead-lettered");
+    seen.push(serde_json::to_string(&letters).unwrap());
+    for args in [&["--help"][..], &["run", "--help"], &["migrate", "--help"]] {
+        let mut c = lakeport_with_secrets();
+        c.args(args);
+        seen.push(String::from_utf8_lossy(&ok(c).stdout).into_owned());
+    }
+
+    for (i, text) in seen.iter().enumerate() {
+        for secret in [CLICKHOUSE, SASL, S3_KEY_ID, S3_SECRET] {
+            assert!(!text.contains(secret), "output {i} shows the secret {secret}:\n{text}");
+        }
+    }
+}

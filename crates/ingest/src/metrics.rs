@@ -97,6 +97,7 @@ impl Metrics {
     /// Serves `/metrics` and `/health` on `addr` until the process ends.
     pub async fn serve(self: Arc<Self>, addr: SocketAddr) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
         tracing::info!(%addr, "serving /metrics and /health");
         let metrics = self.clone();
         let health = self;

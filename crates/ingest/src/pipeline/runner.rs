@@ -685,10 +685,13 @@ impl Run {
         parts.join("; ")
     }
 
+    /// Sets each owned partition's lag: its high watermark as librdkafka's statistics last
+    /// reported it, else as the start read it, minus the next offset.
     fn update_lag(&self) {
         for (tp, o) in &self.owned {
-            if let (Some(target), Some(next)) = (self.targets.get(tp), o.next) {
-                self.metrics.consumer_lag.get_or_create(&PartitionLabel { topic: tp.topic.clone(), partition: tp.partition }).set((target - next).max(0));
+            let high = self.consumer.context().high_watermark(tp).or_else(|| self.targets.get(tp).copied());
+            if let (Some(high), Some(next)) = (high, o.next) {
+                self.metrics.consumer_lag.get_or_create(&PartitionLabel { topic: tp.topic.clone(), partition: tp.partition }).set((high - next).max(0));
             }
         }
     }

@@ -12,7 +12,7 @@
 //! are dropped uncommitted (the next owner reads them again). If the sinks cannot finish
 //! within the shutdown timeout, the work is abandoned without committing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,9 +50,20 @@ pub struct GroupContext {
     retry_timeout: Duration,
     /// Where a partition without a committed offset starts.
     reset: Offset,
+    /// Each partition's high watermark, from librdkafka's latest statistics.
+    highs: Mutex<HashMap<Partition, i64>>,
 }
 
 impl ClientContext for GroupContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let mut highs = self.highs.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, topic) in &statistics.topics {
+            for p in topic.partitions.values().filter(|p| p.partition >= 0 && p.hi_offset >= 0) {
+                highs.insert(Partition::new(name.as_str(), p.partition), p.hi_offset);
+            }
+        }
+    }
+
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         // Reaching a partition's end is how a scheduled run knows it is done, not an error.
         use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -136,6 +147,12 @@ impl ConsumerContext for GroupContext {
 }
 
 impl GroupContext {
+    /// `tp`'s high watermark as librdkafka's latest statistics report it (every
+    /// `statistics.interval.ms`, default 5 s here).
+    pub fn high_watermark(&self, tp: &Partition) -> Option<i64> {
+        self.highs.lock().unwrap_or_else(|e| e.into_inner()).get(tp).copied()
+    }
+
     /// Sets each partition of `tpl` to start at the group's committed offset (or at
     /// `auto.offset.reset`'s end), read with retries; returns the committed offsets.
     fn start_offsets(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) -> anyhow::Result<Vec<(Partition, Option<i64>)>> {
@@ -198,7 +215,8 @@ pub fn build_consumer(
         .set("bootstrap.servers", &source.brokers)
         .set("group.id", &source.group_id)
         .set("auto.offset.reset", "earliest")
-        .set("max.poll.interval.ms", "600000");
+        .set("max.poll.interval.ms", "600000")
+        .set("statistics.interval.ms", "5000");
     let user: &BTreeMap<String, String> = &source.librdkafka;
     for (k, v) in user {
         if OWNED.iter().any(|(o, _)| o == k) {
@@ -213,7 +231,7 @@ pub fn build_consumer(
         Some("latest" | "largest" | "end") => Offset::End,
         _ => Offset::Beginning,
     };
-    let context = GroupContext { progress, events, drain_timeout, retry_timeout, reset };
+    let context = GroupContext { progress, events, drain_timeout, retry_timeout, reset, highs: Mutex::default() };
     let consumer: Consumer = config.create_with_context(context).context("creating the Kafka consumer (check [source] and [source.librdkafka])")?;
     let topics: Vec<&str> = source.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).with_context(|| format!("subscribing to {topics:?}"))?;
