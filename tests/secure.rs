@@ -248,9 +248,8 @@ fn secrets_appear_in_no_output() {
     let mut c = lakeport_with_secrets();
     c.arg("run").arg(&plain).arg("--no-progress");
     let running = Background::spawn(c, &dir.path().join("run.log"));
-    running.wait_until("the metrics address logged", || running.log().contains("serving /metrics and /health addr=127.0.0.1:"));
-    let log = running.log();
-    let metrics_port: u16 = log.split("serving /metrics and /health addr=127.0.0.1:").nth(1).and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()).and_then(|p| p.parse().ok()).expect("metrics port");
+    running.wait_until("the metrics address logged", || metrics_port(&running.log()).is_some());
+    let metrics_port = metrics_port(&running.log()).unwrap();
     assert_ne!(metrics_port, 0, "the bound port is logged, not the configured 0");
     running.wait_until("every record written", || rows(&env.database, "gateway_dns") + dead_letter_lines(&env.dead_letters).len() >= 300);
     let metrics = http_get(metrics_port, "/metrics");

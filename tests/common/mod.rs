@@ -369,6 +369,12 @@ impl Drop for PrivateServer {
     }
 }
 
+/// The port a run's log says it serves /metrics on (`metrics_listen` port 0 picks one).
+pub fn metrics_port(log: &str) -> Option<u16> {
+    let rest = log.split("serving /metrics and /health addr=127.0.0.1:").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
 /// Fresh test certificates in `dir` (`tests/make_certs.py`): ca.pem, server.pem/.key for
 /// 127.0.0.1, client.pem/.key, other-ca.pem.
 pub fn make_certs(dir: &Path) {

@@ -13,7 +13,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-/// Label naming a destination: `lake`, `clickhouse` or `dead_letter`.
+/// Every value of [`SinkLabel`]: their series exist from the start, at zero, so that
+/// rates and alerts over them are defined before the first write (or failure).
+const SINKS: [&str; 4] = ["lake", "clickhouse", "dead_letter", "ledger"];
+
+/// Label naming a destination: `lake`, `clickhouse`, `dead_letter` or (retries) `ledger`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SinkLabel {
     pub sink: &'static str,
@@ -67,6 +71,13 @@ impl Metrics {
             registry: Registry::default(),
             healthy: AtomicBool::new(true),
         };
+        for sink in SINKS {
+            let label = SinkLabel { sink };
+            drop(m.sink_retries.get_or_create(&label));
+            if sink != "ledger" {
+                drop(m.rows_written.get_or_create(&label));
+            }
+        }
         registry.register("messages_consumed", "Kafka messages consumed", m.messages_consumed.clone());
         registry.register("bytes_consumed", "Kafka message bytes consumed", m.bytes_consumed.clone());
         registry.register("rows_written", "Rows made durable, by sink", m.rows_written.clone());
