@@ -62,6 +62,44 @@ fn a_recreated_topic_is_a_conflict_not_a_skip() {
     assert_eq!(clickhouse(&sql).trim(), "3000\t1", "the recorded offsets hold the first topic's rows only");
 }
 
+/// SIGTERM while the run is still connecting — ClickHouse down, or no broker answering —
+/// stops it at once with exit 0 (nothing was read, nothing is owed), instead of waiting out
+/// the retries and then the shutdown timeout (35 s before).
+#[test]
+fn a_signal_while_still_connecting_stops_at_once() {
+    let env = PipelineEnv::new("connecting");
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = pipeline_file(dir.path(), "gateway_dns", &[]);
+    env.migrate("gateway_dns", &pipeline);
+    let nothing = format!("127.0.0.1:{}", free_port());
+    // Without a broker the run waits 10 s for a first answer, then for metadata.
+    for (what, kafka, clickhouse, wait_for, then) in [
+        ("ClickHouse down", service("LAKEPORT_TEST_KAFKA_BROKERS"), format!("http://{nothing}"), "ClickHouse request failed; retrying", 0),
+        ("no broker", nothing.clone(), service("LAKEPORT_TEST_CLICKHOUSE_URL"), "serving /metrics", 12),
+    ] {
+        let log_path = dir.path().join(format!("{}.log", unique("run")));
+        let mut run = {
+            let mut c = env.lakeport("gateway_dns");
+            c.env("LAKEPORT_KAFKA_BROKERS", &kafka).env("LAKEPORT_CLICKHOUSE_URL", &clickhouse).env("RUST_LOG", "warn,ingest=info,sink=warn");
+            c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]).stdout(Stdio::null()).stderr(std::fs::File::create(&log_path).unwrap());
+            c.spawn().unwrap()
+        };
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !std::fs::read_to_string(&log_path).unwrap_or_default().contains(wait_for) {
+            assert!(Instant::now() < deadline, "{what}: never retried:\n{}", std::fs::read_to_string(&log_path).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_secs(then));
+        let signalled = Instant::now();
+        Command::new("kill").args(["-TERM", &run.id().to_string()]).status().unwrap();
+        let status = run.wait().unwrap();
+        let took = signalled.elapsed();
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        assert_eq!(status.code(), Some(0), "{what}:\n{log}");
+        assert!(took < Duration::from_secs(5) && log.contains("nothing was read"), "{what}: exit {took:?} after SIGTERM:\n{log}");
+    }
+}
+
 /// SIGTERM while a batch keeps failing (ClickHouse is gone): the process exits within
 /// `shutdown_timeout` (plus the consumer's close), with exit code 7, committing nothing of
 /// the failing batches; the next run writes them, exactly once.

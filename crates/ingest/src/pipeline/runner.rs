@@ -166,7 +166,11 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
     }
     let mut stop = watch_signals(shutdown_timeout);
     let schema = Arc::new(pipeline.schema.clone());
-    let sinks = Arc::new(Sinks::open(&pipeline, schema, metrics.clone()).await.map_err(|e| {
+    let opened = tokio::select! {
+        opened = Sinks::open(&pipeline, schema, metrics.clone()) => opened,
+        _ = stop.changed() => return Ok(stopped_before_reading(started)),
+    };
+    let sinks = Arc::new(opened.map_err(|e| {
         let failure = match class(&e) {
             sink::ErrorClass::Transient => Failure::Unavailable,
             _ => Failure::Permanent,
@@ -198,7 +202,10 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
         shutdown_timeout,
     };
     if options.until_caught_up {
-        run.targets = high_watermarks(consumer.clone(), &file.source.topics, file.runtime.retry_timeout).await?;
+        run.targets = tokio::select! {
+            targets = high_watermarks(consumer.clone(), &file.source.topics, file.runtime.retry_timeout) => targets?,
+            _ = stop.changed() => return Ok(stopped_before_reading(started)),
+        };
         tracing::info!(partitions = run.targets.len(), messages = run.targets.values().sum::<i64>(), "scheduled run: reading up to the current high watermarks");
     }
     let report = crate::cli::progress::Reporter::new(options.progress_bar, &run.targets);
@@ -228,6 +235,13 @@ pub async fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<Summ
         Some(e) => Err(e),
         None => Ok(run.summary),
     }
+}
+
+/// The summary of a run a signal stopped while it was still connecting (retrying an
+/// unavailable sink or broker): nothing was read, so nothing is left to commit.
+fn stopped_before_reading(started: Instant) -> Summary {
+    tracing::info!("signal received before reading began: stopping; nothing was read");
+    Summary { elapsed: started.elapsed(), ..Summary::default() }
 }
 
 /// Why consumption ended.
