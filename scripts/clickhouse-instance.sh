@@ -11,7 +11,9 @@
 #
 # For replicated tables: LAKEPORT_CLICKHOUSE_ZOOKEEPER=HOST:PORT names the ZooKeeper
 # (scripts/zookeeper-instance.sh) and LAKEPORT_CLICKHOUSE_REPLICA the macro {replica}
-# (default: the HTTP port); replicas fetch parts from each other on 127.0.0.1.
+# (default: the HTTP port; the macro {shard} is 01); replicas fetch parts from each other on
+# 127.0.0.1. LAKEPORT_CLICKHOUSE_CLUSTER=NAME:TCP_PORT,TCP_PORT… also defines a cluster NAME
+# of one shard whose replicas are the servers on those ports (for ON CLUSTER statements).
 #
 # For HTTPS: LAKEPORT_CLICKHOUSE_HTTPS_PORT=PORT serves https on it with
 # LAKEPORT_CLICKHOUSE_TLS_DIR/server.pem and server.key, and asks every client for a
@@ -44,11 +46,22 @@ if [[ -n "${LAKEPORT_CLICKHOUSE_ZOOKEEPER:-}" ]]; then
   <zookeeper>
     <node><host>${LAKEPORT_CLICKHOUSE_ZOOKEEPER%:*}</host><port>${LAKEPORT_CLICKHOUSE_ZOOKEEPER##*:}</port></node>
   </zookeeper>
-  <macros><replica>${LAKEPORT_CLICKHOUSE_REPLICA:-$http}</replica></macros>
+  <macros><shard>01</shard><replica>${LAKEPORT_CLICKHOUSE_REPLICA:-$http}</replica></macros>
   <interserver_http_host>127.0.0.1</interserver_http_host>
   <users_config>$users</users_config>
 </yandex>
 XML
+  if [[ -n "${LAKEPORT_CLICKHOUSE_CLUSTER:-}" ]]; then
+    # NAME:TCP_PORT,TCP_PORT,…: one shard whose replicas are those servers on 127.0.0.1.
+    name="${LAKEPORT_CLICKHOUSE_CLUSTER%%:*}" replicas=""
+    IFS=, read -ra ports <<<"${LAKEPORT_CLICKHOUSE_CLUSTER#*:}"
+    for p in "${ports[@]}"; do replicas+="<replica><host>127.0.0.1</host><port>$p</port></replica>"; done
+    cat >"$dir/etc/config.d/cluster.xml" <<XML
+<yandex>
+  <remote_servers><$name><shard><internal_replication>true</internal_replication>$replicas</shard></$name></remote_servers>
+</yandex>
+XML
+  fi
 fi
 
 tls=()

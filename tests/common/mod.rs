@@ -291,6 +291,59 @@ impl PrivateServer {
         s
     }
 
+    /// A ZooKeeper of the test's own (scripts/zookeeper-instance.sh), serving sessions: its
+    /// port accepts connections before that, and ClickHouse 18.16's DDL worker, failing its
+    /// first session, crashes later.
+    pub fn zookeeper(dir: &Path) -> Self {
+        use std::io::{Read, Write};
+        let zk = Self::start(dir, 1, |dir, ports| {
+            let mut c = Command::new(service("LAKEPORT_TEST_ZOOKEEPER_LAUNCHER"));
+            c.arg(dir).arg(ports[0].to_string());
+            c
+        });
+        let serving = || {
+            let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", zk.ports[0])) else { return false };
+            let mut answer = String::new();
+            s.write_all(b"srvr").is_ok() && s.read_to_string(&mut answer).is_ok() && answer.contains("Mode: standalone")
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !serving() {
+            assert!(Instant::now() < deadline, "ZooKeeper in {} not serving after 60 s", dir.display());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        zk
+    }
+
+    /// `count` ClickHouse servers in `dir/r1`, `dir/r2`, …, the replicas of the one shard of
+    /// a cluster named `lakeport`, replicating through `zookeeper`.
+    pub fn cluster(dir: &Path, zookeeper: &PrivateServer, count: usize) -> Vec<Self> {
+        let servers: Vec<Vec<u16>> = (0..count).map(|_| (0..3).map(|_| free_port()).collect()).collect();
+        let tcp: Vec<String> = servers.iter().map(|p| p[1].to_string()).collect();
+        let mut replicas: Vec<Self> = servers
+            .into_iter()
+            .enumerate()
+            .map(|(i, ports)| {
+                let dir = dir.join(format!("r{}", i + 1));
+                std::fs::create_dir_all(&dir).unwrap();
+                let settings = format!("LAKEPORT_CLICKHOUSE_ZOOKEEPER=127.0.0.1:{}\nLAKEPORT_CLICKHOUSE_REPLICA=r{}\nLAKEPORT_CLICKHOUSE_CLUSTER=lakeport:{}\n", zookeeper.ports[0], i + 1, tcp.join(","));
+                std::fs::write(dir.join("replica.env"), settings).unwrap();
+                Self { dir, ports, command: |dir, ports| {
+                    let mut c = Command::new(service("LAKEPORT_TEST_CLICKHOUSE_LAUNCHER"));
+                    c.arg(dir).args(ports.iter().map(u16::to_string));
+                    for line in std::fs::read_to_string(dir.join("replica.env")).unwrap().lines() {
+                        let (k, v) = line.split_once('=').unwrap();
+                        c.env(k, v);
+                    }
+                    c
+                }, child: None }
+            })
+            .collect();
+        for r in &mut replicas {
+            r.up();
+        }
+        replicas
+    }
+
     /// Its ports (the first is the one it serves on).
     pub fn ports(&self) -> &[u16] {
         &self.ports

@@ -12,7 +12,7 @@
 //! [`ClickHouseWriter::insert_once`](crate::clickhouse::ClickHouseWriter::insert_once). A batch whose every intent was abandoned by
 //! its writer was never written, and is not replayed.
 
-use crate::clickhouse::{quote_ident, quote_str, Client, ValidatedConfig};
+use crate::clickhouse::{on_cluster, quote_ident, quote_str, replicated, Client, ValidatedConfig};
 use crate::{BatchId, Error};
 
 /// Name of the ledger table, in the dataset's database.
@@ -64,11 +64,16 @@ impl Ledger {
         let client = Client::new(config)?;
         let (database, table) = (config.database(), config.table());
         let ledger = format!("{}.{}", quote_ident(database), quote_ident(LEDGER_TABLE));
-        client.query(&create_ledger(&ledger)).await?;
-        let columns = client.table_columns(database, LEDGER_TABLE).await?;
+        // Asked first: on a cluster, a statement ON CLUSTER waits for every replica.
+        let mut columns = client.table_columns(database, LEDGER_TABLE).await?;
+        if columns.is_empty() {
+            client.query(&create_ledger(database, config.cluster())).await?;
+            columns = client.table_columns(database, LEDGER_TABLE).await?;
+        }
+        let on = on_cluster(config.cluster());
         for (column, ty) in [("fingerprint", "UInt64 DEFAULT 0"), ("writer", "String DEFAULT ''")] {
             if !columns.iter().any(|c| c.name == column) {
-                client.query(&format!("ALTER TABLE {ledger} ADD COLUMN {column} {ty}")).await?;
+                client.query(&format!("ALTER TABLE {ledger}{on} ADD COLUMN {column} {ty}")).await?;
             }
         }
         Ok(Self { client, ledger, table: table.to_string() })
@@ -176,11 +181,19 @@ fn tsv(text: &str) -> String {
     text.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n")
 }
 
-/// The ledger's `CREATE TABLE`; plain types, so that it works on every server version.
-fn create_ledger(name: &str) -> String {
+/// The ledger's `CREATE TABLE` in `database`; plain types, so that it works on every
+/// server version. On a cluster it is replicated to every replica.
+fn create_ledger(database: &str, cluster: Option<&str>) -> String {
+    let engine = match cluster {
+        Some(_) => replicated("MergeTree", database, LEDGER_TABLE),
+        None => "MergeTree".to_string(),
+    };
     format!(
-        "CREATE TABLE IF NOT EXISTS {name} (`table` String, topic String, partition Int32, first_offset Int64, last_offset Int64, \
-         state UInt8, rows UInt64, at DateTime DEFAULT now(), fingerprint UInt64 DEFAULT 0, writer String DEFAULT '') ENGINE = MergeTree ORDER BY (`table`, topic, partition, first_offset)"
+        "CREATE TABLE IF NOT EXISTS {}.{}{} (`table` String, topic String, partition Int32, first_offset Int64, last_offset Int64, \
+         state UInt8, rows UInt64, at DateTime DEFAULT now(), fingerprint UInt64 DEFAULT 0, writer String DEFAULT '') ENGINE = {engine} ORDER BY (`table`, topic, partition, first_offset)",
+        quote_ident(database),
+        quote_ident(LEDGER_TABLE),
+        on_cluster(cluster)
     )
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use sink::clickhouse::{apply_migration, plan_migration, Client, ClickHouseConfig};
+use sink::clickhouse::{apply_migration, plan_migration, with_quorum, Client, ClickHouseConfig};
 
 use super::load_schema;
 use crate::pipeline::Pipeline;
@@ -21,6 +21,11 @@ pub struct MigrateArgs {
     /// Also apply changes that lose or reinterpret data (type changes, removed columns).
     #[arg(long)]
     allow_destructive: bool,
+    /// Create the tables on every replica of this cluster of the server's remote_servers
+    /// (`ON CLUSTER`, `Replicated…MergeTree`, a `Distributed` table `<table>_all`); the
+    /// pipeline's `[clickhouse] cluster` otherwise.
+    #[arg(long)]
+    cluster: Option<String>,
     /// ClickHouse HTTP URL, when TARGET is a schema.
     #[arg(long, env = "LAKEPORT_CLICKHOUSE_URL")]
     clickhouse_url: Option<String>,
@@ -48,13 +53,17 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     };
     // Statements name their database; the client itself starts in `default`, which exists
     // before the target database does.
+    let mut config = config;
+    if args.cluster.is_some() {
+        config.cluster = args.cluster.clone();
+    }
     let mut admin = config.clone();
     admin.database = "default".into();
     let (config, admin) = (config.validate()?, admin.validate()?);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let client = Client::new(&admin)?;
-        let plan = plan_migration(&client, &schema, config.database(), config.table(), args.allow_destructive).await?;
+        let client = Client::new(&with_quorum(admin).await?)?;
+        let plan = plan_migration(&client, &schema, config.database(), config.table(), config.cluster(), args.allow_destructive).await?;
         for note in &plan.notes {
             println!("-- note: {note}");
         }

@@ -24,7 +24,7 @@ use arrow::compute::filter_record_batch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt32Type};
 use arrow_array::BooleanArray;
-use sink::clickhouse::{is_data_error, ClickHouseWriter, Probe};
+use sink::clickhouse::{is_data_error, with_quorum, ClickHouseWriter, Probe};
 use sink::ledger::{Ledger, LedgerState, Recorded};
 use sink::dead_letter::DeadLetter;
 use sink::parquet::LakeWriter;
@@ -61,6 +61,7 @@ impl Sinks {
         let file = &pipeline.file;
         let lake = LakeWriter::new(&file.lake.validate().context("[lake]")?, &schema).context("[lake]")?;
         let config = file.clickhouse.validate().context("[clickhouse]")?;
+        let config = with_quorum(config).await.context("[clickhouse] cluster")?;
         let ledger = Ledger::open(&config).await.context("[clickhouse] opening the batch ledger")?;
         let probe = Probe::open(&config).await.context("[clickhouse] preparing the row checker")?;
         // Into a table that does not deduplicate, a failed insert is retried only through

@@ -72,6 +72,13 @@ pub struct ClickHouseConfig {
     /// `https` URLs: a private CA, a client certificate.
     #[serde(default)]
     pub tls: TlsConfig,
+    /// A cluster of the server's `remote_servers` (one shard, every replica holding the
+    /// table): `migrate` creates the database and tables `ON CLUSTER`, the table as
+    /// `Replicated…MergeTree` with a `Distributed` table `<table>_all` over it, and the
+    /// ledger replicated too; inserts (data and ledger) wait for a majority of the replicas
+    /// and reads see every such insert, on whichever replica `url` names. Default none.
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 /// How failed requests are retried: exponential backoff with jitter, on retriable failures
@@ -147,6 +154,7 @@ pub struct ValidatedConfig {
     pub(super) request_timeout: Duration,
     pub(super) retry: RetryConfig,
     pub(super) tls: Tls,
+    pub(super) cluster: Option<String>,
 }
 
 /// A password: never printed.
@@ -179,6 +187,7 @@ impl ClickHouseConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             retry: RetryConfig::default(),
             tls: TlsConfig::default(),
+            cluster: None,
         }
     }
 
@@ -200,6 +209,11 @@ impl ClickHouseConfig {
         let tls = self.tls.load().map_err(|(field, reason)| invalid(field, reason))?;
         if url.scheme() == "http" && (tls.ca.is_some() || tls.identity.is_some()) {
             return Err(invalid("tls", "is set but `url` is plain http; use https"));
+        }
+        if let Some(cluster) = &self.cluster {
+            if cluster.is_empty() || !cluster.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return Err(invalid("cluster", format!("`{cluster}` is not a cluster name of remote_servers (letters, digits, `_`, `-`)")));
+            }
         }
         for (field, value) in [("database", &self.database), ("table", &self.table), ("user", &self.user)] {
             if value.is_empty() {
@@ -236,6 +250,7 @@ impl ClickHouseConfig {
             request_timeout: self.request_timeout,
             retry: retry.clone(),
             tls,
+            cluster: self.cluster.clone(),
         })
     }
 
@@ -262,6 +277,11 @@ impl ValidatedConfig {
     /// Table the writer inserts into.
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// The cluster every replica of which holds the table, if any.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
     }
 }
 

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use transform::{DerivedKind, Engine, LogicalType, PartitionGranularity, Schema, UnknownFields, EXTRA_COLUMN, SOURCE_COLUMNS};
 
+use super::cluster::{create_distributed, on_cluster, replicated};
 use super::types::{column_type, Dialect};
 
 /// Quotes an identifier for ClickHouse (schema identifiers are validated already; this
@@ -87,14 +88,30 @@ pub fn dialect_notes(schema: &Schema, dialect: Dialect) -> Vec<String> {
 /// servers the table keeps the last 1000 insert tokens, so that a repeated insert of a
 /// batch (same `insert_deduplication_token`) adds no rows.
 pub fn create_table(schema: &Schema, database: &str, table: &str, dialect: Dialect) -> String {
+    create(schema, database, table, dialect, None)
+}
+
+/// The statements that create `database.table` for `schema` on every replica of
+/// `cluster`: the table `ON CLUSTER` with the `Replicated` form of its engine (which keeps
+/// insert tokens and block hashes across replicas), then the `Distributed` table
+/// `<table>_all` over it.
+pub fn create_on_cluster(schema: &Schema, database: &str, table: &str, dialect: Dialect, cluster: &str) -> [String; 2] {
+    [create(schema, database, table, dialect, Some(cluster)), create_distributed(database, table, cluster)]
+}
+
+fn create(schema: &Schema, database: &str, table: &str, dialect: Dialect, cluster: Option<&str>) -> String {
     let mut sql = String::new();
-    let _ = writeln!(sql, "CREATE TABLE IF NOT EXISTS {}.{}\n(", quote_ident(database), quote_ident(table));
-    let cols: Vec<String> = table_columns(schema, dialect).iter().map(|c| format!("    {}", c.definition())).collect();
+    let _ = writeln!(sql, "CREATE TABLE IF NOT EXISTS {}.{}{}\n(", quote_ident(database), quote_ident(table), on_cluster(cluster));
+    // 18.x takes a replica's table with column comments for another structure than the
+    // one in ZooKeeper ("too different from local table structure"): none there.
+    let bare = cluster.is_some() && dialect == Dialect::Legacy;
+    let cols: Vec<String> = table_columns(schema, dialect).iter().map(|c| if bare { format!("    {} {}", quote_ident(&c.name), c.type_name) } else { format!("    {}", c.definition()) }).collect();
     let _ = writeln!(sql, "{}\n)", cols.join(",\n"));
     let engine = match schema.clickhouse.engine {
         Engine::MergeTree => "MergeTree",
         Engine::ReplacingMergeTree => "ReplacingMergeTree",
     };
+    let engine = if cluster.is_some() { replicated(engine, database, table) } else { engine.to_string() };
     let hints = &schema.clickhouse;
     let _ = writeln!(sql, "ENGINE = {engine}");
     if let Some(col) = &hints.partition_by {
@@ -112,7 +129,7 @@ pub fn create_table(schema: &Schema, database: &str, table: &str, dialect: Diale
         let _ = writeln!(sql, "TTL toDateTime({}) + INTERVAL {} DAY", quote_ident(&ttl.column), ttl.days);
     }
     sql.push_str("SETTINGS index_granularity = 8192");
-    if dialect == Dialect::Modern {
+    if dialect == Dialect::Modern && cluster.is_none() {
         let _ = write!(sql, ", {DEDUP_WINDOW}");
     }
     sql

@@ -9,7 +9,8 @@
 //! `non_replicated_deduplication_window` set, so that a replayed batch is not inserted twice.
 //! Running it again plans nothing.
 
-use super::ddl::{create_table, keep_tokens, quote_ident, table_columns, ColumnDef};
+use super::cluster::{create_distributed, distributed_name, on_cluster};
+use super::ddl::{create_on_cluster, create_table, keep_tokens, quote_ident, table_columns, ColumnDef};
 use super::dedup::table_deduplicates;
 use super::service::Client;
 use super::types::Dialect;
@@ -24,12 +25,14 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
-/// Plans the migration of `database.table` to `schema` on the server behind `client`.
+/// Plans the migration of `database.table` to `schema` on the server behind `client`; with
+/// a `cluster`, on every replica of it (`ON CLUSTER`, see [`create_on_cluster`]), the
+/// `Distributed` table `<table>_all` created with the table and again after each change.
 ///
 /// # Errors
 /// [`Error::MigrationRefused`] for a destructive change without `allow_destructive`;
 /// the client's errors when the server cannot be asked.
-pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, table: &str, allow_destructive: bool) -> Result<Plan, Error> {
+pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, table: &str, cluster: Option<&str>, allow_destructive: bool) -> Result<Plan, Error> {
     let version = client.server_version().await?;
     let dialect = version.dialect();
     let mut plan = Plan::default();
@@ -40,11 +43,14 @@ pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, t
     }
     let existing = client.table_columns(database, table).await?;
     if existing.is_empty() {
-        plan.statements.push(format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(database)));
-        plan.statements.push(create_table(schema, database, table, dialect));
+        plan.statements.push(format!("CREATE DATABASE IF NOT EXISTS {}{}", quote_ident(database), on_cluster(cluster)));
+        match cluster {
+            Some(c) => plan.statements.extend(create_on_cluster(schema, database, table, dialect, c)),
+            None => plan.statements.push(create_table(schema, database, table, dialect)),
+        }
         return Ok(plan);
     }
-    let qualified = format!("{}.{}", quote_ident(database), quote_ident(table));
+    let qualified = format!("{}.{}{}", quote_ident(database), quote_ident(table), on_cluster(cluster));
     if version.has_dedup_token() && !table_deduplicates(client, database, table).await? {
         plan.notes.push(format!("{database}.{table} does not keep insert tokens: setting non_replicated_deduplication_window, so that a replayed batch is not inserted twice"));
         plan.statements.push(keep_tokens(&qualified));
@@ -80,6 +86,17 @@ pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, t
             Some(_) => {}
         }
         previous = Some(w);
+    }
+    if let Some(c) = cluster {
+        // A Distributed table takes its columns when created: made again after a change.
+        let all = distributed_name(table);
+        let changed = !plan.statements.is_empty();
+        if changed {
+            plan.statements.push(format!("DROP TABLE IF EXISTS {}.{}{}", quote_ident(database), quote_ident(&all), on_cluster(cluster)));
+        }
+        if changed || client.table_columns(database, &all).await?.is_empty() {
+            plan.statements.push(create_distributed(database, table, c));
+        }
     }
     Ok(plan)
 }

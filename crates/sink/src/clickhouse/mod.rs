@@ -41,6 +41,7 @@
 //! own ledger of batches ([`crate::ledger`]) and inserts an interrupted batch again with
 //! [`ClickHouseWriter::insert_once`], which counts what is there first.
 
+mod cluster;
 mod columns;
 mod config;
 mod ddl;
@@ -57,7 +58,9 @@ mod writer;
 
 pub use columns::TableColumn;
 pub use config::{ClickHouseConfig, Compression, ValidatedConfig};
-pub use ddl::{create_table, dialect_notes, keep_tokens, table_columns};
+pub use cluster::{distributed_name, with_quorum};
+pub use ddl::{create_on_cluster, create_table, dialect_notes, keep_tokens, table_columns};
+pub(crate) use cluster::{on_cluster, replicated};
 pub(crate) use ddl::{quote_ident, quote_str};
 pub use dedup::keeps_tokens;
 pub use migrate::{apply as apply_migration, plan as plan_migration};
