@@ -6,9 +6,17 @@ use super::json::{
     Record,
 };
 use super::pools::{
-    below, between, chance, choose, pick, record_time, weighted, Account, Asker, Device, Domain,
-    Ip, Location, Pools, Rng, User, APPS, CATEGORIES, CAT_CDN, CAT_CONTENT_SERVERS, COLOS, FEEDS,
-    GEOS,
+    below, between, chance, choose, pick, record_time, weighted, Account, Asker, AskerOdds, Device,
+    Domain, Ip, Location, Pools, Rng, User, APPS, CATEGORIES, CAT_CDN, CAT_CONTENT_SERVERS, COLOS,
+    FEEDS, GEOS,
+};
+
+/// Who asks a query: the source address is the location's, else the user's.
+const ODDS: AskerOdds = AskerOdds {
+    user: 700,
+    no_device: 50,
+    location: 350,
+    user_source: 0,
 };
 
 /// One answer RR: ranges into [`Scratch::wire`] and [`Scratch::text`].
@@ -290,7 +298,7 @@ fn draw<'a>(rng: &mut Rng, p: &'a Pools, sc: &mut Scratch, start: i64) -> Query<
         device,
         loc,
         src,
-    } = draw_asker(rng, p);
+    } = Asker::draw(rng, p, &ODDS);
     let dom: &Domain = p.domain(rng);
     let (qtype, qtype_name) = draw_query_type(rng, sc);
     let dynamic = !sc.name.is_empty();
@@ -325,40 +333,6 @@ fn draw<'a>(rng: &mut Rng, p: &'a Pools, sc: &mut Scratch, start: i64) -> Query<
         cached,
         custom,
         cats,
-    }
-}
-
-/// Draws who asks; the source address is the location's, else the user's.
-fn draw_asker<'a>(rng: &mut Rng, p: &'a Pools) -> Asker<'a> {
-    let acct = p.account(rng);
-    let user = if chance(rng, 700) {
-        Some(acct.user(rng))
-    } else {
-        None
-    };
-    let device = user.and_then(|u| {
-        if u.devices.is_empty() || chance(rng, 50) {
-            None
-        } else {
-            Some(pick(rng, &u.devices))
-        }
-    });
-    let loc = if user.is_none() || chance(rng, 350) {
-        Some(acct.location(rng))
-    } else {
-        None
-    };
-    let src = match (user, loc) {
-        (_, Some(l)) => pick(rng, &l.ips),
-        (Some(u), None) => pick(rng, &u.ips),
-        (None, None) => &acct.locations[0].ips[0],
-    };
-    Asker {
-        acct,
-        user,
-        device,
-        loc,
-        src,
     }
 }
 

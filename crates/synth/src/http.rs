@@ -6,7 +6,15 @@ use super::json::{
 };
 use super::pools::{
     below, between, chance, choose, pick, private_ip, record_time, weighted, Account, Asker,
-    Device, Domain, Ip, Location, Pools, Rng, User, APPS, CATEGORIES, GEOS,
+    AskerOdds, Device, Domain, Ip, Location, Pools, Rng, User, APPS, CATEGORIES, GEOS,
+};
+
+/// Who sends a request: the source address is mostly the user's, else the location's.
+const ODDS: AskerOdds = AskerOdds {
+    user: 920,
+    no_device: 0,
+    location: 150,
+    user_source: 800,
 };
 
 /// Reusable per-record buffers.
@@ -241,7 +249,7 @@ fn draw<'a>(rng: &mut Rng, p: &'a Pools, start: i64) -> Request<'a> {
         device,
         loc,
         src,
-    } = draw_sender(rng, p);
+    } = Asker::draw(rng, p, &ODDS);
     let dom = p.domain(rng);
     let action = draw_action(rng, dom);
     let method = if action == "off" {
@@ -291,41 +299,6 @@ fn draw<'a>(rng: &mut Rng, p: &'a Pools, start: i64) -> Request<'a> {
         file_blocked,
         file_size,
         dlp,
-    }
-}
-
-/// Draws who sends the request; the source address is mostly the user's, else the location's.
-fn draw_sender<'a>(rng: &mut Rng, p: &'a Pools) -> Asker<'a> {
-    let acct = p.account(rng);
-    let user = if chance(rng, 920) {
-        Some(acct.user(rng))
-    } else {
-        None
-    };
-    let device = user.and_then(|u| {
-        if u.devices.is_empty() {
-            None
-        } else {
-            Some(pick(rng, &u.devices))
-        }
-    });
-    let loc = if user.is_none() || chance(rng, 150) {
-        Some(acct.location(rng))
-    } else {
-        None
-    };
-    let src = match (user, loc) {
-        (Some(u), _) if chance(rng, 800) => pick(rng, &u.ips),
-        (_, Some(l)) => pick(rng, &l.ips),
-        (Some(u), None) => pick(rng, &u.ips),
-        (None, None) => &acct.locations[0].ips[0],
-    };
-    Asker {
-        acct,
-        user,
-        device,
-        loc,
-        src,
     }
 }
 

@@ -726,6 +726,58 @@ pub(crate) struct Asker<'a> {
     pub src: &'a Ip,
 }
 
+/// The per-mille chances an [`Asker`] is drawn with.
+pub(crate) struct AskerOdds {
+    /// That one of the account's users asks.
+    pub user: u32,
+    /// That a user with devices asks from none of them (0: never).
+    pub no_device: u32,
+    /// That a location is known although a user asks.
+    pub location: u32,
+    /// That a user's own address is the source although a location is known (0: never).
+    pub user_source: u32,
+}
+
+impl<'a> Asker<'a> {
+    /// Draws who asks, with `odds`: an account, maybe a user and device, maybe a location
+    /// (always without a user), and the source address.
+    pub(crate) fn draw(rng: &mut Rng, p: &'a Pools, odds: &AskerOdds) -> Self {
+        let acct = p.account(rng);
+        let user = if chance(rng, odds.user) {
+            Some(acct.user(rng))
+        } else {
+            None
+        };
+        let device = user.and_then(|u| {
+            if u.devices.is_empty() || (odds.no_device > 0 && chance(rng, odds.no_device)) {
+                None
+            } else {
+                Some(pick(rng, &u.devices))
+            }
+        });
+        let loc = if user.is_none() || chance(rng, odds.location) {
+            Some(acct.location(rng))
+        } else {
+            None
+        };
+        let src = match (user, loc) {
+            (Some(u), _) if odds.user_source > 0 && chance(rng, odds.user_source) => {
+                pick(rng, &u.ips)
+            }
+            (_, Some(l)) => pick(rng, &l.ips),
+            (Some(u), None) => pick(rng, &u.ips),
+            (None, None) => &acct.locations[0].ips[0],
+        };
+        Self {
+            acct,
+            user,
+            device,
+            loc,
+            src,
+        }
+    }
+}
+
 /// A domain and its DNS data.
 pub(crate) struct Domain {
     pub name: String,
