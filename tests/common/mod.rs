@@ -32,7 +32,7 @@ pub fn unique(prefix: &str) -> String {
 /// A `lakeport` command run from the repository root.
 pub fn lakeport() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lakeport"));
-    c.current_dir(root()).env("RUST_LOG", "warn,lakeport=info");
+    c.current_dir(root()).env("RUST_LOG", "warn,ingest=info");
     c
 }
 
