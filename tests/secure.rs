@@ -107,8 +107,10 @@ impl Secured {
     /// returns what it printed.
     fn python(&self, statement: &str) -> String {
         let script = format!(
-            "import boto3, io, sys\n\
-             s3 = boto3.client('s3', endpoint_url='https://127.0.0.1:{}', verify='{}', aws_access_key_id='{}', aws_secret_access_key='{}', region_name='{}')\n{statement}",
+            "import boto3, io, os, sys\n\
+             s3 = boto3.client('s3', endpoint_url='https://127.0.0.1:{}', verify='{}', aws_access_key_id='{}', aws_secret_access_key='{}', region_name='{}')\n{statement}\n\
+             sys.stdout.flush()\n\
+             os._exit(0)  # pyarrow's threads may abort the interpreter's teardown",
             self.s3.ports()[0],
             self.cert("ca.pem"),
             service("LAKEPORT_TEST_S3_ACCESS_KEY_ID"),
