@@ -541,6 +541,14 @@ impl Background {
     }
 }
 
+impl Drop for Background {
+    /// A test that failed while it ran leaves no process behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Rows of `database.table` on the test ClickHouse.
 pub fn rows(database: &str, table: &str) -> usize {
     clickhouse(&format!("SELECT count() FROM `{database}`.`{table}` FORMAT TabSeparated")).trim().parse().expect("a count")
