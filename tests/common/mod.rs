@@ -221,7 +221,7 @@ pub struct PrivateServer {
     dir: PathBuf,
     /// The port it serves on (ClickHouse: HTTP), then any others it needs.
     ports: Vec<u16>,
-    command: fn(&Path, &[u16]) -> Command,
+    command: Box<dyn Fn(&Path, &[u16]) -> Command>,
     child: Option<Child>,
 }
 
@@ -278,15 +278,12 @@ impl PrivateServer {
     /// A TLS front (`tests/tls_proxy.py`) on `port` for the plaintext server on `target`,
     /// with `certs/server.pem` and asking clients for a certificate of `certs/ca.pem`.
     pub fn tls_proxy(dir: &Path, port: u16, target: u16) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(dir.join("ports"), format!("{port} {target}")).unwrap();
-        let mut s = Self { dir: dir.to_path_buf(), ports: vec![port], command: |dir, _| {
-            let ports = std::fs::read_to_string(dir.join("ports")).unwrap();
+        let mut s = Self::with_ports(dir, vec![port], move |dir, _| {
             let certs = dir.join("certs");
             let mut c = Command::new(python());
-            c.arg(root().join("tests/tls_proxy.py")).args(ports.split_whitespace()).arg(certs.join("server.pem")).arg(certs.join("server.key")).arg(certs.join("ca.pem"));
+            c.arg(root().join("tests/tls_proxy.py")).args([port.to_string(), target.to_string()]).arg(certs.join("server.pem")).arg(certs.join("server.key")).arg(certs.join("ca.pem"));
             c
-        }, child: None };
+        });
         s.up();
         s
     }
@@ -323,19 +320,13 @@ impl PrivateServer {
             .into_iter()
             .enumerate()
             .map(|(i, ports)| {
-                let dir = dir.join(format!("r{}", i + 1));
-                std::fs::create_dir_all(&dir).unwrap();
-                let settings = format!("LAKEPORT_CLICKHOUSE_ZOOKEEPER=127.0.0.1:{}\nLAKEPORT_CLICKHOUSE_REPLICA=r{}\nLAKEPORT_CLICKHOUSE_CLUSTER=lakeport:{}\n", zookeeper.ports[0], i + 1, tcp.join(","));
-                std::fs::write(dir.join("replica.env"), settings).unwrap();
-                Self { dir, ports, command: |dir, ports| {
+                let (zookeeper, cluster) = (format!("127.0.0.1:{}", zookeeper.ports[0]), format!("lakeport:{}", tcp.join(",")));
+                Self::with_ports(&dir.join(format!("r{}", i + 1)), ports, move |dir, ports| {
                     let mut c = Command::new(service("LAKEPORT_TEST_CLICKHOUSE_LAUNCHER"));
                     c.arg(dir).args(ports.iter().map(u16::to_string));
-                    for line in std::fs::read_to_string(dir.join("replica.env")).unwrap().lines() {
-                        let (k, v) = line.split_once('=').unwrap();
-                        c.env(k, v);
-                    }
+                    c.env("LAKEPORT_CLICKHOUSE_ZOOKEEPER", &zookeeper).env("LAKEPORT_CLICKHOUSE_REPLICA", format!("r{}", i + 1)).env("LAKEPORT_CLICKHOUSE_CLUSTER", &cluster);
                     c
-                }, child: None }
+                })
             })
             .collect();
         for r in &mut replicas {
@@ -363,11 +354,8 @@ impl PrivateServer {
             c.args(["LAKEPORT_TEST_S3_ENDPOINT", "LAKEPORT_TEST_S3_ACCESS_KEY_ID", "LAKEPORT_TEST_S3_SECRET_ACCESS_KEY", "LAKEPORT_TEST_S3_REGION"].map(service)).arg(&bucket);
             c
         });
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(dir.join("bucket"), &bucket).unwrap();
-        Self::start(dir, 1, |dir, ports| {
+        Self::start(dir, 1, move |_, ports| {
             let listener = format!("tcp://127.0.0.1:{}", ports[0]);
-            let bucket = std::fs::read_to_string(dir.join("bucket")).unwrap();
             let mut c = Command::new(service("LAKEPORT_TEST_TANSU"));
             c.args(["broker", "--listener-url", &listener, "--advertised-listener-url", &listener, "--storage-engine", &format!("s3://{bucket}/")])
                 .env("AWS_ENDPOINT", service("LAKEPORT_TEST_S3_ENDPOINT"))
@@ -379,10 +367,15 @@ impl PrivateServer {
         })
     }
 
-    fn start(dir: &Path, ports: usize, command: fn(&Path, &[u16]) -> Command) -> Self {
-        let mut s = Self { dir: dir.to_path_buf(), ports: (0..ports).map(|_| free_port()).collect(), command, child: None };
+    fn start(dir: &Path, ports: usize, command: impl Fn(&Path, &[u16]) -> Command + 'static) -> Self {
+        let mut s = Self::with_ports(dir, (0..ports).map(|_| free_port()).collect(), command);
         s.up();
         s
+    }
+
+    /// A server not started yet, on `ports`, started by `command(dir, ports)`.
+    fn with_ports(dir: &Path, ports: Vec<u16>, command: impl Fn(&Path, &[u16]) -> Command + 'static) -> Self {
+        Self { dir: dir.to_path_buf(), ports, command: Box::new(command), child: None }
     }
 
     /// ClickHouse's HTTP URL.
