@@ -229,6 +229,9 @@ write_env() {
     echo "export LAKEPORT_TEST_MOTO_SERVER=$(q "$MOTO")"
     echo "# Python with pyarrow, duckdb, chdb (in-process ClickHouse), boto3."
     echo "export LAKEPORT_TEST_PYTHON=$(q "$PY")"
+    echo "# The names the shipped pipeline files read (pipelines/*.toml)."
+    echo "export LAKEPORT_KAFKA_BROKERS=$(q "127.0.0.1:${kafka[0]}")"
+    echo "export LAKEPORT_CLICKHOUSE_URL=$(q "http://127.0.0.1:${ch[0]}")"
   } >"$tmp"
   mv "$tmp" "$ENV_FILE"
 }

