@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A schema file could not be read.
-    #[error("cannot read schema file {path}: {source}")]
+    #[error("cannot read schema file {path}")]
     Io {
         /// The file.
         path: PathBuf,

@@ -3,6 +3,7 @@
 mod convert;
 mod gen;
 mod migrate;
+mod pipeline;
 mod produce;
 pub mod progress;
 mod run;
@@ -39,21 +40,30 @@ pub enum Command {
     /// Check, print as ClickHouse DDL, or draft dataset schemas.
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
+    /// Draft pipeline files.
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
     /// Convert an NDJSON file into a Parquet file, keeping rejected records with their reason.
+    #[command(after_help = "Example:\n  lakeport convert --schema gateway_dns dns.ndjson.gz --out dns.parquet --rejects dns.rejects.ndjson")]
     Convert(convert::ConvertArgs),
     /// Generate synthetic Gateway log records (NDJSON), optionally with malformed ones.
+    #[command(after_help = "Examples:\n  lakeport gen --dataset gateway_dns --count 10000 --start now --out dns.ndjson\n  lakeport gen --dataset gateway_http --count 10000 --kafka 127.0.0.1:9092 --topic gateway_http --partitions 3")]
     Gen(gen::GenArgs),
     /// Create or evolve a dataset's ClickHouse table (additive changes only, unless told).
+    #[command(after_help = "Examples:\n  lakeport migrate pipelines/gateway_dns.toml --dry-run\n  lakeport migrate schemas/weblogs.toml --clickhouse-url http://127.0.0.1:8123 --database lakeport")]
     Migrate(migrate::MigrateArgs),
     /// Consume a pipeline's topics into the Parquet lake and ClickHouse.
+    #[command(after_help = "Examples:\n  lakeport run pipelines/gateway_dns.toml --until-caught-up   # a scheduled run\n  lakeport run pipelines/gateway_dns.toml                     # continuous; metrics on [runtime] metrics_listen")]
     Run(run::RunArgs),
     /// Send the lines of an NDJSON file to a Kafka topic, one message per line.
+    #[command(after_help = "Example:\n  lakeport produce dns.ndjson --kafka 127.0.0.1:9092 --topic gateway_dns")]
     Produce(produce::ProduceArgs),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Schema(c) => schema::run(c),
+        Command::Pipeline(c) => pipeline::run(c),
         Command::Convert(a) => convert::run(a),
         Command::Gen(a) => gen::run(a),
         Command::Run(a) => run::run(a),

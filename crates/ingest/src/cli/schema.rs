@@ -13,6 +13,7 @@ use super::load_schema;
 #[derive(Subcommand)]
 pub enum SchemaCommand {
     /// Validate schema files (default: every .toml in the schemas folder).
+    #[command(after_help = "Example:\n  lakeport schema check schemas/weblogs.toml")]
     Check {
         /// Schema files to check.
         files: Vec<PathBuf>,
@@ -21,6 +22,7 @@ pub enum SchemaCommand {
         schemas_dir: PathBuf,
     },
     /// Print the ClickHouse CREATE TABLE statement for a schema.
+    #[command(after_help = "Example:\n  lakeport schema ddl gateway_dns --dialect legacy")]
     Ddl {
         /// A schema file, or a dataset name looked up in the schemas folder.
         schema: String,
@@ -34,7 +36,8 @@ pub enum SchemaCommand {
         #[arg(long, default_value = "schemas")]
         schemas_dir: PathBuf,
     },
-    /// Draft a schema from sample NDJSON records, to edit by hand.
+    /// Draft a schema from sample NDJSON records; it works as written, review it.
+    #[command(after_help = "Example:\n  lakeport schema infer samples.ndjson --name weblogs > schemas/weblogs.toml")]
     Infer {
         /// NDJSON sample file.
         sample: PathBuf,
@@ -64,7 +67,7 @@ pub fn run(command: SchemaCommand) -> anyhow::Result<ExitCode> {
                 DialectArg::Legacy => Dialect::Legacy,
             };
             for note in dialect_notes(&schema, dialect) {
-                println!("-- {note}");
+                println!("-- ClickHouse 18.x: {note}");
             }
             println!("{};", create_table(&schema, &database, &schema.name, dialect));
             Ok(ExitCode::SUCCESS)
@@ -90,7 +93,7 @@ fn check(mut files: Vec<PathBuf>, dir: &std::path::Path) -> anyhow::Result<ExitC
             Ok(s) => println!("ok    {} ({} v{}: {} fields, {} derived)", path.display(), s.name, s.version, s.fields.len(), s.derived.len()),
             Err(e) => {
                 failed += 1;
-                println!("error {e}");
+                println!("error {:#}", anyhow::Error::new(e));
             }
         }
     }

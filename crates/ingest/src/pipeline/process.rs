@@ -63,7 +63,7 @@ impl Sinks {
         let config = file.clickhouse.validate().context("[clickhouse]")?;
         let config = with_quorum(config).await.context("[clickhouse] cluster")?;
         let ledger = Ledger::open(&config).await.context("[clickhouse] opening the batch ledger")?;
-        let probe = Probe::open(&config).await.context("[clickhouse] preparing the row checker")?;
+        let probe = Probe::new(&config).context("[clickhouse]")?;
         // Into a table that does not deduplicate, a failed insert is retried only through
         // `insert_once`, which counts what an attempt left before inserting again.
         let clickhouse = ClickHouseWriter::open(config).await.context("[clickhouse] reading the server and the table")?;

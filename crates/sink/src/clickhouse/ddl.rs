@@ -75,9 +75,9 @@ pub fn table_columns(schema: &Schema, dialect: Dialect) -> Vec<ColumnDef> {
 pub fn dialect_notes(schema: &Schema, dialect: Dialect) -> Vec<String> {
     let mut notes = Vec::new();
     if dialect == Dialect::Legacy {
-        notes.push("ClickHouse 18.x: DateTime64 → DateTime (seconds), IPv6/Map → String, Bool → UInt8, Date32 → Date, no LowCardinality".into());
+        notes.push("DateTime64 → DateTime (seconds), IPv6/Map → String, Bool → UInt8, Date32 → Date, no LowCardinality".into());
         if schema.clickhouse.ttl.is_some() {
-            notes.push("ClickHouse 18.x: TTL left out (it needs 19.6 or later)".into());
+            notes.push("TTL left out (it needs 19.6 or later): rows do not expire; drop old partitions with ALTER TABLE … DROP PARTITION".into());
         }
     }
     notes
@@ -124,7 +124,8 @@ fn create(schema: &Schema, database: &str, table: &str, dialect: Dialect, cluste
         let _ = writeln!(sql, "PARTITION BY {expr}");
     }
     let order: Vec<String> = hints.order_by.iter().map(|c| quote_ident(c)).collect();
-    let _ = writeln!(sql, "ORDER BY ({})", order.join(", "));
+    // An empty sort key is `tuple()`: an unsorted table.
+    let _ = writeln!(sql, "ORDER BY {}({})", if order.is_empty() { "tuple" } else { "" }, order.join(", "));
     if let (Some(ttl), Dialect::Modern) = (&hints.ttl, dialect) {
         let _ = writeln!(sql, "TTL toDateTime({}) + INTERVAL {} DAY", quote_ident(&ttl.column), ttl.days);
     }

@@ -10,10 +10,9 @@
 //! Running it again plans nothing.
 
 use super::cluster::{create_distributed, distributed_name, on_cluster};
-use super::ddl::{create_on_cluster, create_table, keep_tokens, quote_ident, table_columns, ColumnDef};
+use super::ddl::{create_on_cluster, create_table, dialect_notes, keep_tokens, quote_ident, table_columns, ColumnDef};
 use super::dedup::table_deduplicates;
 use super::service::Client;
-use super::types::Dialect;
 use crate::Error;
 
 /// What `migrate` will do, in order, with notes for the operator.
@@ -36,11 +35,7 @@ pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, t
     let version = client.server_version().await?;
     let dialect = version.dialect();
     let mut plan = Plan::default();
-    if dialect == Dialect::Legacy {
-        plan.notes.push(format!(
-            "server {version} predates DateTime64, IPv6, Map, Bool, Date32 and LowCardinality: using DateTime (seconds), String, UInt8 and Date instead"
-        ));
-    }
+    plan.notes.extend(dialect_notes(schema, dialect).into_iter().map(|note| format!("server {version}: {note}")));
     let existing = client.table_columns(database, table).await?;
     if existing.is_empty() {
         plan.statements.push(format!("CREATE DATABASE IF NOT EXISTS {}{}", quote_ident(database), on_cluster(cluster)));

@@ -5,9 +5,10 @@
 //! Halves of the batch are inserted into a `Null`-engine copy of the table, which checks
 //! every value as a real insert would and stores nothing; a refused half is split again,
 //! down to single rows. Values the encoder already knows the column cannot hold
-//! ([`Error::ClickHouseValue`]) name their row directly.
+//! ([`Error::ClickHouseValue`]) name their row directly. The copy exists only while a batch
+//! is checked, under a name of this process's own, so no table is left behind.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::RecordBatch;
 
@@ -17,10 +18,11 @@ use super::service::Client;
 use super::writer::ClickHouseWriter;
 use crate::{BatchId, Error};
 
-/// A `Null` copy of one table, to try rows against.
+/// Checks rows against one table.
 #[derive(Debug)]
 pub struct Probe {
-    writer: ClickHouseWriter,
+    config: ValidatedConfig,
+    client: Client,
 }
 
 /// Whether `error` says that rows of the batch, not the server or the setup, are at fault.
@@ -29,30 +31,12 @@ pub fn is_data_error(error: &Error) -> bool {
 }
 
 impl Probe {
-    /// Creates (if missing) the `Null` copy of the table of `config`, named after the
-    /// table's current columns so that a migrated table gets a fresh copy.
+    /// A checker for the table of `config`.
     ///
     /// # Errors
-    /// As [`Client::query`].
-    pub async fn open(config: &ValidatedConfig) -> Result<Self, Error> {
-        let client = Client::new(config)?;
-        let (database, table) = (config.database(), config.table());
-        let mut hasher = DefaultHasher::new();
-        for c in client.table_columns(database, table).await? {
-            (c.name, c.type_name).hash(&mut hasher);
-        }
-        let probe = format!("_lakeport_probe_{:016x}", hasher.finish());
-        client
-            .query(&format!(
-                "CREATE TABLE IF NOT EXISTS {db}.{probe} AS {db}.{table} ENGINE = Null",
-                db = quote_ident(database),
-                probe = quote_ident(&probe),
-                table = quote_ident(table)
-            ))
-            .await?;
-        let mut probe_config = config.clone();
-        probe_config.table = probe;
-        Ok(Self { writer: ClickHouseWriter::new(probe_config)? })
+    /// When the client cannot be built (TLS files).
+    pub fn new(config: &ValidatedConfig) -> Result<Self, Error> {
+        Ok(Self { config: config.clone(), client: Client::new(config)? })
     }
 
     /// The rows of `batch` ClickHouse refuses, with its reason for each, in row order.
@@ -60,13 +44,29 @@ impl Probe {
     /// # Errors
     /// Any error that is not about the rows (server down, table gone).
     pub async fn refused_rows(&self, batch: &RecordBatch, id: &BatchId) -> Result<Vec<(usize, String)>, Error> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let name = format!("_lakeport_probe_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let (db, copy) = (quote_ident(self.config.database()), quote_ident(&name));
+        let create = format!("CREATE TABLE IF NOT EXISTS {db}.{copy} AS {db}.{} ENGINE = Null", quote_ident(self.config.table()));
+        self.client.query(&create).await?;
+        let mut config = self.config.clone();
+        config.table = name;
+        let checked = Self::split(&ClickHouseWriter::new(config)?, batch, id).await;
+        let dropped = self.client.query(&format!("DROP TABLE IF EXISTS {db}.{copy}")).await;
+        let refused = checked?;
+        dropped?;
+        Ok(refused)
+    }
+
+    /// Inserts halves of `batch` into `copy` until each refused row is found.
+    async fn split(copy: &ClickHouseWriter, batch: &RecordBatch, id: &BatchId) -> Result<Vec<(usize, String)>, Error> {
         let mut refused = Vec::new();
         let mut pending = vec![(0, batch.num_rows())];
         while let Some((start, len)) = pending.pop() {
             if len == 0 {
                 continue;
             }
-            match self.writer.insert(&batch.slice(start, len), id).await {
+            match copy.insert(&batch.slice(start, len), id).await {
                 Ok(_) => {}
                 Err(Error::ClickHouseValue { row, reason, column }) => {
                     refused.push((start + row, format!("column {column}: {reason}")));

@@ -34,9 +34,17 @@ pub fn check_ident(name: &str) -> Result<(), BadName> {
     Ok(())
 }
 
+/// Words whose capitals do not start words of their own (`InternalDNSRCode` is
+/// `internal_dns_rcode`).
+const MIXED_CASE_WORDS: [(&str, &str); 4] = [("RCode", "Rcode"), ("RData", "Rdata"), ("DoH", "Doh"), ("DoT", "Dot")];
+
 /// Turns a JSON key such as `CNAMECategoryIDs` or `Src-IP` into a valid column name
 /// (`cname_category_ids`, `src_ip`), for drafting schemas.
 pub fn snake_case(key: &str) -> String {
+    let mut key = key.to_string();
+    for (word, spelled) in MIXED_CASE_WORDS {
+        key = key.replace(word, spelled);
+    }
     let chars: Vec<char> = key.chars().collect();
     let mut out = String::with_capacity(key.len() + 4);
     for (i, &c) in chars.iter().enumerate() {
@@ -87,9 +95,23 @@ mod tests {
             ("ResourceRecordsJSON", "resource_records_json"),
             ("Src-IP", "src_ip"),
             ("9lives", "f_9lives"),
+            ("RCode", "rcode"),
+            ("DoTSubdomain", "dot_subdomain"),
+            ("DoHSubdomain", "doh_subdomain"),
+            ("QueryApplicationIDs", "query_application_ids"),
         ] {
             assert_eq!(snake_case(k), v);
             assert!(check_ident(v).is_ok());
+        }
+    }
+
+    #[test]
+    fn names_the_shipped_logpush_fields_as_their_schemas_do() {
+        for file in ["gateway_dns", "gateway_http"] {
+            let path = format!("{}/../../schemas/{file}.toml", env!("CARGO_MANIFEST_DIR"));
+            let schema = crate::Schema::from_path(std::path::Path::new(&path)).unwrap();
+            let wrong: Vec<String> = schema.fields.iter().filter(|f| f.source.len() == 1 && snake_case(&f.source[0]) != f.name).map(|f| format!("{} → {}, not {}", f.source[0], snake_case(&f.source[0]), f.name)).collect();
+            assert!(wrong.is_empty(), "{file}: {wrong:?}");
         }
     }
 }

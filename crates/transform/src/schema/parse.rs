@@ -280,7 +280,8 @@ impl Checker<'_> {
         }
         if let Some(col) = &raw.partition_by {
             match schema.column_type(col) {
-                Some((LogicalType::Date | LogicalType::Timestamp, _)) => {}
+                Some((LogicalType::Date | LogicalType::Timestamp, false)) => {}
+                Some((_, true)) => return Err(self.err("[clickhouse] partition_by", format!("column `{col}` is nullable; ClickHouse refuses nullable partition keys"), "derive it from a required timestamp")),
                 _ => return Err(self.err("[clickhouse] partition_by", format!("`{col}` is not a date or timestamp column"), "name a date, timestamp or derived date column")),
             }
         }
