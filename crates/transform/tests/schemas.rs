@@ -74,3 +74,12 @@ fn sql_and_path_hostile_names_are_refused() {
     }
     assert!(Schema::from_toml_str("name = \"../x\"\nversion = 1\n[[field]]\nname = \"a\"\ntype = \"string\"", "t").is_err());
 }
+
+#[test]
+fn the_example_of_the_schemas_readme_validates() {
+    let path = format!("{}/../../schemas/README.md", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let example = text.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a ```toml block");
+    let schema = Schema::from_toml_str(example, "schemas/README.md").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(schema.clickhouse.order_by, ["query_name", "datetime"]);
+}
