@@ -238,3 +238,42 @@ fn a_new_dataset_lands_in_both_sinks_from_unedited_drafts() {
     assert_eq!(lake_counts(&env.lake), (3000, 3000), "{report}");
     assert!(dead_letter_lines(&env.dead_letters).is_empty(), "{report}");
 }
+
+/// `lakeport verify` agrees with a clean run, then names each sink's damage: rows of a batch
+/// repeated in ClickHouse, a lake file gone.
+#[test]
+fn verify_reports_what_each_sink_lacks_or_repeats() {
+    let dataset = "gateway_dns";
+    let env = PipelineEnv::new("verify");
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = pipeline_file(dir.path(), dataset, &[("max_messages = 200000", "max_messages = 400")]);
+    produce(&service("LAKEPORT_TEST_KAFKA_BROKERS"), &env.topic, dataset, 3000, 4, PARTITIONS, &[]);
+    env.migrate(dataset, &pipeline);
+    ok({
+        let mut c = env.lakeport(dataset);
+        c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+        c
+    });
+    let verify = || {
+        let out = env.lakeport(dataset).arg("verify").arg(&pipeline).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let (code, report) = verify();
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("(3000 rows)") && report.contains("0 disagreements, 0 pending"), "{report}");
+
+    clickhouse(&format!("INSERT INTO `{0}`.{dataset} SELECT * FROM `{0}`.{dataset} WHERE _partition = 0 AND _offset < 3", env.database));
+    let lake_file = walk(&env.lake).into_iter().find(|p| p.to_string_lossy().contains(&format!("{}-1-", env.topic))).expect("a lake file of partition 1");
+    std::fs::remove_file(&lake_file).unwrap();
+    let (code, report) = verify();
+    assert_eq!(code, Some(8), "{report}");
+    let lines: Vec<&str> = report.lines().collect();
+    assert!(lines.iter().any(|l| l.starts_with("DUPLICATED clickhouse") && l.contains(&format!("{}[0] offsets 0..=", env.topic)) && l.contains("3 of them repeats")), "{report}");
+    assert!(lines.iter().any(|l| (l.starts_with("MISSING    lake") || l.starts_with("PARTIAL    lake")) && l.contains(&format!("{}[1]", env.topic))), "{report}");
+    assert_eq!(lines.iter().filter(|l| l.contains("offsets")).count(), 2, "nothing else is reported:\n{report}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir).map_or_else(|_| Vec::new(), |entries| entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect())
+}

@@ -11,6 +11,7 @@
 //! | 5 | [`Failure::Unread`]: a scheduled run could not read partitions it should have |
 //! | 6 | [`Failure::Conflict`]: the source no longer holds what the ledger recorded |
 //! | 7 | [`Failure::Interrupted`]: a signal stopped the run before every batch was durable |
+//! | 8 | [`Failure::Disagree`]: `verify` found the sinks holding other rows than the ledger recorded |
 
 use std::fmt;
 
@@ -30,6 +31,8 @@ pub enum Failure {
     Conflict,
     /// A signal stopped the run with batches not yet durable; the next run reads them again.
     Interrupted,
+    /// A sink holds more or fewer rows of a batch than the ledger recorded.
+    Disagree,
 }
 
 impl Failure {
@@ -41,6 +44,7 @@ impl Failure {
             Self::Unread => 5,
             Self::Conflict => 6,
             Self::Interrupted => 7,
+            Self::Disagree => 8,
         }
     }
 }
@@ -53,6 +57,7 @@ impl fmt::Display for Failure {
             Self::Unread => "partitions left unread",
             Self::Conflict => "the source does not match the ledger",
             Self::Interrupted => "interrupted",
+            Self::Disagree => "the sinks disagree with the ledger",
         })
     }
 }

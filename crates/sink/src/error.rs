@@ -53,6 +53,14 @@ pub enum Error {
         /// What object_store said.
         source: object_store::Error,
     },
+    /// Reading the lake back (a listing, a file's footer) failed.
+    #[error("cannot read lake object {path}: {source}")]
+    LakeRead {
+        /// The object or prefix.
+        path: String,
+        /// What the store or the Parquet reader said.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     // ClickHouse
     /// A ClickHouse writer setting is invalid.
     #[error("clickhouse config: `{field}` {reason}")]
@@ -191,7 +199,7 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         use object_store::Error as Store;
         match self {
-            Self::Io { .. } | Self::ClickHouseUnavailable { .. } | Self::ClickHouseAnswer { .. } => ErrorClass::Transient,
+            Self::Io { .. } | Self::LakeRead { .. } | Self::ClickHouseUnavailable { .. } | Self::ClickHouseAnswer { .. } => ErrorClass::Transient,
             Self::LakeUpload { source, .. } if crate::tls::failure(source).is_some() => ErrorClass::Permanent,
             Self::LakeUpload { source, .. } => match source {
                 Store::NotFound { .. }

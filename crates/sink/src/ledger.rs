@@ -165,6 +165,44 @@ impl Ledger {
     }
 }
 
+/// A batch the ledger holds (see [`Ledger::state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerBatch {
+    /// Its coordinates.
+    pub id: BatchId,
+    /// Recorded done, with this many rows in each sink; `None` while only its intent is.
+    pub done_rows: Option<u64>,
+}
+
+impl Ledger {
+    /// Every batch of the table recorded, by topic, partition and first offset (longest
+    /// first); with `since`, only those with a record that recent.
+    ///
+    /// # Errors
+    /// As [`Client::query`]; [`Error::ClickHouseAnswer`] when a line is not a batch.
+    pub async fn batches(&self, since: Option<std::time::Duration>) -> Result<Vec<LedgerBatch>, Error> {
+        let recent = since.map_or(String::new(), |d| format!(" AND max(at) >= now() - {}", d.as_secs()));
+        let sql = format!(
+            "SELECT topic, partition, first_offset, last_offset, max(state = 2), maxIf(rows, state = 2) FROM {} WHERE `table` = {} \
+             GROUP BY topic, partition, first_offset, last_offset HAVING {LIVE}{recent} ORDER BY topic, partition, first_offset, last_offset DESC FORMAT TabSeparated",
+            self.ledger,
+            quote_str(&self.table)
+        );
+        let text = self.client.query(&sql).await?;
+        text.lines().filter(|l| !l.is_empty()).map(|l| parse_batch(l).ok_or_else(|| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{l}` is not a batch") })).collect()
+    }
+}
+
+/// A `topic, partition, first, last, done, rows` line.
+fn parse_batch(line: &str) -> Option<LedgerBatch> {
+    let mut f = line.split('\t');
+    let mut next = || f.next();
+    let id = BatchId { topic: next()?.to_string(), partition: next()?.parse().ok()?, first_offset: next()?.parse().ok()?, last_offset: next()?.parse().ok()? };
+    let done = next()? == "1";
+    let rows: u64 = next()?.parse().ok()?;
+    Some(LedgerBatch { id, done_rows: done.then_some(rows) })
+}
+
 /// `first<TAB>last` lines as ranges.
 fn parse_ranges(sql: &str, text: &str) -> Result<Vec<(i64, i64)>, Error> {
     text.lines()

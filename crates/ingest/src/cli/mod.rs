@@ -8,6 +8,7 @@ mod produce;
 pub mod progress;
 mod run;
 mod schema;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,6 +56,9 @@ pub enum Command {
     /// Consume a pipeline's topics into the Parquet lake and ClickHouse.
     #[command(after_help = "Examples:\n  lakeport run pipelines/gateway_dns.toml --until-caught-up   # a scheduled run\n  lakeport run pipelines/gateway_dns.toml                     # continuous; metrics on [runtime] metrics_listen")]
     Run(run::RunArgs),
+    /// Check that ClickHouse and the lake hold exactly the rows the ledger recorded, batch by batch.
+    #[command(after_help = "Examples:\n  lakeport verify pipelines/gateway_dns.toml\n  lakeport verify pipelines/gateway_dns.toml --since 24h   # after each scheduled run")]
+    Verify(verify::VerifyArgs),
     /// Send the lines of an NDJSON file to a Kafka topic, one message per line.
     #[command(after_help = "Example:\n  lakeport produce dns.ndjson --kafka 127.0.0.1:9092 --topic gateway_dns")]
     Produce(produce::ProduceArgs),
@@ -69,6 +73,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a),
         Command::Migrate(a) => migrate::run(a),
         Command::Produce(a) => produce::run(a),
+        Command::Verify(a) => verify::run(a),
     }
 }
 

@@ -41,6 +41,7 @@
 //! own ledger of batches ([`crate::ledger`]) and inserts an interrupted batch again with
 //! [`ClickHouseWriter::insert_once`], which counts what is there first.
 
+mod census;
 mod cluster;
 mod columns;
 mod config;
@@ -56,6 +57,7 @@ mod types;
 mod version;
 mod writer;
 
+pub use census::{message_rows, MessageRows};
 pub use columns::TableColumn;
 pub use config::{ClickHouseConfig, Compression, ValidatedConfig};
 pub use cluster::{distributed_name, with_quorum};

@@ -55,6 +55,7 @@
 
 mod config;
 mod file;
+mod inventory;
 mod layout;
 mod object;
 mod partition;
@@ -67,6 +68,7 @@ mod tests;
 
 pub use config::{Codec, LakeConfig, ValidLakeConfig};
 pub use file::FileWriter;
+pub use inventory::{lake_files, LakeFile};
 pub use properties::WriterOptions;
 pub use writer::{LakeWriter, WrittenFile};
 pub(crate) use layout::escape;

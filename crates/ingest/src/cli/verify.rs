@@ -1,0 +1,141 @@
+//! `lakeport verify`: do ClickHouse and the lake hold exactly the rows the ledger recorded,
+//! batch by batch?
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use sink::clickhouse::{message_rows, Client};
+use sink::ledger::{Ledger, LedgerBatch};
+use sink::parquet::lake_files;
+
+use crate::exit::Failure;
+use crate::pipeline::Pipeline;
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The pipeline file.
+    pipeline: PathBuf,
+    /// Only batches recorded this recently (`24h`, `30m`), and the rows of their partitions
+    /// from the first of them on.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    since: Option<Duration>,
+}
+
+/// What the sinks hold of one batch.
+#[derive(Default)]
+struct Held {
+    clickhouse: u64,
+    /// Rows of a message beyond its distinct lines: records there twice.
+    clickhouse_repeats: u64,
+    lake: u64,
+}
+
+/// Rows of a partition that no recorded batch covers, in one sink.
+#[derive(Default)]
+struct Stray {
+    rows: u64,
+    first: i64,
+    last: i64,
+}
+
+pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = Pipeline::load(&args.pipeline).context(Failure::Permanent)?;
+    let file = &pipeline.file;
+    let config = file.clickhouse.validate().context("[clickhouse]").context(Failure::Permanent)?;
+    let lake = file.lake.validate().context("[lake]").context(Failure::Permanent)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (batches, messages, files) = runtime.block_on(async {
+        let ledger = Ledger::open(&config).await.context("reading the ledger")?;
+        let batches = innermost(ledger.batches(args.since).await.context("reading the ledger")?);
+        let messages = message_rows(&Client::new(&config)?, config.database(), config.table()).await.context("counting the ClickHouse rows")?;
+        let files = lake_files(&lake, &pipeline.schema.name).await.context("listing the lake")?;
+        anyhow::Ok((batches, messages, files))
+    })?;
+
+    // Batches by partition, in offset order, for finding the batch of an offset.
+    let mut by_partition: HashMap<(String, i32), Vec<usize>> = HashMap::new();
+    for (i, b) in batches.iter().enumerate() {
+        by_partition.entry((b.id.topic.clone(), b.id.partition)).or_default().push(i);
+    }
+    let batch_of = |topic: &str, partition: i32, offset: i64| -> Result<usize, bool> {
+        let Some(list) = by_partition.get(&(topic.to_string(), partition)) else { return Err(args.since.is_none()) };
+        let at = list.partition_point(|&i| batches[i].id.first_offset <= offset);
+        match at.checked_sub(1).map(|k| list[k]) {
+            Some(i) if offset <= batches[i].id.last_offset => Ok(i),
+            // Before the first batch verified: outside the window of --since.
+            _ if offset < batches[list[0]].id.first_offset => Err(args.since.is_none()),
+            _ => Err(true),
+        }
+    };
+    let mut held: Vec<Held> = batches.iter().map(|_| Held::default()).collect();
+    let mut strays: HashMap<(&'static str, String, i32), Stray> = HashMap::new();
+    let mut stray = |sink: &'static str, topic: &str, partition: i32, first: i64, last: i64, rows: u64| {
+        let s = strays.entry((sink, topic.to_string(), partition)).or_insert(Stray { rows: 0, first, last });
+        (s.rows, s.first, s.last) = (s.rows + rows, s.first.min(first), s.last.max(last));
+    };
+    for m in &messages {
+        match batch_of(&m.topic, m.partition, m.offset) {
+            Ok(i) => (held[i].clickhouse, held[i].clickhouse_repeats) = (held[i].clickhouse + m.rows, held[i].clickhouse_repeats + m.rows - m.lines),
+            Err(true) => stray("clickhouse", &m.topic, m.partition, m.offset, m.offset, m.rows),
+            Err(false) => {}
+        }
+    }
+    let index: HashMap<&sink::BatchId, usize> = batches.iter().enumerate().map(|(i, b)| (&b.id, i)).collect();
+    for f in &files {
+        match index.get(&f.batch) {
+            Some(&i) => held[i].lake += f.rows,
+            None if batch_of(&f.batch.topic, f.batch.partition, f.batch.first_offset) != Err(false) => {
+                stray("lake", &f.batch.topic, f.batch.partition, f.batch.first_offset, f.batch.last_offset, f.rows)
+            }
+            None => {}
+        }
+    }
+
+    let (mut disagree, mut pending, mut rows) = (0, 0, 0);
+    for (b, h) in batches.iter().zip(&held) {
+        let Some(want) = b.done_rows else {
+            pending += 1;
+            println!("PENDING    {}: an intent without done (a run is writing it, or stopped mid-batch: the next run completes it); clickhouse {}, lake {}", b.id, h.clickhouse, h.lake);
+            continue;
+        };
+        rows += want;
+        for (sink, have, repeats) in [("clickhouse", h.clickhouse, h.clickhouse_repeats), ("lake", h.lake, 0)] {
+            let verdict = match have {
+                _ if repeats > 0 || have > want => "DUPLICATED",
+                0 if want > 0 => "MISSING",
+                _ if have < want => "PARTIAL",
+                _ => continue,
+            };
+            disagree += 1;
+            let repeated = if repeats > 0 { format!(", {repeats} of them repeats") } else { String::new() };
+            println!("{verdict:<10} {sink:<10} {}: the ledger recorded {want} rows, {sink} holds {have}{repeated}", b.id);
+        }
+    }
+    let mut strays: Vec<_> = strays.into_iter().collect();
+    strays.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((sink, topic, partition), s) in &strays {
+        disagree += 1;
+        println!("UNRECORDED {sink:<10} {topic}[{partition}] offsets {}..={}: {} rows no recorded batch covers", s.first, s.last, s.rows);
+    }
+    let window = args.since.map_or(String::new(), |d| format!(" recorded in the last {}", humantime::format_duration(d)));
+    println!("verified {} batches{window} ({rows} rows) against {}.{} and the lake: {disagree} disagreements, {pending} pending", batches.len(), config.database(), config.table());
+    if disagree > 0 {
+        return Err(anyhow::anyhow!("{disagree} disagreements between the ledger and the sinks (listed above)")).context(Failure::Disagree);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The batches rows were written under: a batch too large to decode as one is recorded
+/// whole and as the parts it was written in, which lie inside it; the parts are kept.
+fn innermost(batches: Vec<LedgerBatch>) -> Vec<LedgerBatch> {
+    // Sorted by partition and first offset, the longest first: a part follows its whole.
+    let inside = |outer: &LedgerBatch, inner: &LedgerBatch| {
+        (&outer.id.topic, outer.id.partition) == (&inner.id.topic, inner.id.partition) && inner.id.first_offset <= outer.id.last_offset && inner.id.last_offset <= outer.id.last_offset
+    };
+    let keep: Vec<bool> = (0..batches.len()).map(|i| batches.get(i + 1).is_none_or(|next| !inside(&batches[i], next))).collect();
+    batches.into_iter().zip(keep).filter_map(|(b, k)| k.then_some(b)).collect()
+}
