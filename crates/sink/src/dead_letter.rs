@@ -17,6 +17,7 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
+use futures::TryStreamExt as _;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
 use serde_json::json;
@@ -84,6 +85,27 @@ impl DeadLetters {
     pub fn open(url: &str) -> Result<Self, Error> {
         let (store, prefix) = open_store(&LakeConfig::new(url).validate()?)?;
         Ok(Self { store, prefix })
+    }
+
+    /// How many dead letters each batch of `dataset` left, by the batch its object is named
+    /// after.
+    ///
+    /// # Errors
+    /// [`Error::LakeRead`] when a listing or an object cannot be read, or an `.ndjson`
+    /// object's name is not a batch's.
+    pub async fn counts(&self, dataset: &str) -> Result<Vec<(BatchId, u64)>, Error> {
+        let root = self.prefix.clone().join(dataset);
+        let read_error = |path: &str, source: Box<dyn std::error::Error + Send + Sync>| Error::LakeRead { path: path.to_string(), source };
+        let objects: Vec<_> = self.store.list(Some(&root)).try_collect().await.map_err(|e| read_error(root.as_ref(), e.into()))?;
+        let mut counts = Vec::new();
+        for object in objects {
+            let path = object.location.to_string();
+            let Some(token) = object.location.filename().and_then(|n| n.strip_suffix(".ndjson")) else { continue };
+            let id = BatchId::from_escaped_token(token).ok_or_else(|| read_error(&path, "the name is not <topic>-<partition>-<first>-<last>.ndjson".into()))?;
+            let body = self.store.get(&object.location).await.map_err(|e| read_error(&path, e.into()))?.bytes().await.map_err(|e| read_error(&path, e.into()))?;
+            counts.push((id, body.iter().filter(|&&b| b == b'\n').count() as u64));
+        }
+        Ok(counts)
     }
 
     /// Writes the dead letters of batch `id` (nothing when there are none); returns the

@@ -69,7 +69,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         let kinds = generate(&args, &mut records)?;
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
         let sent = runtime.block_on(super::produce::produce_lines(brokers, &args.settings, topic, args.partitions, &records))?;
-        eprintln!("lakeport gen: produced {sent} {} records to {topic} ({kinds:?})", args.dataset.name());
+        eprintln!("lakeport gen: produced {sent} {} records to {topic} ({})", args.dataset.name(), summary(&kinds));
         return Ok(ExitCode::SUCCESS);
     }
     let out: Box<dyn Write> = match &args.out {
@@ -86,9 +86,13 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let kinds = generate(&args, &mut out)?;
     out.into_inner().map_err(|e| e.into_error()).context("flushing output")?.flush().context("flushing output")?;
-    let summary: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}={n}")).collect();
-    eprintln!("lakeport gen: {} {} records ({})", args.count, args.dataset.name(), summary.join(", "));
+    eprintln!("lakeport gen: {} {} records ({})", args.count, args.dataset.name(), summary(&kinds));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `valid=N, malformed_json=N, …`.
+fn summary(kinds: &BTreeMap<String, u64>) -> String {
+    kinds.iter().map(|(k, n)| format!("{k}={n}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Writes the records of `args`, one per line (and their labels); returns how many of each
@@ -105,7 +109,8 @@ fn generate(args: &GenArgs, out: &mut impl Write) -> anyhow::Result<BTreeMap<Str
         buf.clear();
         let (kind, label) = match g.next_record(&mut buf) {
             RecordKind::Valid => ("valid".to_string(), "valid"),
-            RecordKind::Bad(b) => (format!("{b:?}"), b.reject_kind()),
+            // Named as `run`, the metrics and the dead letters name their rejection.
+            RecordKind::Bad(b) => (b.reject_kind().to_string(), b.reject_kind()),
         };
         *kinds.entry(kind).or_insert(0) += 1;
         buf.push(b'\n');

@@ -1,5 +1,5 @@
 //! `lakeport verify`: do ClickHouse and the lake hold exactly the rows the ledger recorded,
-//! batch by batch?
+//! batch by batch, and which dead letters did each batch leave?
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use sink::clickhouse::{message_rows, Client};
+use sink::dead_letter::DeadLetters;
 use sink::ledger::{Ledger, LedgerBatch};
 use sink::parquet::lake_files;
 
@@ -32,6 +33,7 @@ struct Held {
     /// Rows of a message beyond its distinct lines: records there twice.
     clickhouse_repeats: u64,
     lake: u64,
+    dead_letters: u64,
 }
 
 /// Rows of a partition that no recorded batch covers, in one sink.
@@ -48,12 +50,17 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let config = file.clickhouse.validate().context("[clickhouse]").context(Failure::Permanent)?;
     let lake = file.lake.validate().context("[lake]").context(Failure::Permanent)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (batches, messages, files) = runtime.block_on(async {
+    let letters = file.dead_letter.url.as_deref().map(DeadLetters::open).transpose().context("[dead_letter] url").context(Failure::Permanent)?;
+    let (batches, messages, files, letters) = runtime.block_on(async {
         let ledger = Ledger::open(&config).await.context("reading the ledger")?;
         let batches = innermost(ledger.batches(args.since).await.context("reading the ledger")?);
         let messages = message_rows(&Client::new(&config)?, config.database(), config.table()).await.context("counting the ClickHouse rows")?;
         let files = lake_files(&lake, &pipeline.schema.name).await.context("listing the lake")?;
-        anyhow::Ok((batches, messages, files))
+        let letters = match letters {
+            Some(store) => store.counts(&pipeline.schema.name).await.context("listing the dead letters")?,
+            None => Vec::new(),
+        };
+        anyhow::Ok((batches, messages, files, letters))
     })?;
 
     // Batches by partition, in offset order, for finding the batch of an offset.
@@ -94,8 +101,16 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             None => {}
         }
     }
+    for (id, count) in &letters {
+        match index.get(id) {
+            Some(&i) => held[i].dead_letters += count,
+            None if batch_of(&id.topic, id.partition, id.first_offset) != Err(false) => stray("dead letters", &id.topic, id.partition, id.first_offset, id.last_offset, *count),
+            None => {}
+        }
+    }
 
     let (mut disagree, mut pending, mut rows) = (0, 0, 0);
+    let dead_letters: u64 = held.iter().map(|h| h.dead_letters).sum();
     for (b, h) in batches.iter().zip(&held) {
         let Some(want) = b.done_rows else {
             pending += 1;
@@ -119,10 +134,15 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     strays.sort_by(|a, b| a.0.cmp(&b.0));
     for ((sink, topic, partition), s) in &strays {
         disagree += 1;
-        println!("UNRECORDED {sink:<10} {topic}[{partition}] offsets {}..={}: {} rows no recorded batch covers", s.first, s.last, s.rows);
+        println!("UNRECORDED {sink:<10} {topic}[{partition}] offsets {}..={}: {} rows or letters no recorded batch covers", s.first, s.last, s.rows);
     }
     let window = args.since.map_or(String::new(), |d| format!(" recorded in the last {}", humantime::format_duration(d)));
-    println!("verified {} batches{window} ({rows} rows) against {}.{} and the lake: {disagree} disagreements, {pending} pending", batches.len(), config.database(), config.table());
+    println!(
+        "verified {} batches{window} ({rows} rows, {dead_letters} dead letters) against {}.{}, the lake and the dead letters: {disagree} disagreements, {pending} pending",
+        batches.len(),
+        config.database(),
+        config.table()
+    );
     if disagree > 0 {
         return Err(anyhow::anyhow!("{disagree} disagreements between the ledger and the sinks (listed above)")).context(Failure::Disagree);
     }

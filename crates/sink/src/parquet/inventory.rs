@@ -50,26 +50,9 @@ pub async fn lake_files(config: &ValidLakeConfig, dataset: &str) -> Result<Vec<L
 
 /// The batch of a file name `<escaped topic>-<partition>-<first>-<last>-pNNN.parquet`.
 fn batch_of(name: &str) -> Option<BatchId> {
-    let stem = name.strip_suffix(".parquet")?;
-    let mut parts = stem.rsplitn(5, '-');
-    let (_part, last, first, partition, topic) = (parts.next()?.strip_prefix('p')?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    Some(BatchId { topic: unescape(topic)?, partition: partition.parse().ok()?, first_offset: first.parse().ok()?, last_offset: last.parse().ok()? })
-}
-
-/// The inverse of the `%XX` escapes of [`super::escape`].
-fn unescape(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let (mut out, mut i) = (Vec::with_capacity(bytes.len()), 0);
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(u8::from_str_radix(text.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    let (token, part) = name.strip_suffix(".parquet")?.rsplit_once('-')?;
+    part.strip_prefix('p')?.parse::<u32>().ok()?;
+    BatchId::from_escaped_token(token)
 }
 
 #[cfg(test)]
