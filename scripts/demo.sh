@@ -1,36 +1,40 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: the real Kafka → Parquet lake + ClickHouse pipeline,
-# on local services.
+# The main job on local services: the real Kafka → Parquet lake + ClickHouse pipeline.
 #
 #   scripts/demo.sh [RECORDS_PER_DATASET]     (default 100000)
 #
-# 1. installs and starts the services (scripts/setup.sh, scripts/services.sh start):
-#    a Kafka-compatible broker (tansu), ClickHouse, an S3 server (unused here)
-# 2. builds lakeport (release)
-# 3. for gateway_http and gateway_dns: generates synthetic logs with 1% malformed records
-#    and produces them to a topic; `lakeport migrate` creates the ClickHouse table;
-#    `lakeport run --until-caught-up` consumes the topic into the lake (.lakeport/demo/lake)
-#    and ClickHouse, dead letters to .lakeport/demo/dead-letters, then prints its summary
-# 4. shows a query over the new table. The services keep running (scripts/services.sh stop).
+# 1. installs and starts the services (scripts/setup.sh, scripts/services.sh start) and
+#    builds lakeport (release); their output goes to .lakeport/demo/setup.log, one line
+#    per step here; a second run reuses all of it
+# 2. for gateway_http and gateway_dns: generates the last 48 hours of synthetic logs (1%
+#    malformed) to a new topic, `lakeport migrate`, `lakeport run --until-caught-up` with a
+#    progress bar into the lake (.lakeport/demo/lake) and ClickHouse (database lakeport),
+#    dead letters to .lakeport/demo/dead-letters
+# 3. asks docs/queries.md's questions of both sinks, shows three answers from each, and
+#    `lakeport verify`s both pipelines. The services keep running (scripts/services.sh stop).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 count="${1:-100000}"
-step() { printf '\n==> lakeport demo: %s\n' "$*"; }
+mkdir -p .lakeport/demo
+log=.lakeport/demo/setup.log
+: >"$log"
+step() { printf '\n==> %s\n' "$*"; }
+quietly() { # quietly WHAT COMMAND…: one line, the output to the log; its tail on failure
+  printf '  %-58s' "$1"; shift
+  local t0=$SECONDS
+  if "$@" >>"$log" 2>&1; then printf 'ok (%ds)\n' $((SECONDS - t0)); else
+    printf 'FAILED\n'; tail -n 30 "$log" >&2; echo "lakeport demo: see $log" >&2; exit 1; fi
+}
 
-step "installing what the services need (scripts/setup.sh)"
-scripts/setup.sh
-step "starting the services (scripts/services.sh start)"
-scripts/services.sh start
+step "setting up (output in $log)"
+quietly "installing what the services need (scripts/setup.sh)" scripts/setup.sh
+quietly "starting Kafka, ClickHouse and S3 (scripts/services.sh)" scripts/services.sh start
+quietly "building lakeport (cargo build --release)" cargo build --release --bin lakeport
 # shellcheck source=/dev/null
 source .lakeport/services/env
-step "building lakeport (cargo build --release)"
-cargo build --release --bin lakeport
-lakeport=target/release/lakeport
-[[ -n "${CARGO_TARGET_DIR:-}" ]] && lakeport="$CARGO_TARGET_DIR/release/lakeport"
+lakeport="${CARGO_TARGET_DIR:-target}/release/lakeport"
 
 run_id="demo_$(date +%s)"
-export LAKEPORT_KAFKA_BROKERS="$LAKEPORT_TEST_KAFKA_BROKERS"
-export LAKEPORT_CLICKHOUSE_URL="$LAKEPORT_TEST_CLICKHOUSE_URL"
 export LAKEPORT_CLICKHOUSE_DATABASE=lakeport
 export LAKEPORT_GROUP_ID="lakeport-$run_id"
 export LAKEPORT_LAKE_URL="$PWD/.lakeport/demo/lake"
@@ -41,15 +45,30 @@ for dataset in gateway_http gateway_dns; do
   topic="${dataset}_$run_id"
   upper="$(echo "$dataset" | tr '[:lower:]' '[:upper:]')"
   export "LAKEPORT_${upper}_TOPIC=$topic"
-  step "$dataset: producing $count generated records (1% malformed) to topic $topic"
-  "$lakeport" gen --dataset "$dataset" --count "$count" --bad-ratio 0.01 --seed 1 --kafka "$LAKEPORT_KAFKA_BROKERS" --topic "$topic" --partitions 3
-  step "$dataset: lakeport migrate pipelines/$dataset.toml"
-  "$lakeport" migrate "pipelines/$dataset.toml"
-  step "$dataset: lakeport run pipelines/$dataset.toml --until-caught-up"
-  "$lakeport" run "pipelines/$dataset.toml" --until-caught-up
+  step "$dataset"
+  quietly "producing $count records of the last 48 h (1% malformed)" \
+    "$lakeport" gen --dataset "$dataset" --count "$count" --bad-ratio 0.01 --seed "$RANDOM" --start now --kafka "$LAKEPORT_KAFKA_BROKERS" --topic "$topic" --partitions 3
+  quietly "lakeport migrate pipelines/$dataset.toml" "$lakeport" migrate "pipelines/$dataset.toml"
+  echo "  lakeport run pipelines/$dataset.toml --until-caught-up"
+  "$lakeport" run "pipelines/$dataset.toml" --until-caught-up 2>>"$log"
 done
 
-step "top blocked domains in ClickHouse (lakeport.gateway_dns)"
-curl -sS "$LAKEPORT_CLICKHOUSE_URL/" --data-binary \
-  "SELECT query_name, count() AS queries FROM lakeport.gateway_dns WHERE resolver_decision LIKE 'blocked%' GROUP BY query_name ORDER BY queries DESC LIMIT 5 FORMAT PrettyCompact"
-step "done: lake in .lakeport/demo/lake, dead letters in .lakeport/demo/dead-letters; stop the services with scripts/services.sh stop"
+step "docs/queries.md, asked of ClickHouse and of the lake (DuckDB); three answers shown"
+"$LAKEPORT_TEST_PYTHON" tests/query_pairs.py docs/queries.md --clickhouse "$LAKEPORT_CLICKHOUSE_URL" --database lakeport \
+  --lake "$LAKEPORT_LAKE_URL" --now "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --show 3,5,13 \
+  || echo "lakeport demo: the sinks disagree on a question above (FAIL lines)" >&2
+
+step "lakeport verify: both sinks against the ledger, batch by batch"
+for dataset in gateway_http gateway_dns; do
+  "$lakeport" verify "pipelines/$dataset.toml" 2>&1 | tail -n 3
+done
+
+step "where to look next"
+cat <<EOT
+  lake:           .lakeport/demo/lake/<dataset>/date=…/hour=…/*.parquet
+  dead letters:   .lakeport/demo/dead-letters/<dataset>/*.ndjson (reason and raw record)
+  ClickHouse:     $LAKEPORT_CLICKHOUSE_URL  (database lakeport; docs/queries.md)
+  metrics:        a continuous \`lakeport run pipelines/gateway_dns.toml\` serves /metrics and
+                  /health on [runtime] metrics_listen (docs/operations.md)
+  services:       scripts/services.sh stop
+EOT

@@ -74,8 +74,17 @@ fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() 
     std::thread::sleep(Duration::from_secs(4));
     ch.kill();
     produce(&lines[5000..], "second.ndjson");
-    std::thread::sleep(Duration::from_secs(6));
-    let during = http_get(metrics, "/metrics");
+    let retries = |metrics: &str, sink: &str| -> f64 {
+        let label = format!("sink=\"{sink}\"");
+        metrics.lines().filter(|l| l.starts_with("lakeport_sink_retries_total{") && l.contains(&label)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    };
+    // Until a write to the stopped server has failed and is being retried.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut during = http_get(metrics, "/metrics");
+    while retries(&during, "clickhouse") + retries(&during, "ledger") == 0.0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        during = http_get(metrics, "/metrics");
+    }
     ch.up();
 
     let (rows, _) = expected(&input);
@@ -94,12 +103,8 @@ fn clickhouse_down_and_store_errors_are_waited_out_without_loss_or_duplicates() 
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(status.success(), "run did not stop cleanly:\n{log}");
     assert_eq!(last.trim(), format!("{rows}\t{rows}"), "ClickHouse rows and unique coordinates\n{log}");
-    let retries = |sink: &str| -> f64 {
-        let label = format!("sink=\"{sink}\"");
-        during.lines().filter(|l| l.starts_with("lakeport_sink_retries_total{") && l.contains(&label)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
-    };
-    assert!(retries("lake") > 0.0, "retries of the lake in /metrics:\n{during}");
-    assert!(retries("clickhouse") + retries("ledger") > 0.0, "retries of ClickHouse in /metrics:\n{during}");
+    assert!(retries(&during, "lake") > 0.0, "retries of the lake in /metrics:\n{during}");
+    assert!(retries(&during, "clickhouse") + retries(&during, "ledger") > 0.0, "retries of ClickHouse in /metrics:\n{during}");
     assert!(log.contains("retrying"), "the log says it retries:\n{log}");
     verify_pipeline(&env, "gateway_dns", &input, 2, &ch.url());
 }

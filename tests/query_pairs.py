@@ -8,7 +8,9 @@ rollup`. `now()` / `today()` (ClickHouse) and `now()` / `current_date` (DuckDB) 
 to --now, so both engines look at the same window. A question that returns no rows fails:
 an empty answer proves nothing.
 
-usage: query_pairs.py QUERIES.md --clickhouse URL --database DB --lake DIR --now 2026-11-24T12:00:00Z
+usage: query_pairs.py QUERIES.md --clickhouse URL --database DB --lake DIR --now 2026-11-24T12:00:00Z [--show 1,5]
+
+--show prints the answers of the questions numbered, as the demo does.
 """
 
 import argparse
@@ -88,7 +90,9 @@ def main():
     ap.add_argument("--database", required=True)
     ap.add_argument("--lake", required=True)
     ap.add_argument("--now", required=True)
+    ap.add_argument("--show", default="", help="comma-separated question numbers whose answers to print")
     args = ap.parse_args()
+    show = {n for n in args.show.split(",") if n}
     now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
     stamp = now.strftime("%Y-%m-%d %H:%M:%S")
     pins = {
@@ -124,6 +128,13 @@ def main():
         print(f"{'ok  ' if not problems else 'FAIL'} {rows:4} rows  {' = '.join(answers)}  {title}")
         for p in problems:
             print(f"     {p}")
+        if title.split(".")[0] in show and isinstance(reference, list):
+            for label, rows in answers.items():
+                print(f"       {label}:")
+                for row in rows[:8]:
+                    print("         " + " | ".join(row))
+                if len(rows) > 8:
+                    print(f"         … {len(rows) - 8} more rows")
     print(f"{len(asked)} questions, {failures} failed")
     sys.exit(1 if failures or not asked else 0)
 
