@@ -132,7 +132,7 @@ def main():
             for label, rows in answers.items():
                 print(f"       {label}:")
                 for row in rows[:8]:
-                    print("         " + " | ".join(row))
+                    print("         " + " | ".join(v.replace("\n", "\\n") for v in row))
                 if len(rows) > 8:
                     print(f"         … {len(rows) - 8} more rows")
     print(f"{len(asked)} questions, {failures} failed")
