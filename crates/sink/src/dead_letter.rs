@@ -101,7 +101,8 @@ impl DeadLetters {
         for object in objects {
             let path = object.location.to_string();
             let Some(token) = object.location.filename().and_then(|n| n.strip_suffix(".ndjson")) else { continue };
-            let id = BatchId::from_escaped_token(token).ok_or_else(|| read_error(&path, "the name is not <topic>-<partition>-<first>-<last>.ndjson".into()))?;
+            // The name was escaped, then its `%`s again by the path (Kafka names hold no `%`).
+            let id = BatchId::from_escaped_token(&token.replace("%25", "%")).ok_or_else(|| read_error(&path, "the name is not <topic>-<partition>-<first>-<last>.ndjson".into()))?;
             let body = self.store.get(&object.location).await.map_err(|e| read_error(&path, e.into()))?.bytes().await.map_err(|e| read_error(&path, e.into()))?;
             counts.push((id, body.iter().filter(|&&b| b == b'\n').count() as u64));
         }

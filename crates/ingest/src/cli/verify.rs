@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use sink::clickhouse::{message_rows, Client};
+use sink::clickhouse::{message_rows, with_quorum, Client};
 use sink::dead_letter::DeadLetters;
 use sink::ledger::{Ledger, LedgerBatch};
 use sink::parquet::lake_files;
@@ -52,6 +52,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let letters = file.dead_letter.url.as_deref().map(DeadLetters::open).transpose().context("[dead_letter] url").context(Failure::Permanent)?;
     let (batches, messages, files, letters) = runtime.block_on(async {
+        // On a cluster, reads that see every insert a majority of replicas acknowledged.
+        let config = with_quorum(config.clone()).await.context("[clickhouse] cluster")?;
         let ledger = Ledger::open(&config).await.context("reading the ledger")?;
         let batches = innermost(ledger.batches(args.since).await.context("reading the ledger")?);
         let messages = message_rows(&Client::new(&config)?, config.database(), config.table()).await.context("counting the ClickHouse rows")?;
@@ -95,7 +97,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     for f in &files {
         match index.get(&f.batch) {
             Some(&i) => held[i].lake += f.rows,
-            None if batch_of(&f.batch.topic, f.batch.partition, f.batch.first_offset) != Err(false) => {
+            // Ignored only when it ends before the window of --since.
+            None if batch_of(&f.batch.topic, f.batch.partition, f.batch.last_offset) != Err(false) => {
                 stray("lake", &f.batch.topic, f.batch.partition, f.batch.first_offset, f.batch.last_offset, f.rows)
             }
             None => {}
@@ -104,7 +107,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     for (id, count) in &letters {
         match index.get(id) {
             Some(&i) => held[i].dead_letters += count,
-            None if batch_of(&id.topic, id.partition, id.first_offset) != Err(false) => stray("dead letters", &id.topic, id.partition, id.first_offset, id.last_offset, *count),
+            None if batch_of(&id.topic, id.partition, id.last_offset) != Err(false) => stray("dead letters", &id.topic, id.partition, id.first_offset, id.last_offset, *count),
             None => {}
         }
     }
