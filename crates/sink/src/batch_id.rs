@@ -30,27 +30,11 @@ impl BatchId {
     /// The batch of an object name's stem: a [`BatchId::token`], `%XX`-escaped as lake and
     /// dead-letter names are.
     pub(crate) fn from_escaped_token(text: &str) -> Option<Self> {
-        let token = unescape(text)?;
+        let token = percent_encoding::percent_decode_str(text).decode_utf8().ok()?;
         let mut parts = token.rsplitn(4, '-');
         let (last, first, partition, topic) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         Some(Self { topic: topic.to_string(), partition: partition.parse().ok()?, first_offset: first.parse().ok()?, last_offset: last.parse().ok()? })
     }
-}
-
-/// The inverse of the `%XX` escapes of object names.
-fn unescape(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let (mut out, mut i) = (Vec::with_capacity(bytes.len()), 0);
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(u8::from_str_radix(text.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 impl fmt::Display for BatchId {

@@ -101,8 +101,9 @@ impl DeadLetters {
         for object in objects {
             let path = object.location.to_string();
             let Some(token) = object.location.filename().and_then(|n| n.strip_suffix(".ndjson")) else { continue };
-            // The name was escaped, then its `%`s again by the path (Kafka names hold no `%`).
-            let id = BatchId::from_escaped_token(&token.replace("%25", "%")).ok_or_else(|| read_error(&path, "the name is not <topic>-<partition>-<first>-<last>.ndjson".into()))?;
+            // `write` escapes the name, then the path encodes its `%`s again: undo the path's.
+            let token = percent_encoding::percent_decode_str(token).decode_utf8().unwrap_or_default();
+            let id = BatchId::from_escaped_token(&token).ok_or_else(|| read_error(&path, "the name is not <topic>-<partition>-<first>-<last>.ndjson".into()))?;
             let body = self.store.get(&object.location).await.map_err(|e| read_error(&path, e.into()))?.bytes().await.map_err(|e| read_error(&path, e.into()))?;
             counts.push((id, body.iter().filter(|&&b| b == b'\n').count() as u64));
         }

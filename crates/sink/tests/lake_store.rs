@@ -192,3 +192,15 @@ async fn batches_of_another_schema_are_refused_and_empty_ones_write_nothing() {
     let err = LakeWriter::with_store(Arc::new(InMemory::new()), Path::default(), &config("memory://", |_| {}), &bad).unwrap_err();
     assert!(err.to_string().contains("every column is a partition column"), "{err}");
 }
+
+/// Dead letters are counted back under their batch, also for a topic whose name is escaped
+/// in object names (a leading `_`).
+#[tokio::test]
+async fn dead_letters_are_counted_by_their_batch() {
+    let schema = dns_schema();
+    let letters = sink::dead_letter::DeadLetters::open("memory://").unwrap();
+    let id = sink::BatchId { topic: "_dns.logs".into(), partition: 2, first_offset: 10, last_offset: 19 };
+    let refused: Vec<_> = (10..13).map(|o| sink::dead_letter::DeadLetter::from_sink_rejection(o, 1, b"{}".to_vec(), "refused")).collect();
+    letters.write(&schema, &id, &refused).await.unwrap();
+    assert_eq!(letters.counts(&schema.name).await.unwrap(), [(id, 3)]);
+}

@@ -140,8 +140,11 @@ fn type_name(g: &Guess, col: &str) -> String {
     }
 }
 
+/// Names of an event's time, the most telling first.
+const TIME_NAMES: [&str; 5] = ["datetime", "timestamp", "event_time", "time", "ts"];
+
 fn is_time_name(col: &str) -> bool {
-    matches!(col, "datetime" | "timestamp" | "time" | "ts" | "date_time") || col.ends_with("_time") || col.ends_with("_at") || col.ends_with("_timestamp")
+    TIME_NAMES.contains(&col) || col.ends_with("_time") || col.ends_with("_at") || col.ends_with("_timestamp")
 }
 
 /// Unix seconds (2001–2286), milliseconds, microseconds or nanoseconds of those years.
@@ -153,7 +156,7 @@ fn looks_like_epoch(v: i128) -> bool {
 /// seen in most samples.
 fn event_time<'a>(columns: &'a [Column<'_>]) -> Option<&'a str> {
     let times = columns.iter().filter(|c| c.ty == "timestamp");
-    let by_name = times.clone().find(|c| matches!(c.name.as_str(), "datetime" | "timestamp" | "time" | "ts" | "event_time"));
+    let by_name = TIME_NAMES.iter().find_map(|n| times.clone().find(|c| c.name == *n));
     by_name.or_else(|| times.max_by_key(|c| (c.seen.present - c.seen.nulls, std::cmp::Reverse(c.seen.order)))).map(|c| c.name.as_str())
 }
 
