@@ -169,12 +169,12 @@ pub enum Error {
     },
     // Migrations
     /// `migrate` would lose or reinterpret data; nothing was changed.
-    #[error("migrating {table}: column `{column}` {problem}; nothing was changed. {hint}")]
+    #[error("migrating {table}: {subject} {problem}; nothing was changed. {hint}")]
     MigrationRefused {
         /// The table, `database.table`.
         table: String,
-        /// The column.
-        column: String,
+        /// What would change: ``column `name` `` or ``rollup `name` ``.
+        subject: String,
         /// What the change would do.
         problem: String,
         /// How to go ahead anyway, or what to do instead.

@@ -39,8 +39,8 @@ async fn create_evolve_refuse_and_idempotence() {
     // A type change and a removed column are refused, naming the column, unless allowed.
     let retyped = schema("[[field]]\nname = \"host\"\ntype = \"string\"\n[[field]]\nname = \"port\"\ntype = \"uint32\"");
     match plan_migration(&client, &retyped, &db, "t", None, false).await {
-        Err(Error::MigrationRefused { column, problem, .. }) => {
-            assert_eq!(column, "port");
+        Err(Error::MigrationRefused { subject, problem, .. }) => {
+            assert_eq!(subject, "column `port`");
             assert!(problem.contains("Nullable(UInt16)") && problem.contains("Nullable(UInt32)"), "{problem}");
         }
         other => panic!("expected a refusal, got {other:?}"),

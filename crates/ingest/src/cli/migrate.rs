@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use sink::clickhouse::{apply_migration, plan_migration, with_quorum, Client, ClickHouseConfig};
+use sink::clickhouse::{apply_migration, plan_migration, with_quorum, Client, ClickHouseConfig, RollupTable};
 
 use super::load_schema;
 use crate::pipeline::Pipeline;
@@ -35,6 +35,20 @@ pub struct MigrateArgs {
     /// Table, when TARGET is a schema (default: the dataset name).
     #[arg(long)]
     table: Option<String>,
+    /// Then refill the rollups (all, or those named by --rollup) from the dataset's table,
+    /// one UTC day at a time: each day's rollup rows are replaced, so it can be run again.
+    /// Run it while no pipeline writes the days it refills.
+    #[arg(long)]
+    backfill_rollups: bool,
+    /// With --backfill-rollups: only this rollup (repeatable).
+    #[arg(long, requires = "backfill_rollups")]
+    rollup: Vec<String>,
+    /// With --backfill-rollups: from this UTC day on (YYYY-MM-DD).
+    #[arg(long, requires = "backfill_rollups", value_parser = day)]
+    since: Option<String>,
+    /// With --backfill-rollups: up to this UTC day (YYYY-MM-DD, inclusive).
+    #[arg(long, requires = "backfill_rollups", value_parser = day)]
+    until: Option<String>,
     /// Folder dataset names are looked up in.
     #[arg(long, default_value = "schemas")]
     schemas_dir: PathBuf,
@@ -69,19 +83,44 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         }
         if plan.statements.is_empty() {
             println!("-- {}.{} is up to date with {} v{}: nothing to do", config.database(), config.table(), schema.name, schema.version);
-            return Ok(ExitCode::SUCCESS);
         }
         for sql in &plan.statements {
             println!("{sql};");
         }
         if args.dry_run {
-            println!("-- dry run: nothing was changed");
-        } else {
+            if !plan.statements.is_empty() {
+                println!("-- dry run: nothing was changed");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !plan.statements.is_empty() {
             apply_migration(&client, &plan).await?;
             println!("-- applied {} statement(s) to {}.{}", plan.statements.len(), config.database(), config.table());
         }
+        if args.backfill_rollups {
+            for name in &args.rollup {
+                anyhow::ensure!(schema.clickhouse.rollups.iter().any(|r| &r.name == name), "--rollup {name}: the schema declares no such rollup");
+            }
+            let chosen = schema.clickhouse.rollups.iter().filter(|r| args.rollup.is_empty() || args.rollup.contains(&r.name));
+            for r in chosen {
+                let rollup = RollupTable::new(&schema, r, config.database(), config.table());
+                let days = rollup.days(&client, args.since.as_deref(), args.until.as_deref()).await?;
+                for (i, d) in days.iter().enumerate() {
+                    let rows = rollup.refill_day(&client, d).await.with_context(|| format!("refilling rollup {} for {d} (run it again to finish)", r.name))?;
+                    println!("-- rollup {}: {d} refilled, {rows} row(s) [{}/{}]", r.name, i + 1, days.len());
+                }
+                println!("-- rollup {}: {} day(s) refilled", r.name, days.len());
+            }
+        }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// A UTC day, `YYYY-MM-DD`.
+fn day(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let shaped = b.len() == 10 && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+    shaped.then(|| s.to_string()).ok_or_else(|| format!("`{s}` is not a day (YYYY-MM-DD)"))
 }
 
 /// A pipeline file has a `schema` key and a `[clickhouse]` table; a schema has neither.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use sink::clickhouse::{message_rows, with_quorum, Client};
+use sink::clickhouse::{message_rows, with_quorum, Client, RollupTable};
 use sink::dead_letter::DeadLetters;
 use sink::ledger::{Ledger, LedgerBatch};
 use sink::parquet::lake_files;
@@ -51,7 +51,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let lake = file.lake.validate().context("[lake]").context(Failure::Permanent)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let letters = file.dead_letter.url.as_deref().map(DeadLetters::open).transpose().context("[dead_letter] url").context(Failure::Permanent)?;
-    let (batches, messages, files, letters) = runtime.block_on(async {
+    let (batches, messages, files, letters, rollups) = runtime.block_on(async {
         // On a cluster, reads that see every insert a majority of replicas acknowledged.
         let config = with_quorum(config.clone()).await.context("[clickhouse] cluster")?;
         let ledger = Ledger::open(&config).await.context("reading the ledger")?;
@@ -62,7 +62,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             Some(store) => store.counts(&pipeline.schema.name).await.context("listing the dead letters")?,
             None => Vec::new(),
         };
-        anyhow::Ok((batches, messages, files, letters))
+        let client = Client::new(&config)?;
+        let mut rollups = Vec::new();
+        for r in &pipeline.schema.clickhouse.rollups {
+            let rollup = RollupTable::new(&pipeline.schema, r, config.database(), config.table());
+            rollups.push((r.name.clone(), rollup.checksums(&client).await.with_context(|| format!("comparing rollup {}", r.name))?));
+        }
+        anyhow::Ok((batches, messages, files, letters, rollups))
     })?;
 
     // Batches by partition, in offset order, for finding the batch of an offset.
@@ -139,12 +145,19 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         disagree += 1;
         println!("UNRECORDED {sink:<10} {topic}[{partition}] offsets {}..={}: {} rows or letters no recorded batch covers", s.first, s.last, s.rows);
     }
+    for (name, [held, wanted]) in &rollups {
+        if held != wanted {
+            disagree += 1;
+            println!("ROLLUP     {name}: holds {} rows unlike the {} its table's rows give (missed or twice-counted inserts): refill it with `lakeport migrate {} --backfill-rollups`", held.0, wanted.0, args.pipeline.display());
+        }
+    }
     let window = args.since.map_or(String::new(), |d| format!(" recorded in the last {}", humantime::format_duration(d)));
     println!(
-        "verified {} batches{window} ({rows} rows, {dead_letters} dead letters) against {}.{}, the lake and the dead letters: {disagree} disagreements, {pending} pending",
+        "verified {} batches{window} ({rows} rows, {dead_letters} dead letters) against {}.{}, {} rollup(s), the lake and the dead letters: {disagree} disagreements, {pending} pending",
         batches.len(),
         config.database(),
-        config.table()
+        config.table(),
+        rollups.len()
     );
     if disagree > 0 {
         return Err(anyhow::anyhow!("{disagree} disagreements between the ledger and the sinks (listed above)")).context(Failure::Disagree);

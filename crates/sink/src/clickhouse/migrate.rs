@@ -7,11 +7,13 @@
 //! `MODIFY COLUMN` / `DROP COLUMN`). On servers with insert tokens, a table that does not
 //! keep them (created by an older lakeport or by hand) gets
 //! `non_replicated_deduplication_window` set, so that a replayed batch is not inserted twice.
+//! Each rollup of the schema gets its table and view (see [`RollupTable`]).
 //! Running it again plans nothing.
 
 use super::cluster::{create_distributed, distributed_name, on_cluster};
 use super::ddl::{create_on_cluster, create_table, dialect_notes, keep_tokens, quote_ident, table_columns, ColumnDef};
 use super::dedup::table_deduplicates;
+use super::rollup::{views_of, RollupTable};
 use super::service::Client;
 use crate::Error;
 
@@ -43,6 +45,7 @@ pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, t
             Some(c) => plan.statements.extend(create_on_cluster(schema, database, table, dialect, c)),
             None => plan.statements.push(create_table(schema, database, table, dialect)),
         }
+        plan_rollups(client, schema, database, table, cluster, allow_destructive, &mut plan).await?;
         return Ok(plan);
     }
     let qualified = format!("{}.{}{}", quote_ident(database), quote_ident(table), on_cluster(cluster));
@@ -53,7 +56,7 @@ pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, t
     let wanted = table_columns(schema, dialect);
     let refuse = |column: &str, problem: String| Error::MigrationRefused {
         table: format!("{database}.{table}"),
-        column: column.to_string(),
+        subject: format!("column `{column}`"),
         problem,
         hint: "Pass --allow-destructive to apply it anyway, or create a new table (a new schema version) and backfill it.".into(),
     };
@@ -93,7 +96,29 @@ pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, t
             plan.statements.push(create_distributed(database, table, c));
         }
     }
+    plan_rollups(client, schema, database, table, cluster, allow_destructive, &mut plan).await?;
     Ok(plan)
+}
+
+/// Adds to `plan` what brings each rollup of `schema` to its definition.
+async fn plan_rollups(client: &Client, schema: &transform::Schema, database: &str, table: &str, cluster: Option<&str>, allow_destructive: bool, plan: &mut Plan) -> Result<(), Error> {
+    let dialect = client.server_version().await?.dialect();
+    for r in &schema.clickhouse.rollups {
+        let rollup = RollupTable::new(schema, r, database, table);
+        if rollup.name() == table || rollup.name() == distributed_name(table) {
+            return Err(Error::MigrationRefused {
+                table: format!("{database}.{table}"),
+                subject: format!("rollup `{}`", rollup.name()),
+                problem: "has the name of the dataset's table".into(),
+                hint: "Give the rollup another name in the schema file.".into(),
+            });
+        }
+        let exists = !client.table_columns(database, rollup.name()).await?.is_empty();
+        let (statements, notes) = rollup.migration(exists, &views_of(client, database, rollup.name()).await?, dialect, cluster, allow_destructive)?;
+        plan.statements.extend(statements);
+        plan.notes.extend(notes);
+    }
+    Ok(())
 }
 
 /// Runs the statements of `plan` in order.

@@ -176,7 +176,8 @@ impl ClickHouseWriter {
         let query_id = format!("{}-{}", id.token(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
         let mut settings = vec![("query_id", query_id.as_str())];
         match &token {
-            Some(token) => settings.extend([("insert_deduplicate", "1"), ("insert_deduplication_token", token.as_str())]),
+            // The rollups' views drop a repeated block as the table does.
+            Some(token) => settings.extend([("insert_deduplicate", "1"), ("insert_deduplication_token", token.as_str()), ("deduplicate_blocks_in_dependent_materialized_views", "1")]),
             None if !deduplicate => settings.push(("insert_deduplicate", "0")),
             None => {}
         }

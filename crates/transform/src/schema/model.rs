@@ -199,6 +199,85 @@ pub struct ClickHouseHints {
     pub partition_granularity: PartitionGranularity,
     /// Row expiry, if any.
     pub ttl: Option<Ttl>,
+    /// Aggregates ClickHouse keeps as rows arrive (`[[clickhouse.rollup]]`).
+    pub rollups: Vec<Rollup>,
+}
+
+/// A per-interval aggregate of the dataset, kept in its own table by a materialized view
+/// over the dataset's table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollup {
+    /// Name of the rollup's table (its view is named after it).
+    pub name: String,
+    /// The required timestamp column whose interval a row falls in.
+    pub time: String,
+    /// Length of a bucket.
+    pub interval: Interval,
+    /// Name of the bucket column (the start of the interval, UTC).
+    pub bucket: String,
+    /// Columns grouped by, after the bucket; a null value is grouped as the type's zero.
+    pub dimensions: Vec<String>,
+    /// One row per element of a list column, grouped by the element as `name`.
+    pub unnest: Option<Unnest>,
+    /// The aggregates kept per bucket and dimensions.
+    pub measures: Vec<Measure>,
+}
+
+/// A rollup's bucket length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interval {
+    /// One minute.
+    Minute,
+    /// One hour.
+    Hour,
+    /// One day.
+    Day,
+}
+
+/// A list column a rollup counts once per element.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unnest {
+    /// The list column.
+    pub column: String,
+    /// The name its elements are grouped by.
+    #[serde(rename = "as")]
+    pub name: String,
+}
+
+/// One aggregate of a rollup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measure {
+    /// Column name in the rollup's table.
+    pub name: String,
+    /// What is computed.
+    pub aggregate: Aggregate,
+}
+
+/// An aggregate function of a rollup, with the column it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Aggregate {
+    /// Rows (or list elements, with `unnest`).
+    Count,
+    /// Sum of a numeric column.
+    Sum(String),
+    /// Approximate distinct count (ClickHouse `uniq`).
+    Uniq(String),
+    /// Exact distinct count.
+    UniqExact(String),
+    /// Approximate quantile at `level` (0 < level < 1) of a numeric column.
+    Quantile { level: f64, column: String },
+}
+
+impl Aggregate {
+    /// The column it reads, if any.
+    pub fn column(&self) -> Option<&str> {
+        match self {
+            Self::Count => None,
+            Self::Sum(c) | Self::Uniq(c) | Self::UniqExact(c) | Self::Quantile { column: c, .. } => Some(c),
+        }
+    }
 }
 
 /// How the dataset is laid out in the Parquet lake.

@@ -85,6 +85,41 @@ struct RawClickHouse {
     #[serde(default)]
     partition_granularity: PartitionGranularity,
     ttl: Option<Ttl>,
+    #[serde(default, rename = "rollup")]
+    rollups: Vec<RawRollup>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRollup {
+    name: String,
+    time: String,
+    interval: Interval,
+    bucket: Option<String>,
+    #[serde(default)]
+    dimensions: Vec<String>,
+    unnest: Option<Unnest>,
+    measures: Vec<RawMeasure>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeasure {
+    name: String,
+    #[serde(rename = "fn")]
+    function: RawFunction,
+    column: Option<String>,
+    level: Option<f64>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum RawFunction {
+    Count,
+    Sum,
+    Uniq,
+    UniqExact,
+    Quantile,
 }
 
 #[derive(Deserialize, Default)]
@@ -291,13 +326,90 @@ impl Checker<'_> {
                 _ => return Err(self.err("[clickhouse] ttl", format!("`{}` must be a non-nullable date or timestamp column and days ≥ 1", ttl.column), "name a required timestamp such as `datetime`")),
             }
         }
+        let mut rollups: Vec<Rollup> = Vec::with_capacity(raw.rollups.len());
+        for r in raw.rollups {
+            let rollup = self.rollup(schema, r)?;
+            if rollups.iter().any(|o| o.name == rollup.name) {
+                return Err(self.err(format!("[[clickhouse.rollup]] \"{}\"", rollup.name), "the name is used twice", "give every rollup its own name"));
+            }
+            rollups.push(rollup);
+        }
         Ok(ClickHouseHints {
             engine: raw.engine,
             order_by: raw.order_by,
             partition_by: raw.partition_by,
             partition_granularity: raw.partition_granularity,
             ttl: raw.ttl,
+            rollups,
         })
+    }
+
+    fn rollup(&self, schema: &Schema, raw: RawRollup) -> Result<Rollup, Error> {
+        let place = format!("[[clickhouse.rollup]] \"{}\"", raw.name);
+        check_ident(&raw.name).map_err(|p| self.err(&place, p.to_string(), "use a lowercase name such as `gateway_dns_minute`"))?;
+        if schema.column_type(&raw.time) != Some((LogicalType::Timestamp, false)) {
+            return Err(self.err(&place, format!("`time = \"{}\"` is not a required timestamp column", raw.time), "name a required timestamp such as `datetime`"));
+        }
+        let bucket = raw.bucket.unwrap_or_else(|| format!("{:?}", raw.interval).to_lowercase());
+        // Names of the rollup's table must not be columns of the dataset: the view's
+        // aliases would shadow them inside its aggregates.
+        let mut own = HashSet::new();
+        let mut new_name = |name: &str, what: &str| -> Result<(), Error> {
+            check_ident(name).map_err(|p| self.err(&place, format!("{what} `{name}`: {p}"), "use a lowercase name"))?;
+            if schema.column(name).is_some() || !own.insert(name.to_string()) {
+                return Err(self.err(&place, format!("{what} `{name}` is already a column"), format!("name the {what} differently")));
+            }
+            Ok(())
+        };
+        new_name(&bucket, "bucket")?;
+        for d in &raw.dimensions {
+            let ok = match schema.column_type(d) {
+                Some((LogicalType::Date, false)) => true,
+                Some((t, _)) => t == LogicalType::String || t.is_integer(),
+                None => return Err(self.err(&place, format!("dimension `{d}` is not a column"), "name a field or derived column")),
+            };
+            if !ok || raw.dimensions.iter().filter(|o| *o == d).count() > 1 {
+                return Err(self.err(&place, format!("dimension `{d}` is listed twice or is not a string, integer or required date"), "group by each string or integer column once"));
+            }
+        }
+        if let Some(u) = &raw.unnest {
+            if !matches!(schema.column_type(&u.column), Some((LogicalType::List(item), _)) if item.is_text() || item.is_integer()) {
+                return Err(self.err(&place, format!("unnest column `{}` is not a list of strings or integers", u.column), "name a list column such as `query_category_ids`"));
+            }
+            new_name(&u.name, "unnest name")?;
+        }
+        if raw.measures.is_empty() {
+            return Err(self.err(&place, "no measures", "add `measures = [{ name = \"rows\", fn = \"count\" }]`"));
+        }
+        let mut measures = Vec::with_capacity(raw.measures.len());
+        for m in raw.measures {
+            new_name(&m.name, "measure")?;
+            let what = format!("measure `{}`", m.name);
+            let column = |numeric: bool| -> Result<String, Error> {
+                let c = m.column.clone().ok_or_else(|| self.err(&place, format!("{what} names no column"), "add `column = \"…\"`"))?;
+                match schema.column_type(&c) {
+                    Some((t, _)) if t.is_integer() || matches!(t, LogicalType::Float32 | LogicalType::Float64) => Ok(c),
+                    Some((t, _)) if !numeric && t.is_scalar() && t != LogicalType::Json => Ok(c),
+                    _ => Err(self.err(&place, format!("{what}: `{c}` is not a {} column", if numeric { "numeric" } else { "scalar" }), "name a column of the dataset")),
+                }
+            };
+            let aggregate = match m.function {
+                RawFunction::Count if m.column.is_none() => Aggregate::Count,
+                RawFunction::Count => return Err(self.err(&place, format!("{what}: count takes no column"), "remove `column`")),
+                RawFunction::Sum => Aggregate::Sum(column(true)?),
+                RawFunction::Uniq => Aggregate::Uniq(column(false)?),
+                RawFunction::UniqExact => Aggregate::UniqExact(column(false)?),
+                RawFunction::Quantile => match m.level {
+                    Some(level) if level > 0.0 && level < 1.0 => Aggregate::Quantile { level, column: column(true)? },
+                    _ => return Err(self.err(&place, format!("{what}: quantile needs a level between 0 and 1"), "add `level = 0.95`")),
+                },
+            };
+            if m.function != RawFunction::Quantile && m.level.is_some() {
+                return Err(self.err(&place, format!("{what}: only quantile takes a level"), "remove `level`"));
+            }
+            measures.push(Measure { name: m.name, aggregate });
+        }
+        Ok(Rollup { name: raw.name, time: raw.time, interval: raw.interval, bucket, dimensions: raw.dimensions, unnest: raw.unnest, measures })
     }
 
     fn parquet(&self, schema: &Schema) -> Result<(), Error> {

@@ -83,6 +83,11 @@ impl LogicalType {
         })
     }
 
+    /// Whether it is a signed or unsigned integer.
+    pub fn is_integer(&self) -> bool {
+        matches!(self, Self::Int8 | Self::Int16 | Self::Int32 | Self::Int64 | Self::UInt8 | Self::UInt16 | Self::UInt32 | Self::UInt64)
+    }
+
     /// Whether values of this type are single values (not lists or maps).
     pub fn is_scalar(&self) -> bool {
         !matches!(self, Self::List(_) | Self::Map)
