@@ -172,6 +172,15 @@ fn kill_loop(l: &Loop) {
     let (rows, rejected) = expected(&input);
     let ch = clickhouse(&format!("SELECT count(), uniqExact(_topic, _partition, _offset, _line) FROM `{}`.{} FORMAT TabSeparated", env.database, l.dataset));
     assert_eq!(ch.trim(), format!("{rows}\t{rows}"), "ClickHouse: rows and unique coordinates");
+    // The rollup's view saw each inserted row once: its counts per minute are the table's.
+    let (rollup, counted, unnest) = match l.dataset {
+        "gateway_dns" => ("gateway_dns_minute", "queries", " ARRAY JOIN query_category_names"),
+        _ => ("gateway_http_minute", "requests", ""),
+    };
+    let per_minute = |sql: String| clickhouse(&format!("{sql} GROUP BY minute ORDER BY minute FORMAT TabSeparated"));
+    let rolled = per_minute(format!("SELECT minute, countMerge({counted}) FROM `{}`.{rollup}", env.database));
+    let raw = per_minute(format!("SELECT toStartOfMinute(datetime) AS minute, count() FROM `{}`.{}{unnest}", env.database, l.dataset));
+    assert!(rolled.lines().count() > 10 && rolled == raw, "rollup {rollup} per minute differs from the table:\n{rolled}\nvs\n{raw}");
     let letters = dead_letter_lines(&env.dead_letters);
     let unique: HashSet<(i64, i64, i64)> = letters.iter().map(|l| (l["partition"].as_i64().unwrap(), l["offset"].as_i64().unwrap(), l["line"].as_i64().unwrap())).collect();
     assert_eq!((letters.len(), unique.len()), (rejected, rejected), "dead letters: lines and unique coordinates");

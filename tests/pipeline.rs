@@ -276,6 +276,23 @@ fn verify_reports_what_each_sink_lacks_or_repeats() {
     assert!(lines.iter().any(|l| l.starts_with("DUPLICATED clickhouse") && l.contains(&format!("{}[0] offsets 0..=", env.topic)) && l.contains("3 of them repeats")), "{report}");
     assert!(lines.iter().any(|l| (l.starts_with("MISSING    lake") || l.starts_with("PARTIAL    lake")) && l.contains(&format!("{}[1]", env.topic))), "{report}");
     assert_eq!(lines.iter().filter(|l| l.contains("offsets")).count(), 2, "nothing else is reported:\n{report}");
+    assert!(!report.contains("ROLLUP"), "rows repeated in the table are repeated in its rollup too:\n{report}");
+
+    // A rollup counting some minute twice is reported, and refilled from the table.
+    let rollup = format!("`{}`.gateway_dns_minute", env.database);
+    clickhouse(&format!("INSERT INTO {rollup} SELECT * FROM {rollup} WHERE minute = (SELECT min(minute) FROM {rollup})"));
+    let (code, report) = verify();
+    assert_eq!(code, Some(8), "{report}");
+    assert!(report.lines().any(|l| l.starts_with("ROLLUP     gateway_dns_minute") && l.contains("--backfill-rollups")), "{report}");
+    let out = ok({
+        let mut c = env.lakeport(dataset);
+        c.arg("migrate").arg(&pipeline).arg("--backfill-rollups");
+        c
+    });
+    let refilled = String::from_utf8_lossy(&out.stdout);
+    assert!(refilled.contains("-- rollup gateway_dns_minute: 2026-11-23 refilled") && refilled.contains("day(s) refilled"), "{refilled}");
+    let (code, report) = verify();
+    assert!(code == Some(8) && !report.contains("ROLLUP"), "after the refill only the sinks' damage is left:\n{report}");
 }
 
 /// Every file under `dir`.

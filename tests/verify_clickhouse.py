@@ -219,7 +219,7 @@ def main():
     if a.mode == "dedup":
         s = session(a.chdb)
         for _ in range(2):
-            chdb_query(s, f"INSERT INTO `{db}`.`{table}` SETTINGS insert_deduplication_token = '{a.token}', async_insert = 0 SELECT * FROM file('{a.native}', Native)")
+            chdb_query(s, f"INSERT INTO `{db}`.`{table}` SETTINGS insert_deduplication_token = '{a.token}', deduplicate_blocks_in_dependent_materialized_views = 1, async_insert = 0 SELECT * FROM file('{a.native}', Native)")
         print(chdb_query(s, f"SELECT count() FROM `{db}`.`{table}`").strip())
         return 0
 

@@ -11,7 +11,7 @@ use arrow_array::builder::{ListBuilder, MapBuilder, StringBuilder};
 use arrow_array::{ArrayRef, BooleanArray, Date32Array, RecordBatch, StringArray, TimestampNanosecondArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 use clickhouse_support::*;
-use sink::clickhouse::{create_table, keep_tokens, keeps_tokens, Dialect, NativeEncoder, TableColumn};
+use sink::clickhouse::{create_table, keep_tokens, keeps_tokens, Dialect, NativeEncoder, RollupTable, TableColumn};
 use synth::Dataset;
 
 /// Creates the table of `ddl` in the chDB session at `session`; its columns as chDB lists them.
@@ -133,7 +133,8 @@ fn modern_ddl_takes_the_writers_bytes() {
 /// the modern DDL's table (it sets `non_replicated_deduplication_window`), twice in a plain
 /// MergeTree without that setting; the writer's check of the table (`keeps_tokens`, on what
 /// the engine reports in `system.tables`) tells the two apart; `migrate`'s statement for an
-/// existing table (`keep_tokens`) makes the plain one deduplicate too.
+/// existing table (`keep_tokens`) makes the plain one deduplicate too. The shipped rollup's
+/// view, over the deduplicating table, counts the batch once.
 #[test]
 fn repeated_token_adds_no_rows_where_the_table_deduplicates() {
     let (schema, batch) = decoded(Dataset::GatewayDns, 500, 9);
@@ -149,8 +150,20 @@ fn repeated_token_adds_no_rows_where_the_table_deduplicates() {
         let file = dir.path().join("batch.native");
         std::fs::write(&file, native).unwrap();
         let sess = session.to_str().unwrap();
+        let rollup = &schema.clickhouse.rollups[0];
+        if expect == 500 {
+            for sql in RollupTable::new(&schema, rollup, "db", table).create_statements(Dialect::Modern, None) {
+                verify(&["sql", "--chdb", sess, "--sql", &sql]);
+            }
+        }
         let twice = |token: &str| verify(&["dedup", "--chdb", sess, "--table", &format!("db.{table}"), "--native", file.to_str().unwrap(), "--token", token]).trim().parse::<usize>().unwrap();
         assert_eq!(twice(&batch_id(0, 499).token()), expect, "table {table}");
+        if expect == 500 {
+            let sql = |q: &str| verify(&["sql", "--chdb", sess, "--sql", q]).trim().to_string();
+            let rolled = sql(&format!("SELECT countMerge(queries) FROM db.{}", rollup.name));
+            assert_eq!(rolled, sql("SELECT count() FROM db.gateway_dns ARRAY JOIN query_category_names"), "the rollup counts the repeated batch once");
+            assert!(rolled.parse::<u64>().unwrap() > 0, "{rolled}");
+        }
         let keeps = || {
             let sql = format!("SELECT engine, create_table_query FROM system.tables WHERE database = 'db' AND name = '{table}'");
             let out = verify(&["sql", "--chdb", sess, "--sql", &sql]);

@@ -53,3 +53,51 @@ async fn create_evolve_refuse_and_idempotence() {
     }
     client.query(&format!("DROP DATABASE `{db}`")).await.unwrap();
 }
+
+/// A rollup: created with its view, counted as rows are inserted, left alone the second
+/// time; a changed definition is refused unless allowed, then rebuilt and refilled.
+#[tokio::test]
+async fn rollups_are_created_refused_when_changed_and_refilled() {
+    let client = client();
+    let db = format!("rollup_{}_{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos());
+    let with_rollup = |measure: &str| {
+        schema(&format!(
+            "[[field]]\nname = \"host\"\ntype = \"string\"\n[[field]]\nname = \"port\"\ntype = \"uint16\"\n\
+             [[clickhouse.rollup]]\nname = \"per_hour\"\ntime = \"ts\"\ninterval = \"hour\"\ndimensions = [\"host\"]\nmeasures = [{{ name = \"hits\", fn = \"count\" }}, {measure}]"
+        ))
+    };
+    let v1 = with_rollup("{ name = \"ports\", fn = \"uniq_exact\", column = \"port\" }");
+    let plan = plan_migration(&client, &v1, &db, "t", None, false).await.unwrap();
+    assert_eq!(plan.statements.len(), 4, "database, table, rollup table, view: {plan:?}");
+    assert!(plan.notes.iter().any(|n| n.contains("rollup per_hour is new") && n.contains("--backfill-rollups")), "{plan:?}");
+    apply_migration(&client, &plan).await.unwrap();
+    assert!(plan_migration(&client, &v1, &db, "t", None, false).await.unwrap().statements.is_empty(), "second run changes nothing");
+
+    client.query(&format!("INSERT INTO `{db}`.t (ts, host, port) VALUES ('2026-11-23 10:05:00', 'a', 1), ('2026-11-23 10:59:59', 'a', 2), ('2026-11-23 10:30:00', NULL, 2), ('2026-11-23 11:00:00', 'a', 2)")).await.unwrap();
+    let rolled = |db: String| {
+        let client = client.clone();
+        async move { client.query(&format!("SELECT hour, host, countMerge(hits), uniqExactMerge(ports) FROM `{db}`.per_hour GROUP BY hour, host ORDER BY hour, host FORMAT TabSeparated")).await.unwrap() }
+    };
+    assert_eq!(rolled(db.clone()).await, "2026-11-23 10:00:00\t\t1\t1\n2026-11-23 10:00:00\ta\t2\t2\n2026-11-23 11:00:00\ta\t1\t1\n", "a null host groups as ''");
+
+    let v2 = with_rollup("{ name = \"ports\", fn = \"uniq_exact\", column = \"host\" }");
+    match plan_migration(&client, &v2, &db, "t", None, false).await {
+        Err(e @ Error::MigrationRefused { .. }) => assert!(e.to_string().contains("rollup `per_hour`") && e.to_string().contains("--allow-destructive"), "{e}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let rebuild = plan_migration(&client, &v2, &db, "t", None, true).await.unwrap();
+    assert!(rebuild.statements[0].starts_with(&format!("DROP TABLE IF EXISTS `{db}`.`per_hour_mv_")) && rebuild.statements.len() == 4, "{rebuild:?}");
+    apply_migration(&client, &rebuild).await.unwrap();
+    assert_eq!(rolled(db.clone()).await, "", "a rebuilt rollup is empty until refilled");
+    let schema = v2;
+    let rollup = sink::clickhouse::RollupTable::new(&schema, &schema.clickhouse.rollups[0], &db, "t");
+    let days = rollup.days(&client, None, None).await.unwrap();
+    assert_eq!(days, ["2026-11-23"]);
+    for _ in 0..2 {
+        assert_eq!(rollup.refill_day(&client, &days[0]).await.unwrap(), 3, "three buckets, again on a rerun");
+    }
+    assert_eq!(rolled(db.clone()).await, "2026-11-23 10:00:00\t\t1\t1\n2026-11-23 10:00:00\ta\t2\t1\n2026-11-23 11:00:00\ta\t1\t1\n");
+    let [held, wanted] = rollup.checksums(&client).await.unwrap();
+    assert_eq!(held, wanted);
+    client.query(&format!("DROP DATABASE `{db}`")).await.unwrap();
+}

@@ -82,4 +82,32 @@ fn the_example_of_the_schemas_readme_validates() {
     let example = text.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a ```toml block");
     let schema = Schema::from_toml_str(example, "schemas/README.md").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(schema.clickhouse.order_by, ["query_name", "datetime"]);
+    assert_eq!(schema.clickhouse.rollups[0].measures.len(), 4);
+}
+
+#[test]
+fn rollups_refuse_what_their_table_could_not_hold() {
+    let with = |rollup: &str| {
+        let text = format!(
+            "name = \"r\"\nversion = 1\n[[field]]\nname = \"ts\"\ntype = \"timestamp\"\nrequired = true\n[[field]]\nname = \"host\"\ntype = \"string\"\n\
+             [[field]]\nname = \"tags\"\ntype = \"list<string>\"\n[[field]]\nname = \"meta\"\ntype = \"json\"\n[[clickhouse.rollup]]\nname = \"per_minute\"\ntime = \"ts\"\ninterval = \"minute\"\n{rollup}"
+        );
+        Schema::from_toml_str(&text, "r.toml").map(|s| s.clickhouse.rollups).map_err(|e| e.to_string())
+    };
+    let good = with("dimensions = [\"host\"]\nunnest = { column = \"tags\", as = \"tag\" }\nmeasures = [{ name = \"n\", fn = \"count\" }]").unwrap();
+    assert_eq!((good[0].bucket.as_str(), good[0].unnest.as_ref().map(|u| u.name.as_str())), ("minute", Some("tag")));
+    for (rollup, says) in [
+        ("measures = [{ name = \"host\", fn = \"count\" }]", "measure `host` is already a column"),
+        ("bucket = \"ts\"\nmeasures = [{ name = \"n\", fn = \"count\" }]", "bucket `ts` is already a column"),
+        ("dimensions = [\"meta\"]\nmeasures = [{ name = \"n\", fn = \"count\" }]", "dimension `meta`"),
+        ("dimensions = [\"nope\"]\nmeasures = [{ name = \"n\", fn = \"count\" }]", "dimension `nope` is not a column"),
+        ("measures = []", "no measures"),
+        ("measures = [{ name = \"p\", fn = \"quantile\", column = \"host\", level = 0.5 }]", "`host` is not a numeric column"),
+        ("measures = [{ name = \"p\", fn = \"quantile\", column = \"ts\" }]", "quantile needs a level"),
+        ("measures = [{ name = \"n\", fn = \"count\", column = \"host\" }]", "count takes no column"),
+        ("unnest = { column = \"host\", as = \"h\" }\nmeasures = [{ name = \"n\", fn = \"count\" }]", "not a list"),
+    ] {
+        let e = with(rollup).expect_err(rollup);
+        assert!(e.contains(says) && e.contains("per_minute"), "{rollup}: {e}");
+    }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
-use sink::clickhouse::{create_table, dialect_notes, Dialect};
+use sink::clickhouse::{create_table, dialect_notes, Dialect, RollupTable};
 use transform::{check_ident, infer_schema, Schema};
 
 use super::load_schema;
@@ -70,6 +70,11 @@ pub fn run(command: SchemaCommand) -> anyhow::Result<ExitCode> {
                 println!("-- ClickHouse 18.x: {note}");
             }
             println!("{};", create_table(&schema, &database, &schema.name, dialect));
+            for r in &schema.clickhouse.rollups {
+                for sql in RollupTable::new(&schema, r, &database, &schema.name).create_statements(dialect, None) {
+                    println!("{sql};");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         SchemaCommand::Infer { sample, name } => {

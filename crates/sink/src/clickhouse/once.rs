@@ -40,7 +40,9 @@ impl ClickHouseWriter {
         if present == 0 {
             return self.insert(batch, id).await;
         }
-        tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting again");
+        // A view over the table (a rollup) may have counted the part already there: the
+        // delete does not reach it. `lakeport verify` compares each rollup with its table.
+        tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting again (a rollup may count that part twice: lakeport verify tells, migrate --backfill-rollups repairs)");
         self.client.query(&format!("ALTER TABLE {} DELETE WHERE {range}", self.qualified())).await?;
         self.wait_mutations().await?;
         self.reinsert(batch, id).await

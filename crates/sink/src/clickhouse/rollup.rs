@@ -108,6 +108,12 @@ impl<'a> RollupTable<'a> {
         )
     }
 
+    /// The statements that create the rollup's table and its view, in that order (the
+    /// dataset's table must exist).
+    pub fn create_statements(&self, dialect: Dialect, cluster: Option<&str>) -> [String; 2] {
+        [self.create_table(dialect, cluster), self.create_view(cluster)]
+    }
+
     fn create_view(&self, cluster: Option<&str>) -> String {
         format!("CREATE MATERIALIZED VIEW IF NOT EXISTS {}{} TO {} AS {}", self.qualified(&self.view_name()), on_cluster(cluster), self.qualified(&self.rollup.name), self.states(None))
     }
@@ -135,7 +141,7 @@ impl<'a> RollupTable<'a> {
                 if exists {
                     statements.push(format!("DROP TABLE IF EXISTS {}{}", self.qualified(name), on_cluster(cluster)));
                 }
-                statements.extend([self.create_table(dialect, cluster), self.create_view(cluster)]);
+                statements.extend(self.create_statements(dialect, cluster));
                 Ok((statements, vec![format!("rollup {name} is new: it counts rows inserted from now on; {refill}")]))
             }
         }
