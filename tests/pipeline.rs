@@ -293,6 +293,12 @@ fn verify_reports_what_each_sink_lacks_or_repeats() {
     assert!(refilled.contains("-- rollup gateway_dns_minute: 2026-11-23 refilled") && refilled.contains("day(s) refilled"), "{refilled}");
     let (code, report) = verify();
     assert!(code == Some(8) && !report.contains("ROLLUP"), "after the refill only the sinks' damage is left:\n{report}");
+
+    // ClickHouse unreachable: verify gives up as a run does (4), it does not report success.
+    let unreachable = pipeline_file(dir.path(), dataset, &[("max_messages = 200000", "max_messages = 400"), ("table = \"gateway_dns\"\n", "table = \"gateway_dns\"\n[clickhouse.retry]\nmax_attempts = 2\n")]);
+    let out = env.lakeport(dataset).env("LAKEPORT_CLICKHOUSE_URL", format!("http://127.0.0.1:{}", free_port())).arg("verify").arg(&unreachable).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(4) && text.contains("gave up waiting"), "{:?}: {text}", out.status);
 }
 
 /// Every file under `dir`.

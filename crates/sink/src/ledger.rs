@@ -79,6 +79,21 @@ impl Ledger {
         Ok(Self { client, ledger, table: table.to_string() })
     }
 
+    /// The ledger of `config`'s table, to read only (`lakeport verify`): nothing is created
+    /// or changed.
+    ///
+    /// # Errors
+    /// [`Error::ClickHouseNoTable`] when there is none (nothing was written yet); the client's.
+    pub async fn existing(config: &ValidatedConfig) -> Result<Self, Error> {
+        let client = Client::new(config)?;
+        let database = config.database();
+        if client.table_columns(database, LEDGER_TABLE).await?.is_empty() {
+            return Err(Error::ClickHouseNoTable { database: database.to_string(), table: LEDGER_TABLE.to_string() });
+        }
+        let ledger = format!("{}.{}", quote_ident(database), quote_ident(LEDGER_TABLE));
+        Ok(Self { client, ledger, table: config.table().to_string() })
+    }
+
     /// The ledger table, quoted `database.table`.
     pub fn name(&self) -> &str {
         &self.ledger

@@ -8,7 +8,7 @@ use clap::Args;
 use sink::clickhouse::{apply_migration, plan_migration, with_quorum, Client, ClickHouseConfig, RollupTable};
 
 use super::load_schema;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{classified, Pipeline};
 
 #[derive(Args)]
 pub struct MigrateArgs {
@@ -114,6 +114,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+    .map_err(classified)
 }
 
 /// A UTC day, `YYYY-MM-DD`.

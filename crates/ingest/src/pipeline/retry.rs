@@ -119,6 +119,18 @@ pub fn class(error: &anyhow::Error) -> ErrorClass {
     ErrorClass::Transient
 }
 
+/// `error` of a command that asks the services directly (`migrate`, `verify`; their clients
+/// retry what can heal for the whole `retry_timeout`), with the failure its sink or Kafka
+/// error implies: transient → unavailable (4), else permanent (3). Others are left as they are.
+pub fn classified(error: anyhow::Error) -> anyhow::Error {
+    let from_service = error.chain().any(|c| c.is::<sink::Error>() || c.is::<KafkaError>());
+    if error.downcast_ref::<Failure>().is_some() || !from_service {
+        return error;
+    }
+    let failure = if class(&error) == ErrorClass::Transient { Failure::Unavailable } else { Failure::Permanent };
+    error.context(failure)
+}
+
 /// Kafka errors that a retry cannot heal: access, TLS (an untrusted or refused certificate),
 /// sizes, unknown topics, fatal states.
 pub fn kafka_class(error: &KafkaError) -> ErrorClass {
