@@ -29,6 +29,6 @@ mod schema;
 pub use decode::{write_json_string, Compressed, Decoder, Reject, RejectReason};
 pub use error::Error;
 pub use schema::{
-    Aggregate, check_ident, infer_schema, BadName, ClickHouseHints, Interval, Measure, Rollup, Unnest, ColumnRef, DefaultValue, Derived, DerivedKind, Engine, Field, LogicalType, ParquetHints,
+    Aggregate, check_ident, infer_schema, BadName, ClickHouseHints, Interval, Measure, Rollup, SkipIndex, Unnest, ColumnRef, DefaultValue, Derived, DerivedKind, Engine, Field, LogicalType, ParquetHints,
     PartitionGranularity, Schema, TimestampUnit, Ttl, UnknownFields, EXTRA_COLUMN, SOURCE_COLUMNS,
 };

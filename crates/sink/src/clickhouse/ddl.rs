@@ -27,13 +27,21 @@ pub struct ColumnDef {
     pub type_name: String,
     /// Column comment.
     pub comment: String,
+    /// Compression codecs (`Delta(4), ZSTD(3)`), on servers that take them.
+    pub codec: Option<String>,
 }
 
 impl ColumnDef {
-    /// `name Type COMMENT '…'`, as in `CREATE TABLE` and `ADD COLUMN`.
+    /// `name Type [CODEC(…)] COMMENT '…'`, as in `CREATE TABLE` and `ADD COLUMN`.
     pub fn definition(&self) -> String {
-        format!("{} {} COMMENT {}", quote_ident(&self.name), self.type_name, quote_str(&self.comment))
+        let codec = self.codec.as_ref().map(|c| format!(" CODEC({c})")).unwrap_or_default();
+        format!("{} {}{codec} COMMENT {}", quote_ident(&self.name), self.type_name, quote_str(&self.comment))
     }
+}
+
+/// `INDEX name column TYPE kind GRANULARITY n`, as in `CREATE TABLE` and `ADD INDEX`.
+pub(crate) fn index_definition(ix: &transform::SkipIndex) -> String {
+    format!("INDEX {} {} TYPE {} GRANULARITY {}", quote_ident(&ix.name), quote_ident(&ix.column), ix.kind, ix.granularity)
 }
 
 /// The comments of the source coordinate columns, in `SOURCE_COLUMNS` order.
@@ -50,7 +58,12 @@ pub fn table_columns(schema: &Schema, dialect: Dialect) -> Vec<ColumnDef> {
     let mut cols: Vec<ColumnDef> = schema
         .fields
         .iter()
-        .map(|f| ColumnDef { name: f.name.clone(), type_name: column_type(&f.ty, f.nullable(), f.low_cardinality, dialect), comment: f.description.clone() })
+        .map(|f| ColumnDef {
+            name: f.name.clone(),
+            type_name: column_type(&f.ty, f.nullable(), f.low_cardinality, dialect),
+            comment: f.description.clone(),
+            codec: f.codec.clone().filter(|_| dialect == Dialect::Modern),
+        })
         .collect();
     for d in &schema.derived {
         let (ty, nullable) = schema.column_type(&d.name).expect("derived columns are columns");
@@ -59,14 +72,14 @@ pub fn table_columns(schema: &Schema, dialect: Dialect) -> Vec<ColumnDef> {
             DerivedKind::Hour => "UTC hour (0-23)",
         };
         let comment = format!("{what} of {}", schema.fields[d.from].name);
-        cols.push(ColumnDef { name: d.name.clone(), type_name: column_type(&ty, nullable, false, dialect), comment });
+        cols.push(ColumnDef { name: d.name.clone(), type_name: column_type(&ty, nullable, false, dialect), comment, codec: None });
     }
     if schema.unknown_fields == UnknownFields::Keep {
-        cols.push(ColumnDef { name: EXTRA_COLUMN.into(), type_name: "Nullable(String)".into(), comment: "Unknown keys of the record, as a JSON object".into() });
+        cols.push(ColumnDef { name: EXTRA_COLUMN.into(), type_name: "Nullable(String)".into(), comment: "Unknown keys of the record, as a JSON object".into(), codec: None });
     }
     for ((name, ty), comment) in SOURCE_COLUMNS.iter().zip(SOURCE_COMMENTS) {
         let low_cardinality = *ty == LogicalType::String;
-        cols.push(ColumnDef { name: (*name).into(), type_name: column_type(ty, false, low_cardinality, dialect), comment: comment.into() });
+        cols.push(ColumnDef { name: (*name).into(), type_name: column_type(ty, false, low_cardinality, dialect), comment: comment.into(), codec: None });
     }
     cols
 }
@@ -78,6 +91,12 @@ pub fn dialect_notes(schema: &Schema, dialect: Dialect) -> Vec<String> {
         notes.push("DateTime64 → DateTime (seconds), IPv6/Map → String, Bool → UInt8, Date32 → Date, no LowCardinality".into());
         if schema.clickhouse.ttl.is_some() {
             notes.push("TTL left out (it needs 19.6 or later): rows do not expire; drop old partitions with ALTER TABLE … DROP PARTITION".into());
+        }
+        if schema.fields.iter().any(|f| f.codec.is_some()) {
+            notes.push("column codecs left out (they need 19.1 or later): columns use the server's default compression".into());
+        }
+        if !schema.clickhouse.indexes.is_empty() {
+            notes.push("skip indexes left out (they need 19.6 or later): queries read every granule of the parts their partition and sort key select".into());
         }
     }
     notes
@@ -105,7 +124,10 @@ fn create(schema: &Schema, database: &str, table: &str, dialect: Dialect, cluste
     // 18.x takes a replica's table with column comments for another structure than the
     // one in ZooKeeper ("too different from local table structure"): none there.
     let bare = cluster.is_some() && dialect == Dialect::Legacy;
-    let cols: Vec<String> = table_columns(schema, dialect).iter().map(|c| if bare { format!("    {} {}", quote_ident(&c.name), c.type_name) } else { format!("    {}", c.definition()) }).collect();
+    let mut cols: Vec<String> = table_columns(schema, dialect).iter().map(|c| if bare { format!("    {} {}", quote_ident(&c.name), c.type_name) } else { format!("    {}", c.definition()) }).collect();
+    if dialect == Dialect::Modern {
+        cols.extend(schema.clickhouse.indexes.iter().map(|ix| format!("    {}", index_definition(ix))));
+    }
     let _ = writeln!(sql, "{}\n)", cols.join(",\n"));
     let engine = match schema.clickhouse.engine {
         Engine::MergeTree => "MergeTree",

@@ -7,11 +7,13 @@
 //! `MODIFY COLUMN` / `DROP COLUMN`). On servers with insert tokens, a table that does not
 //! keep them (created by an older lakeport or by hand) gets
 //! `non_replicated_deduplication_window` set, so that a replayed batch is not inserted twice.
-//! Each rollup of the schema gets its table and view (see [`RollupTable`]).
+//! On modern servers, a skip index the table lacks is added and built for the parts already
+//! there; a changed codec is not applied to existing columns. Each rollup of the schema gets its table and view (see [`RollupTable`]).
 //! Running it again plans nothing.
 
 use super::cluster::{create_distributed, distributed_name, on_cluster};
-use super::ddl::{create_on_cluster, create_table, dialect_notes, keep_tokens, quote_ident, table_columns, ColumnDef};
+use super::ddl::{create_on_cluster, create_table, dialect_notes, index_definition, keep_tokens, quote_ident, quote_str, table_columns, ColumnDef};
+use super::types::Dialect;
 use super::dedup::table_deduplicates;
 use super::rollup::{views_of, RollupTable};
 use super::service::Client;
@@ -84,6 +86,15 @@ pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, t
             Some(_) => {}
         }
         previous = Some(w);
+    }
+    if dialect == Dialect::Modern {
+        let sql = format!("SELECT name FROM system.data_skipping_indices WHERE database = {} AND table = {} FORMAT TabSeparated", quote_str(database), quote_str(table));
+        let have = client.query(&sql).await?;
+        for ix in schema.clickhouse.indexes.iter().filter(|ix| !have.lines().any(|l| l == ix.name)) {
+            // Parts written before it get the index too (a mutation).
+            plan.statements.push(format!("ALTER TABLE {qualified} ADD {}", index_definition(ix)));
+            plan.statements.push(format!("ALTER TABLE {qualified} MATERIALIZE INDEX {}", quote_ident(&ix.name)));
+        }
     }
     if let Some(c) = cluster {
         // A Distributed table takes its columns when created: made again after a change.

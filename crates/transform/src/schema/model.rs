@@ -82,6 +82,8 @@ pub struct Field {
     pub lenient: bool,
     /// ClickHouse hint: store as `LowCardinality`.
     pub low_cardinality: bool,
+    /// ClickHouse hint: the column's compression codecs (`Delta, ZSTD(3)`), checked.
+    pub codec: Option<String>,
 }
 
 impl Field {
@@ -199,8 +201,31 @@ pub struct ClickHouseHints {
     pub partition_granularity: PartitionGranularity,
     /// Row expiry, if any.
     pub ttl: Option<Ttl>,
+    /// Data-skipping indexes (`[[clickhouse.index]]`).
+    pub indexes: Vec<SkipIndex>,
     /// Aggregates ClickHouse keeps as rows arrive (`[[clickhouse.rollup]]`).
     pub rollups: Vec<Rollup>,
+}
+
+/// A data-skipping index: per `granularity` granules of the table, a summary of one column
+/// that lets a query skip granules its filter cannot match.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkipIndex {
+    /// Index name, unique in the table.
+    pub name: String,
+    /// The column summarised.
+    pub column: String,
+    /// `minmax`, `set(N)`, `bloom_filter[(rate)]`, `tokenbf_v1(…)` or `ngrambf_v1(…)`, checked.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Granules per index entry (default 1).
+    #[serde(default = "one")]
+    pub granularity: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// A per-interval aggregate of the dataset, kept in its own table by a materialized view

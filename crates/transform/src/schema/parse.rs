@@ -57,6 +57,7 @@ struct RawField {
     lenient: bool,
     #[serde(default)]
     low_cardinality: bool,
+    codec: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +86,8 @@ struct RawClickHouse {
     #[serde(default)]
     partition_granularity: PartitionGranularity,
     ttl: Option<Ttl>,
+    #[serde(default, rename = "index")]
+    indexes: Vec<SkipIndex>,
     #[serde(default, rename = "rollup")]
     rollups: Vec<RawRollup>,
 }
@@ -275,6 +278,7 @@ impl Checker<'_> {
             lowercase: f.lowercase,
             lenient: f.lenient,
             low_cardinality: f.low_cardinality,
+            codec: f.codec.map(|c| check_codec(&c).map_err(|p| self.err(&place, p, "write codecs as ClickHouse does, e.g. `Delta, ZSTD(3)`"))).transpose()?,
         };
         check_default(&field).map_err(|p| self.err(&place, p.to_string(), format!("give a default of type {}", field.ty)))?;
         Ok(field)
@@ -326,6 +330,21 @@ impl Checker<'_> {
                 _ => return Err(self.err("[clickhouse] ttl", format!("`{}` must be a non-nullable date or timestamp column and days ≥ 1", ttl.column), "name a required timestamp such as `datetime`")),
             }
         }
+        for (i, ix) in raw.indexes.iter().enumerate() {
+            let place = format!("[[clickhouse.index]] \"{}\"", ix.name);
+            check_ident(&ix.name).map_err(|p| self.err(&place, p.to_string(), "use a lowercase name such as `query_name_bloom`"))?;
+            if raw.indexes[..i].iter().any(|o| o.name == ix.name) {
+                return Err(self.err(&place, "the name is used twice", "give every index its own name"));
+            }
+            match schema.column_type(&ix.column) {
+                Some((LogicalType::Json | LogicalType::Map, _)) | None => return Err(self.err(&place, format!("`{}` is not a scalar or list column", ix.column), "name a field or derived column")),
+                _ => {}
+            }
+            check_index_type(&ix.kind).map_err(|p| self.err(&place, p, "use minmax, set(N), bloom_filter, bloom_filter(0.01), tokenbf_v1(size, hashes, seed) or ngrambf_v1(n, size, hashes, seed)"))?;
+            if ix.granularity == 0 {
+                return Err(self.err(&place, "granularity 0", "use 1 or more granules per index entry"));
+            }
+        }
         let mut rollups: Vec<Rollup> = Vec::with_capacity(raw.rollups.len());
         for r in raw.rollups {
             let rollup = self.rollup(schema, r)?;
@@ -340,6 +359,7 @@ impl Checker<'_> {
             partition_by: raw.partition_by,
             partition_granularity: raw.partition_granularity,
             ttl: raw.ttl,
+            indexes: raw.indexes,
             rollups,
         })
     }
@@ -427,5 +447,57 @@ impl Checker<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// `NAME` or `NAME(args)`, with its name and numeric arguments (`None` when it is not that shape).
+fn call(item: &str) -> Option<(&str, Vec<f64>)> {
+    let item = item.trim();
+    let Some((name, rest)) = item.split_once('(') else { return Some((item, Vec::new())) };
+    let args = rest.strip_suffix(')')?;
+    let args: Option<Vec<f64>> = args.split(',').map(|a| a.trim().parse::<f64>().ok()).collect();
+    Some((name.trim(), args?))
+}
+
+/// A column's codec list: ClickHouse's codecs, each with its arguments in range; it comes
+/// back in one spelling (`Delta(4), ZSTD(3)`).
+fn check_codec(codec: &str) -> Result<String, String> {
+    let mut out = Vec::new();
+    for item in codec.split_inclusive(')').flat_map(|p| p.split(',')).map(str::trim).filter(|p| !p.is_empty() && *p != ")") {
+        let (name, args) = call(item).ok_or_else(|| format!("codec `{item}` is not NAME or NAME(number)"))?;
+        let ok = match (name, args.as_slice()) {
+            ("NONE" | "LZ4" | "DoubleDelta" | "Gorilla" | "T64" | "FPC", []) => true,
+            ("ZSTD", []) | ("LZ4HC", []) | ("Delta", []) => true,
+            ("ZSTD", [l]) => (1.0..=22.0).contains(l) && l.fract() == 0.0,
+            ("LZ4HC", [l]) => (1.0..=12.0).contains(l) && l.fract() == 0.0,
+            ("Delta", [b]) => [1.0, 2.0, 4.0, 8.0].contains(b),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!("codec `{item}`: not one of NONE, LZ4, LZ4HC(1-12), ZSTD(1-22), Delta(1|2|4|8), DoubleDelta, Gorilla, T64, FPC"));
+        }
+        out.push(item.replace(' ', ""));
+    }
+    if out.is_empty() {
+        return Err("no codec".into());
+    }
+    Ok(out.join(", "))
+}
+
+/// A skip index type ClickHouse knows, with its arguments' count.
+fn check_index_type(kind: &str) -> Result<(), String> {
+    let (name, args) = call(kind).ok_or_else(|| format!("`{kind}` is not TYPE or TYPE(numbers)"))?;
+    let ok = match name {
+        "minmax" => args.is_empty(),
+        "set" => args.len() == 1 && args[0] >= 0.0,
+        "bloom_filter" => args.is_empty() || (args.len() == 1 && args[0] > 0.0 && args[0] < 1.0),
+        "tokenbf_v1" => args.len() == 3,
+        "ngrambf_v1" => args.len() == 4,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("index type `{kind}` is not one lakeport knows, or has the wrong arguments"))
     }
 }
