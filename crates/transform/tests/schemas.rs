@@ -87,13 +87,16 @@ fn the_example_of_the_schemas_readme_validates() {
 
 #[test]
 fn rollups_refuse_what_their_table_could_not_hold() {
-    let with = |rollup: &str| {
+    let with_partition = |partition: &str, rollup: &str| {
         let text = format!(
             "name = \"r\"\nversion = 1\n[[field]]\nname = \"ts\"\ntype = \"timestamp\"\nrequired = true\n[[field]]\nname = \"host\"\ntype = \"string\"\n\
-             [[field]]\nname = \"tags\"\ntype = \"list<string>\"\n[[field]]\nname = \"meta\"\ntype = \"json\"\n[[clickhouse.rollup]]\nname = \"per_minute\"\ntime = \"ts\"\ninterval = \"minute\"\n{rollup}"
+             [[field]]\nname = \"tags\"\ntype = \"list<string>\"\n[[field]]\nname = \"meta\"\ntype = \"json\"\n[clickhouse]\n{partition}[[clickhouse.rollup]]\nname = \"per_minute\"\ntime = \"ts\"\ninterval = \"minute\"\n{rollup}"
         );
         Schema::from_toml_str(&text, "r.toml").map(|s| s.clickhouse.rollups).map_err(|e| e.to_string())
     };
+    let with = |rollup: &str| with_partition("partition_by = \"ts\"\n", rollup);
+    let e = with_partition("", "measures = [{ name = \"n\", fn = \"count\" }]").unwrap_err();
+    assert!(e.contains("partitioned by day of its time column"), "{e}");
     let good = with("dimensions = [\"host\"]\nunnest = { column = \"tags\", as = \"tag\" }\nmeasures = [{ name = \"n\", fn = \"count\" }]").unwrap();
     assert_eq!((good[0].bucket.as_str(), good[0].unnest.as_ref().map(|u| u.name.as_str())), ("minute", Some("tag")));
     for (rollup, says) in [

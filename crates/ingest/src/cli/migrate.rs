@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
+use sink::ledger::Ledger;
 use sink::clickhouse::{apply_migration, plan_migration, with_quorum, Client, ClickHouseConfig, RollupTable};
 
 use super::load_schema;
@@ -100,6 +101,16 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         if args.backfill_rollups {
             for name in &args.rollup {
                 anyhow::ensure!(schema.clickhouse.rollups.iter().any(|r| &r.name == name), "--rollup {name}: the schema declares no such rollup");
+            }
+            // A batch begun and not done is inserted again by the next run; refilled meanwhile,
+            // a rollup could count it twice (the refill forgets the day's insert tokens).
+            match Ledger::existing(&config).await {
+                Ok(ledger) => {
+                    let open = ledger.batches(None).await?.into_iter().filter(|b| b.done_rows.is_none()).count();
+                    anyhow::ensure!(open == 0, "{open} batch(es) of {}.{} are begun and not done (a run is writing, or stopped mid-batch): let a run finish them (exit 0), stop the pipeline, then refill the rollups", config.database(), config.table());
+                }
+                Err(sink::Error::ClickHouseNoTable { .. }) => {}
+                Err(e) => return Err(e.into()),
             }
             let chosen = schema.clickhouse.rollups.iter().filter(|r| args.rollup.is_empty() || args.rollup.contains(&r.name));
             for r in chosen {

@@ -69,7 +69,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         let mut rollups = Vec::new();
         for r in &pipeline.schema.clickhouse.rollups {
             let rollup = RollupTable::new(&pipeline.schema, r, config.database(), config.table());
-            rollups.push((r.name.clone(), rollup.checksums(&client).await.with_context(|| format!("comparing rollup {}", r.name))?));
+            rollups.push((r.name.clone(), rollup.differing_days(&client, args.since).await.with_context(|| format!("comparing rollup {}", r.name))?));
         }
         anyhow::Ok((batches, done_before, messages, files, letters, rollups))
     })
@@ -150,10 +150,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         disagree += 1;
         println!("UNRECORDED {sink:<10} {topic}[{partition}] offsets {}..={}: {} rows or letters no recorded batch covers", s.first, s.last, s.rows);
     }
-    for (name, [held, wanted]) in &rollups {
-        if held != wanted {
+    for (name, days) in &rollups {
+        for (day, held, wanted) in days {
             disagree += 1;
-            println!("ROLLUP     {name}: holds {} rows unlike the {} its table's rows give (missed or twice-counted inserts): refill it with `lakeport migrate {} --backfill-rollups`", held.0, wanted.0, args.pipeline.display());
+            println!(
+                "ROLLUP     {name} {day}: other aggregates than the table's rows give ({held} keys, the table gives {wanted}: missed or twice-counted inserts); refill: lakeport migrate {} --backfill-rollups --rollup {name} --since {day} --until {day}",
+                args.pipeline.display()
+            );
         }
     }
     let window = args.since.map_or(String::new(), |d| format!(" recorded in the last {}", humantime::format_duration(d)));

@@ -85,7 +85,12 @@ impl<'a> RollupTable<'a> {
     /// definition is seen as a new view.
     pub fn view_name(&self) -> String {
         // FNV-1a: stable across builds and platforms (std's hasher is not).
-        let hash = self.states(None).bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+        // Over the query and the types of the columns it reads: a retyped column changes what
+        // the view writes, so it is a new definition too.
+        let r = self.rollup;
+        let read = std::iter::once(r.time.as_str()).chain(r.dimensions.iter().map(String::as_str)).chain(r.unnest.as_ref().map(|u| u.column.as_str())).chain(r.measures.iter().filter_map(|m| m.aggregate.column()));
+        let types: String = read.map(|c| format!("{c}:{:?};", self.schema.column_type(c))).collect();
+        let hash = (self.states(None) + &types).bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
         format!("{}_mv_{:08x}", self.rollup.name, hash as u32)
     }
 
@@ -137,9 +142,13 @@ impl<'a> RollupTable<'a> {
                 hint: "Declare the new definition as a rollup of another name (and backfill it), or pass --allow-destructive to rebuild this one from the dataset's table (rows past the table's TTL cannot be refilled).".into(),
             }),
             (exists, _) => {
-                let mut statements: Vec<String> = views.iter().map(|v| format!("DROP TABLE IF EXISTS {}{}", self.qualified(v), on_cluster(cluster))).collect();
+                // SYNC on modern servers: an Atomic database drops late, and the replicated
+                // table made again at once would find its ZooKeeper path still taken.
+                let sync = if dialect == Dialect::Modern { " SYNC" } else { "" };
+                let drop = |t: &str| format!("DROP TABLE IF EXISTS {}{}{sync}", self.qualified(t), on_cluster(cluster));
+                let mut statements: Vec<String> = views.iter().map(|v| drop(v)).collect();
                 if exists {
-                    statements.push(format!("DROP TABLE IF EXISTS {}{}", self.qualified(name), on_cluster(cluster)));
+                    statements.push(drop(name));
                 }
                 statements.extend(self.create_statements(dialect, cluster));
                 Ok((statements, vec![format!("rollup {name} is new: it counts rows inserted from now on; {refill}")]))
@@ -162,16 +171,17 @@ impl<'a> RollupTable<'a> {
     }
 
     /// The UTC days the dataset's table holds rows of, from `since` to `until` (inclusive,
-    /// `YYYY-MM-DD`).
+    /// `YYYY-MM-DD`), leaving out the days its TTL has cut into (refilling those would
+    /// replace whole aggregates by partial ones).
     ///
     /// # Errors
     /// The client's.
     pub async fn days(&self, client: &Client, since: Option<&str>, until: Option<&str>) -> Result<Vec<String>, Error> {
         let day = format!("toDate({})", self.bucket_expr());
-        let mut filter: Vec<String> = Vec::new();
+        let mut filter = vec![self.retained(&self.bucket_expr(), None)];
         filter.extend(since.map(|s| format!("{day} >= toDate({})", quote_str(s))));
         filter.extend(until.map(|u| format!("{day} <= toDate({})", quote_str(u))));
-        let filter = if filter.is_empty() { String::new() } else { format!(" WHERE {}", filter.join(" AND ")) };
+        let filter = format!(" WHERE {}", filter.join(" AND "));
         let text = client.query(&format!("SELECT DISTINCT {day} AS d FROM {}{filter} ORDER BY d FORMAT TabSeparated", self.qualified(self.table))).await?;
         Ok(text.lines().map(str::to_string).collect())
     }
@@ -191,13 +201,25 @@ impl<'a> RollupTable<'a> {
         text.trim().parse().map_err(|_| Error::ClickHouseAnswer { query: sql, reason: format!("`{}` is not a count", text.trim()) })
     }
 
-    /// Rows and an order-free checksum of the rollup's merged exact measures (counts, sums
-    /// of integers, distinct counts; not quantiles or float sums): first as the rollup holds
-    /// them, then as the dataset's table gives them. Equal when the rollup counted every row once.
+    /// The condition that keeps the days whose rows the table still holds in full (the day
+    /// its TTL is cutting into, and those before, are left out), and, with `since`, the days
+    /// from that long ago on; `bucket` is the bucket's expression on the side asked.
+    fn retained(&self, bucket: &str, since: Option<std::time::Duration>) -> String {
+        let day = format!("toDate({bucket})");
+        let mut filter = vec!["1".to_string()];
+        filter.extend(self.schema.clickhouse.ttl.as_ref().map(|ttl| format!("{day} > toDate(now() - INTERVAL {} DAY)", ttl.days)));
+        filter.extend(since.map(|d| format!("{day} >= toDate(now() - INTERVAL {} SECOND)", d.as_secs())));
+        filter.join(" AND ")
+    }
+
+    /// The UTC days on which the rollup holds other aggregates than the table's rows give
+    /// under the view's query: `(day, rollup keys, table keys)`, compared by key count and an
+    /// order-free checksum of the exact measures (counts, integer sums, distinct counts; not
+    /// quantiles or float sums). Only days the table holds in full are compared (see the TTL).
     ///
     /// # Errors
-    /// The client's; [`Error::ClickHouseAnswer`] for an answer that is not two numbers.
-    pub async fn checksums(&self, client: &Client) -> Result<[(u64, u64); 2], Error> {
+    /// The client's; [`Error::ClickHouseAnswer`] for an answer that is not a day and two numbers.
+    pub async fn differing_days(&self, client: &Client, since: Option<std::time::Duration>) -> Result<Vec<(String, u64, u64)>, Error> {
         let exact: Vec<(&str, &str)> = self
             .rollup
             .measures
@@ -214,23 +236,36 @@ impl<'a> RollupTable<'a> {
             })
             .collect();
         let keys = self.keys().join(", ");
-        let merged: Vec<String> = exact.iter().map(|(name, merge)| format!("{merge}({q}) AS {q}", q = quote_ident(name))).collect();
+        // A sum of nulls only is null: hashed as text, so that it cannot drop its key.
+        let merged: Vec<String> = exact.iter().map(|(name, merge)| format!("ifNull(toString({merge}({q})), 'NULL') AS {q}", q = quote_ident(name))).collect();
         let merged = if merged.is_empty() { "1 AS _none".to_string() } else { merged.join(", ") };
         let hashed: Vec<String> = self.keys().into_iter().chain(exact.iter().map(|(name, _)| quote_ident(name))).collect();
-        let mut out = [(0, 0); 2];
-        for (i, from) in [self.qualified(&self.rollup.name), format!("({})", self.states(None))].iter().enumerate() {
+        let bucket = quote_ident(&self.rollup.bucket);
+        let sides = [
+            format!("(SELECT * FROM {} WHERE {})", self.qualified(&self.rollup.name), self.retained(&bucket, since)),
+            format!("({})", self.states(Some(&self.retained(&self.bucket_expr(), since)))),
+        ];
+        let mut days: [std::collections::BTreeMap<String, (u64, u64)>; 2] = Default::default();
+        for (side, from) in sides.iter().enumerate() {
             let sql = format!(
-                "SELECT count(), sum(cityHash64({})) FROM (SELECT {keys}, {merged} FROM {from} GROUP BY {keys}) FORMAT TabSeparated",
+                "SELECT toDate({bucket}) AS day, count(), sum(cityHash64({})) FROM (SELECT {keys}, {merged} FROM {from} GROUP BY {keys}) GROUP BY day ORDER BY day FORMAT TabSeparated",
                 hashed.join(", ")
             );
-            let text = client.query(&sql).await?;
-            let mut n = text.split_whitespace().map(str::parse::<u64>);
-            out[i] = match (n.next(), n.next()) {
-                (Some(Ok(rows)), Some(Ok(sum))) => (rows, sum),
-                _ => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{}` is not two numbers", text.trim()) }),
-            };
+            for line in client.query(&sql).await?.lines() {
+                let mut cells = line.split('\t');
+                match (cells.next(), cells.next().map(str::parse::<u64>), cells.next().map(str::parse::<u64>)) {
+                    (Some(day), Some(Ok(rows)), Some(Ok(sum))) => days[side].insert(day.to_string(), (rows, sum)),
+                    _ => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{line}` is not a day and two numbers") }),
+                };
+            }
         }
-        Ok(out)
+        let [held, wanted] = days;
+        let all: std::collections::BTreeSet<&String> = held.keys().chain(wanted.keys()).collect();
+        Ok(all
+            .into_iter()
+            .filter(|d| held.get(*d) != wanted.get(*d))
+            .map(|d| (d.clone(), held.get(d).map_or(0, |h| h.0), wanted.get(d).map_or(0, |w| w.0)))
+            .collect())
     }
 }
 
@@ -246,5 +281,7 @@ pub(super) async fn views_of(client: &Client, database: &str, rollup: &str) -> R
         prefix.len(),
         quote_str(&prefix)
     );
-    Ok(client.query(&sql).await?.lines().map(str::to_string).collect())
+    // Exactly `<rollup>_mv_` and eight hex digits: not the views of a rollup named `<rollup>_mv_x`.
+    let ours = |name: &str| name.strip_prefix(&prefix).is_some_and(|h| h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    Ok(client.query(&sql).await?.lines().filter(|n| ours(n)).map(str::to_string).collect())
 }

@@ -306,7 +306,7 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn clickhouse(&self, schema: &Schema, raw: RawClickHouse) -> Result<ClickHouseHints, Error> {
+    fn clickhouse(&self, schema: &Schema, mut raw: RawClickHouse) -> Result<ClickHouseHints, Error> {
         for col in &raw.order_by {
             let place = "[clickhouse] order_by";
             let (ty, nullable) = schema.column_type(col).ok_or_else(|| self.err(place, format!("no column `{col}`"), "name a field or derived column"))?;
@@ -346,8 +346,9 @@ impl Checker<'_> {
             }
         }
         let mut rollups: Vec<Rollup> = Vec::with_capacity(raw.rollups.len());
-        for r in raw.rollups {
-            let rollup = self.rollup(schema, r)?;
+        let rollups_raw = std::mem::take(&mut raw.rollups);
+        for r in rollups_raw {
+            let rollup = self.rollup(schema, &raw, r)?;
             if rollups.iter().any(|o| o.name == rollup.name) {
                 return Err(self.err(format!("[[clickhouse.rollup]] \"{}\"", rollup.name), "the name is used twice", "give every rollup its own name"));
             }
@@ -364,11 +365,27 @@ impl Checker<'_> {
         })
     }
 
-    fn rollup(&self, schema: &Schema, raw: RawRollup) -> Result<Rollup, Error> {
+    fn rollup(&self, schema: &Schema, table: &RawClickHouse, raw: RawRollup) -> Result<Rollup, Error> {
+        let (raw_partition, granularity, engine) = (&table.partition_by, table.partition_granularity, table.engine);
         let place = format!("[[clickhouse.rollup]] \"{}\"", raw.name);
         check_ident(&raw.name).map_err(|p| self.err(&place, p.to_string(), "use a lowercase name such as `gateway_dns_minute`"))?;
         if schema.column_type(&raw.time) != Some((LogicalType::Timestamp, false)) {
             return Err(self.err(&place, format!("`time = \"{}\"` is not a required timestamp column", raw.time), "name a required timestamp such as `datetime`"));
+        }
+        // The view writes a block's rows into the rollup's daily partitions: the table must
+        // take the same days (or fewer) in one insert, or the view fails after the table
+        // took the rows; and rows a merge removes must not have been counted.
+        let daily = match raw_partition.as_deref().and_then(|p| schema.column(p)) {
+            Some(ColumnRef::Derived(d)) => d.kind == DerivedKind::Date && schema.fields[d.from].name == raw.time,
+            Some(ColumnRef::Field(f)) => f.name == raw.time,
+            None => false,
+        };
+        if !daily || granularity != PartitionGranularity::Day || engine != Engine::MergeTree {
+            return Err(self.err(
+                &place,
+                "a rollup needs a MergeTree table partitioned by day of its time column",
+                format!("set [clickhouse] engine = \"MergeTree\", partition_by = a date derived from `{}` (or `{}` itself), partition_granularity = \"day\"", raw.time, raw.time),
+            ));
         }
         let bucket = raw.bucket.unwrap_or_else(|| format!("{:?}", raw.interval).to_lowercase());
         // Names of the rollup's table must not be columns of the dataset: the view's
