@@ -114,3 +114,24 @@ fn rollups_refuse_what_their_table_could_not_hold() {
         assert!(e.contains(says) && e.contains("per_minute"), "{rollup}: {e}");
     }
 }
+
+#[test]
+fn codecs_and_indexes_are_checked() {
+    let with = |field: &str, index: &str| {
+        let text = format!("name = \"c\"\nversion = 1\n[[field]]\nname = \"ts\"\ntype = \"timestamp\"\nrequired = true\n{field}\n[[field]]\nname = \"host\"\ntype = \"string\"\n{index}");
+        Schema::from_toml_str(&text, "c.toml").map_err(|e| e.to_string())
+    };
+    let s = with("codec = \"T64,  ZSTD(1)\"", "[[clickhouse.index]]\nname = \"host_bloom\"\ncolumn = \"host\"\ntype = \"bloom_filter(0.01)\"\ngranularity = 4").unwrap();
+    assert_eq!((s.fields[0].codec.as_deref(), s.clickhouse.indexes[0].granularity), (Some("T64, ZSTD(1)"), 4));
+    for (field, index, says) in [
+        ("codec = \"ZSTD(40)\"", "", "codec `ZSTD(40)`"),
+        ("codec = \"Brotli\"", "", "codec `Brotli`"),
+        ("codec = \"ZSTD(1\"", "", "NAME or NAME(number)"),
+        ("", "[[clickhouse.index]]\nname = \"i\"\ncolumn = \"host\"\ntype = \"bloom_filter(2)\"", "index type `bloom_filter(2)`"),
+        ("", "[[clickhouse.index]]\nname = \"i\"\ncolumn = \"nope\"\ntype = \"minmax\"", "`nope` is not a scalar or list column"),
+        ("", "[[clickhouse.index]]\nname = \"i\"\ncolumn = \"host\"\ntype = \"minmax\"\n[[clickhouse.index]]\nname = \"i\"\ncolumn = \"ts\"\ntype = \"minmax\"", "used twice"),
+    ] {
+        let e = with(field, index).expect_err(says);
+        assert!(e.contains(says), "{says}: {e}");
+    }
+}
