@@ -5,6 +5,9 @@
 # machine).
 #
 #   scripts/bench-pipeline.sh [RECORDS] [DATASET] [BAD_RATIO]   (default 200000 gateway_dns 0)
+#
+# To compare with another revision in the same session: build it in a worktree, then
+# LAKEPORT_BENCH_BIN=its/lakeport LAKEPORT_BENCH_ROOT=the/worktree (its pipelines and schemas).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 records="${1:-200000}" dataset="${2:-gateway_dns}" bad="${3:-0}"
@@ -12,8 +15,11 @@ scripts/setup.sh >/dev/null
 scripts/services.sh start >/dev/null
 # shellcheck source=/dev/null
 source .lakeport/services/env
-cargo build --release --bin lakeport 2>/dev/null
-lakeport="${CARGO_TARGET_DIR:-target}/release/lakeport"
+if [[ -z "${LAKEPORT_BENCH_BIN:-}" ]]; then
+  cargo build --release --bin lakeport 2>/dev/null
+fi
+lakeport="${LAKEPORT_BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/lakeport}"
+pipelines="${LAKEPORT_BENCH_ROOT:-.}/pipelines"
 id="bench_$(date +%s)"
 upper="$(echo "$dataset" | tr '[:lower:]' '[:upper:]')"
 work="$(mktemp -d)"
@@ -22,8 +28,8 @@ export LAKEPORT_KAFKA_BROKERS="$LAKEPORT_TEST_KAFKA_BROKERS" LAKEPORT_CLICKHOUSE
 export LAKEPORT_CLICKHOUSE_DATABASE="$id" LAKEPORT_GROUP_ID="$id" "LAKEPORT_${upper}_TOPIC=$id" "LAKEPORT_${upper}_METRICS=127.0.0.1:0"
 export LAKEPORT_LAKE_URL="$work/lake" LAKEPORT_DEAD_LETTER_URL="$work/dead-letters" RUST_LOG=warn
 "$lakeport" gen --dataset "$dataset" --count "$records" --seed 1 --bad-ratio "$bad" --kafka "$LAKEPORT_KAFKA_BROKERS" --topic "$id" --partitions 2 2>/dev/null
-"$lakeport" migrate "pipelines/$dataset.toml" >/dev/null
-"$LAKEPORT_TEST_PYTHON" - "$lakeport" "pipelines/$dataset.toml" <<'PY'
+"$lakeport" migrate "$pipelines/$dataset.toml" >/dev/null
+"$LAKEPORT_TEST_PYTHON" - "$lakeport" "$pipelines/$dataset.toml" <<'PY'
 import re, resource, subprocess, sys, time
 start = time.monotonic()
 out = subprocess.run([sys.argv[1], "run", sys.argv[2], "--until-caught-up", "--no-progress"], check=True, capture_output=True, text=True).stdout
