@@ -63,7 +63,7 @@ impl Ledger {
     pub async fn open(config: &ValidatedConfig) -> Result<Self, Error> {
         let client = Client::new(config)?;
         let (database, table) = (config.database(), config.table());
-        let ledger = format!("{}.{}", quote_ident(database), quote_ident(LEDGER_TABLE));
+        let ledger = ledger_name(database);
         // Asked first: on a cluster, a statement ON CLUSTER waits for every replica.
         let mut columns = client.table_columns(database, LEDGER_TABLE).await?;
         if columns.is_empty() {
@@ -90,8 +90,7 @@ impl Ledger {
         if client.table_columns(database, LEDGER_TABLE).await?.is_empty() {
             return Err(Error::ClickHouseNoTable { database: database.to_string(), table: LEDGER_TABLE.to_string() });
         }
-        let ledger = format!("{}.{}", quote_ident(database), quote_ident(LEDGER_TABLE));
-        Ok(Self { client, ledger, table: config.table().to_string() })
+        Ok(Self { client, ledger: ledger_name(database), table: config.table().to_string() })
     }
 
     /// The ledger table, quoted `database.table`.
@@ -206,6 +205,11 @@ impl Ledger {
         let text = self.client.query(&sql).await?;
         text.lines().filter(|l| !l.is_empty()).map(|l| parse_batch(l).ok_or_else(|| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{l}` is not a batch") })).collect()
     }
+}
+
+/// The ledger table of `database`, quoted.
+fn ledger_name(database: &str) -> String {
+    format!("{}.{}", quote_ident(database), quote_ident(LEDGER_TABLE))
 }
 
 /// A `topic, partition, first, last, done, rows` line.

@@ -127,8 +127,11 @@ pub fn classified(error: anyhow::Error) -> anyhow::Error {
     if error.downcast_ref::<Failure>().is_some() || !from_service {
         return error;
     }
-    let failure = if class(&error) == ErrorClass::Transient { Failure::Unavailable } else { Failure::Permanent };
-    error.context(failure)
+    // The policy's own verdict, with no time left to retry in.
+    match Retry::new(Duration::ZERO).decide(&error) {
+        Decision::Fail(failure) => error.context(failure),
+        Decision::Retry(_) => unreachable!("no time is left to retry in"),
+    }
 }
 
 /// Kafka errors that a retry cannot heal: access, TLS (an untrusted or refused certificate),

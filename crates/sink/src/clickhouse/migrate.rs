@@ -47,7 +47,7 @@ pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, t
             Some(c) => plan.statements.extend(create_on_cluster(schema, database, table, dialect, c)),
             None => plan.statements.push(create_table(schema, database, table, dialect)),
         }
-        plan_rollups(client, schema, database, table, cluster, allow_destructive, &mut plan).await?;
+        plan.extend(plan_rollups(client, schema, database, table, dialect, cluster, allow_destructive).await?);
         return Ok(plan);
     }
     let qualified = format!("{}.{}{}", quote_ident(database), quote_ident(table), on_cluster(cluster));
@@ -107,13 +107,13 @@ pub async fn plan(client: &Client, schema: &transform::Schema, database: &str, t
             plan.statements.push(create_distributed(database, table, c));
         }
     }
-    plan_rollups(client, schema, database, table, cluster, allow_destructive, &mut plan).await?;
+    plan.extend(plan_rollups(client, schema, database, table, dialect, cluster, allow_destructive).await?);
     Ok(plan)
 }
 
-/// Adds to `plan` what brings each rollup of `schema` to its definition.
-async fn plan_rollups(client: &Client, schema: &transform::Schema, database: &str, table: &str, cluster: Option<&str>, allow_destructive: bool, plan: &mut Plan) -> Result<(), Error> {
-    let dialect = client.server_version().await?.dialect();
+/// What brings each rollup of `schema` to its definition.
+async fn plan_rollups(client: &Client, schema: &transform::Schema, database: &str, table: &str, dialect: Dialect, cluster: Option<&str>, allow_destructive: bool) -> Result<Plan, Error> {
+    let mut plan = Plan::default();
     for r in &schema.clickhouse.rollups {
         let rollup = RollupTable::new(schema, r, database, table);
         if rollup.name() == table || rollup.name() == distributed_name(table) {
@@ -129,7 +129,14 @@ async fn plan_rollups(client: &Client, schema: &transform::Schema, database: &st
         plan.statements.extend(statements);
         plan.notes.extend(notes);
     }
-    Ok(())
+    Ok(plan)
+}
+
+impl Plan {
+    fn extend(&mut self, other: Plan) {
+        self.statements.extend(other.statements);
+        self.notes.extend(other.notes);
+    }
 }
 
 /// Runs the statements of `plan` in order.

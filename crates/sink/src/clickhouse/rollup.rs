@@ -5,7 +5,7 @@
 //! The statements `migrate` runs for them, the day-by-day refill from the dataset's table
 //! (`migrate --backfill-rollups`), and the comparison `verify` makes.
 
-use transform::{Aggregate, ColumnRef, DerivedKind, Interval, LogicalType, Rollup, Schema};
+use transform::{Aggregate, ColumnRef, Interval, LogicalType, Rollup, Schema};
 
 use super::cluster::{on_cluster, replicated};
 use super::ddl::{quote_ident, quote_str};
@@ -156,16 +156,14 @@ impl<'a> RollupTable<'a> {
         }
     }
 
-    /// The condition on the dataset's table for UTC day `day` (`YYYY-MM-DD`), with the
-    /// table's partition column when it is the day of the rollup's time column.
+    /// The condition on the dataset's table for UTC day `day` (`YYYY-MM-DD`), with its
+    /// partition column when that is a derived date (the schema allows a rollup only where
+    /// the table is partitioned by day of the rollup's time column), so that one day is read.
     fn day_filter(&self, day: &str) -> String {
         let start = format!("toDateTime({}, 'UTC')", quote_str(&format!("{day} 00:00:00")));
         let mut filter = format!("{b} >= {start} AND {b} < {start} + 86400", b = self.bucket_expr());
-        let partition = self.schema.clickhouse.partition_by.as_deref().and_then(|p| self.schema.column(p));
-        if let Some(ColumnRef::Derived(d)) = partition {
-            if d.kind == DerivedKind::Date && self.schema.fields[d.from].name == self.rollup.time {
-                filter.push_str(&format!(" AND {} = {}", quote_ident(&d.name), quote_str(day)));
-            }
+        if let Some(ColumnRef::Derived(d)) = self.schema.clickhouse.partition_by.as_deref().and_then(|p| self.schema.column(p)) {
+            filter.push_str(&format!(" AND {} = {}", quote_ident(&d.name), quote_str(day)));
         }
         filter
     }

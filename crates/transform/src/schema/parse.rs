@@ -480,7 +480,8 @@ fn call(item: &str) -> Option<(&str, Vec<f64>)> {
 /// back in one spelling (`Delta(4), ZSTD(3)`).
 fn check_codec(codec: &str) -> Result<String, String> {
     let mut out = Vec::new();
-    for item in codec.split_inclusive(')').flat_map(|p| p.split(',')).map(str::trim).filter(|p| !p.is_empty() && *p != ")") {
+    // No codec takes more than one argument: a comma always ends a codec.
+    for item in codec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (name, args) = call(item).ok_or_else(|| format!("codec `{item}` is not NAME or NAME(number)"))?;
         let ok = match (name, args.as_slice()) {
             ("NONE" | "LZ4" | "DoubleDelta" | "Gorilla" | "T64" | "FPC", []) => true,
