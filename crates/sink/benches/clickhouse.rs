@@ -6,7 +6,10 @@
 //! 2. Request-body compression of the Native body: MB/s in and size ratio per codec/level.
 //! 3. Inserts into the local ClickHouse 18.16 (`LAKEPORT_TEST_CLICKHOUSE_URL`, from
 //!    `.lakeport/services/env`): rows/s end to end (encode, compress, send, server insert)
-//!    of the same batches as Native and as JSONEachRow, in the same run, with the ratio.
+//!    of the same batches as Native and as JSONEachRow, in the same run, with the ratio; and
+//!    the CPU each costs, per million rows: this process (encode, compress, send) and the
+//!    server (`LAKEPORT_TEST_CLICKHOUSE_PID_FILE`; parse, decompress, write parts), both from
+//!    `/proc/PID/stat`.
 //!
 //! `cargo bench -p sink --bench clickhouse`
 
@@ -126,7 +129,8 @@ fn gzip(body: &[u8], level: u32) -> Vec<u8> {
 
 fn compression(cases: &[Case]) {
     type Codec = (&'static str, fn(&[u8]) -> Vec<u8>);
-    let codecs: [Codec; 5] = [
+    let codecs: [Codec; 6] = [
+        ("lz4", |b| lz4_flex::block::compress(b)),
         ("gzip 1", |b| gzip(b, 1)),
         ("gzip 6", |b| gzip(b, 6)),
         ("zstd 1", |b| zstd::bulk::compress(b, 1).unwrap()),
@@ -155,10 +159,17 @@ async fn inserts(url: &str, datasets: &[(Arc<Schema>, RecordBatch)]) {
     let client = Client::new(&ClickHouseConfig::new(url, "none").validate().unwrap()).unwrap();
     client.query(&format!("CREATE DATABASE {db}")).await.unwrap();
     println!("\nInserts into ClickHouse {} at {url}, {INSERTS} × {ROWS} rows per format (encode + compress + send + insert):", client.server_version().await.unwrap());
-    println!("{:<14} {:<22} {:>10} {:>12} {:>10}", "dataset", "format", "MB sent", "rows/s", "vs JSON");
+    let server = std::env::var("LAKEPORT_TEST_CLICKHOUSE_PID_FILE").ok().and_then(|f| std::fs::read_to_string(f).ok()).map(|p| p.trim().to_string());
+    println!("{:<14} {:<22} {:>10} {:>12} {:>10} {:>14} {:>14}", "dataset", "format", "MB sent", "rows/s", "vs JSON", "client CPU-s/M", "server CPU-s/M");
+    let formats = [
+        ("JSONEachRow, gzip", Compression::Gzip),
+        ("Native, gzip", Compression::Gzip),
+        ("Native, lz4", Compression::Lz4),
+        ("Native, uncompressed", Compression::None),
+    ];
     for (schema, batch) in datasets {
         let mut results = Vec::new();
-        for (format, compression) in [("JSONEachRow, gzip", Compression::Gzip), ("Native, gzip", Compression::Gzip), ("Native, uncompressed", Compression::None)] {
+        for (format, compression) in formats {
             let table = format!("{}_{}", schema.name, results.len());
             client.query(&create_table(schema, &db, &table, Dialect::Legacy)).await.unwrap();
             let writer = ClickHouseWriter::new(config(&table, compression)).unwrap();
@@ -166,6 +177,7 @@ async fn inserts(url: &str, datasets: &[(Arc<Schema>, RecordBatch)]) {
             let query = format!("INSERT INTO {db}.{table} ({}) FORMAT JSONEachRow", names.join(", "));
             let for_json = json_ready(batch);
             let (start, mut sent) = (Instant::now(), 0);
+            let cpu = (cpu_seconds("self"), server.as_deref().map(cpu_seconds));
             for i in 0..INSERTS {
                 let id = BatchId { topic: "bench".into(), partition: 0, first_offset: (i * ROWS) as i64, last_offset: ((i + 1) * ROWS - 1) as i64 };
                 sent += if format.starts_with("JSON") {
@@ -176,14 +188,31 @@ async fn inserts(url: &str, datasets: &[(Arc<Schema>, RecordBatch)]) {
                 };
             }
             let rows_s = (INSERTS * ROWS) as f64 / start.elapsed().as_secs_f64();
+            let per_million = |before: f64, after: f64| (after - before) / (INSERTS * ROWS) as f64 * 1e6;
+            let client_cpu = per_million(cpu.0, cpu_seconds("self"));
+            let server_cpu = match (cpu.1, server.as_deref()) {
+                (Some(before), Some(pid)) => format!("{:.2}", per_million(before, cpu_seconds(pid))),
+                _ => "-".into(),
+            };
             let count = client.query(&format!("SELECT count() FROM {db}.{table}")).await.unwrap();
             assert_eq!(count.trim(), (INSERTS * ROWS).to_string(), "{format}: every row inserted");
             let ratio = results.first().map_or(1.0, |json_rows_s| rows_s / json_rows_s);
-            println!("{:<14} {:<22} {:>10.2} {:>12.0} {:>9.2}×", schema.name, format, sent as f64 / 1e6, rows_s, ratio);
+            println!("{:<14} {:<22} {:>10.2} {:>12.0} {:>9.2}× {:>14.2} {:>14}", schema.name, format, sent as f64 / 1e6, rows_s, ratio, client_cpu, server_cpu);
             results.push(rows_s);
         }
     }
     client.query(&format!("DROP DATABASE {db}")).await.unwrap();
+}
+
+/// User + system CPU seconds of process `pid` (`self` for this one) so far, all threads.
+fn cpu_seconds(pid: &str) -> f64 {
+    /// `/proc` counts in USER_HZ, 100 on Linux.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 2..].split(' ').collect();
+    let ticks = |i: usize| fields[i - 3].parse::<f64>().expect("a tick count");
+    (ticks(14) + ticks(15)) / TICKS_PER_SECOND
 }
 
 fn main() {

@@ -9,8 +9,8 @@ use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampNanosecondArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 use clickhouse_support::*;
-use sink::clickhouse::{create_table, ClickHouseConfig, ClickHouseWriter, Client, Dialect};
-use sink::Error;
+use sink::clickhouse::{create_table, ClickHouseConfig, ClickHouseWriter, Client, Compression, Dialect};
+use sink::{Error, ErrorClass};
 use synth::Dataset;
 
 #[tokio::test]
@@ -21,6 +21,28 @@ async fn shipped_schemas_round_trip() {
         let (schema, batch) = decoded(dataset, 3000, 7);
         client.query(&create_table(&schema, &db, &schema.name, Dialect::Legacy)).await.expect("create table");
         insert_and_verify(&client, &db, &schema.name, &batch).await;
+    }
+    client.query(&format!("DROP DATABASE `{db}`")).await.unwrap();
+}
+
+/// Every body encoding 18.16 takes, with a body of several 1 MiB blocks.
+#[tokio::test]
+async fn every_body_compression_round_trips() {
+    let db = random_name("rt");
+    let client = fresh_database(&db).await;
+    let (schema, batch) = decoded(Dataset::GatewayDns, 6000, 11);
+    for compression in [Compression::None, Compression::Gzip, Compression::Lz4] {
+        let table = format!("dns_{compression:?}").to_lowercase();
+        client.query(&create_table(&schema, &db, &table, Dialect::Legacy)).await.expect("create table");
+        insert_and_verify_as(&client, &db, &table, &batch, compression).await;
+    }
+    let writer = sink::clickhouse::ClickHouseWriter::new(config_as(&clickhouse_url(), &db, "dns_none", Compression::Zstd)).unwrap();
+    if client.server_version().await.unwrap().has_zstd_body() {
+        writer.insert(&batch, &batch_id(0, 1)).await.expect("zstd insert");
+    } else {
+        let err = writer.insert(&batch, &batch_id(0, 1)).await.expect_err("zstd refused before sending");
+        assert!(err.to_string().contains("zstd needs ClickHouse 20.12"), "{err}");
+        assert_eq!(err.class(), ErrorClass::Permanent, "{err}");
     }
     client.query(&format!("DROP DATABASE `{db}`")).await.unwrap();
 }

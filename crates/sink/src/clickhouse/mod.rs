@@ -41,6 +41,7 @@
 //! own ledger of batches ([`crate::ledger`]) and inserts an interrupted batch again with
 //! [`ClickHouseWriter::insert_once`], which counts what is there first.
 
+mod body;
 mod census;
 mod cluster;
 mod columns;

@@ -1,7 +1,6 @@
 //! The HTTP(S) client: queries and inserts as POST requests, compressed bodies, retries
 //! (decided in [`super::retry`]).
 
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use reqwest::header::CONTENT_ENCODING;
 use tokio::sync::OnceCell;
 use url::Url;
 
+use super::body::{Codec, Marker};
 use super::columns::TableColumn;
 use super::config::{Compression, ValidatedConfig};
 use super::ddl::quote_str;
@@ -17,12 +17,6 @@ use super::retry::{backoff, classify, error_code, Failure, Verdict};
 use super::version::ServerVersion;
 use crate::Error;
 
-/// gzip level of request bodies. On Gateway Native bodies (`benches/clickhouse.rs`) level 1
-/// compresses 4–5× at ~300 MB/s per core, level 6 5–7× at ~40 MB/s.
-const GZIP_LEVEL: u32 = 1;
-/// zstd level of request bodies (zstd's default): 6–8× at ~450 MB/s per core, where level 1
-/// gives 5.7–7.5× at ~670 MB/s.
-const ZSTD_LEVEL: i32 = 3;
 /// Idle pooled connections are dropped before the server's keep-alive ends (3 s on 18.16,
 /// more on later versions), so a request never starts on a connection being closed.
 const POOL_IDLE: Duration = Duration::from_secs(2);
@@ -51,14 +45,6 @@ pub struct Sent {
     pub body_bytes: usize,
     /// Body size on the wire, in bytes.
     pub sent_bytes: usize,
-}
-
-/// Request body encodings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Codec {
-    Identity,
-    Gzip,
-    Zstd,
 }
 
 impl Client {
@@ -143,9 +129,12 @@ impl Client {
     pub async fn insert(&self, query: &str, body: Vec<u8>, settings: &[(&str, &str)]) -> Result<Sent, Error> {
         let codec = self.codec().await?;
         let body_bytes = body.len();
-        let wire = tokio::task::spawn_blocking(move || compress(codec, body)).await.expect("compression does not panic");
+        let wire = tokio::task::spawn_blocking(move || codec.encode(body)).await.expect("compression does not panic");
         let sent_bytes = wire.len();
-        let url = self.url(settings, Some(query));
+        let mut url = self.url(settings, Some(query));
+        if let Marker::Param(key, value) = codec.marker() {
+            url.query_pairs_mut().append_pair(key, value);
+        }
         let (_, attempts) = self.request(query, url, wire, codec).await?;
         Ok(Sent { attempts, body_bytes, sent_bytes })
     }
@@ -159,9 +148,11 @@ impl Client {
         Ok(match self.config.compression {
             Compression::None => Codec::Identity,
             Compression::Gzip => Codec::Gzip,
-            Compression::Zstd => Codec::Zstd,
-            Compression::Auto if self.server_version().await?.has_zstd_body() => Codec::Zstd,
-            Compression::Auto => Codec::Gzip,
+            Compression::Zstd => match self.server_version().await? {
+                v if v.has_zstd_body() => Codec::Zstd,
+                v => return Err(Error::ClickHouseConfig { field: "compression", reason: format!("zstd needs ClickHouse 20.12 or later and this server is {v}: use lz4 (the default), gzip or none") }),
+            },
+            Compression::Auto | Compression::Lz4 => Codec::Lz4Blocks,
         })
     }
 
@@ -222,10 +213,8 @@ impl Client {
 
     async fn send(&self, url: Url, body: Bytes, codec: Codec) -> Result<String, Failure> {
         let mut request = self.http.post(url).basic_auth(&self.config.user, Some(&self.config.password.0)).body(body);
-        match codec {
-            Codec::Identity => {}
-            Codec::Gzip => request = request.header(CONTENT_ENCODING, "gzip"),
-            Codec::Zstd => request = request.header(CONTENT_ENCODING, "zstd"),
+        if let Marker::Header(encoding) = codec.marker() {
+            request = request.header(CONTENT_ENCODING, encoding);
         }
         let response = request.send().await.map_err(Failure::Transport)?;
         let status = response.status();
@@ -262,18 +251,6 @@ fn describe(failure: &Failure) -> String {
     }
 }
 
-fn compress(codec: Codec, body: Vec<u8>) -> Bytes {
-    match codec {
-        Codec::Identity => Bytes::from(body),
-        Codec::Gzip => {
-            let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::new(GZIP_LEVEL));
-            gz.write_all(&body).expect("writing to memory cannot fail");
-            Bytes::from(gz.finish().expect("writing to memory cannot fail"))
-        }
-        Codec::Zstd => Bytes::from(zstd::bulk::compress(&body, ZSTD_LEVEL).expect("zstd compresses any input in memory")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,15 +261,5 @@ mod tests {
         assert_eq!(shorten("abcd", 3), "abc…");
         assert_eq!(shorten("aé", 2), "a…");
         assert_eq!(shorten("", 0), "");
-    }
-
-    #[test]
-    fn bodies_decompress_to_what_was_sent() {
-        let body = b"Native block".repeat(100);
-        assert_eq!(compress(Codec::Identity, body.clone()), body);
-        assert_eq!(zstd::decode_all(&compress(Codec::Zstd, body.clone())[..]).unwrap(), body);
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compress(Codec::Gzip, body.clone())[..]), &mut out).unwrap();
-        assert_eq!(out, body);
     }
 }

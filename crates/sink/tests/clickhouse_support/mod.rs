@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
-use sink::clickhouse::{ClickHouseConfig, Client, ValidatedConfig};
+use sink::clickhouse::{ClickHouseConfig, Client, Compression, ValidatedConfig};
 use sink::BatchId;
 use synth::{Dataset, Generator};
 use transform::{Decoder, Schema};
@@ -65,7 +65,13 @@ pub fn decode(schema: Arc<Schema>, lines: &[u8]) -> RecordBatch {
 
 /// A writer configuration for `database.table` at `url`, retrying quickly.
 pub fn config(url: &str, database: &str, table: &str) -> ValidatedConfig {
+    config_as(url, database, table, Compression::Auto)
+}
+
+/// [`config`], request bodies sent with `compression`.
+pub fn config_as(url: &str, database: &str, table: &str, compression: Compression) -> ValidatedConfig {
     let mut c = ClickHouseConfig::new(url, table);
+    c.compression = compression;
     c.database = database.into();
     c.retry.initial_backoff = Duration::from_millis(20);
     c.retry.max_backoff = Duration::from_millis(500);
@@ -109,7 +115,12 @@ pub fn verify(args: &[&str]) -> String {
 /// Inserts `batch` into the 18.16 table `database.table`, then checks every row read back
 /// against `batch` with the Python check.
 pub async fn insert_and_verify(client: &Client, database: &str, table: &str, batch: &RecordBatch) {
-    let writer = sink::clickhouse::ClickHouseWriter::new(config(&clickhouse_url(), database, table)).unwrap();
+    insert_and_verify_as(client, database, table, batch, Compression::Auto).await;
+}
+
+/// [`insert_and_verify`], the body sent with `compression`.
+pub async fn insert_and_verify_as(client: &Client, database: &str, table: &str, batch: &RecordBatch, compression: Compression) {
+    let writer = sink::clickhouse::ClickHouseWriter::new(config_as(&clickhouse_url(), database, table, compression)).unwrap();
     let stats = writer.insert(batch, &batch_id(0, batch.num_rows() as i64)).await.expect("insert");
     assert_eq!((stats.rows, stats.attempts, stats.dedup_token), (batch.num_rows(), 1, None));
     let count = client.query(&format!("SELECT count() FROM `{database}`.`{table}`")).await.unwrap();
