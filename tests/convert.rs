@@ -55,6 +55,28 @@ fn convert_output_is_read_back_by_pyarrow_and_duckdb() {
     }
 }
 
+/// Chunks decoded side by side are written in input order: the same bytes as on one thread.
+#[test]
+fn every_thread_count_writes_the_same_file_and_rejects() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("dns.ndjson");
+    lakeport(&["gen", "--dataset", "gateway_dns", "--count", "40000", "--seed", "5", "--bad-ratio", "0.02", "--out", input.to_str().unwrap()], 0);
+    assert!(std::fs::metadata(&input).unwrap().len() > 5 * (8 << 20), "input spans several chunks");
+    let outputs: Vec<(Vec<u8>, Vec<u8>)> = ["1", "2", "5"]
+        .iter()
+        .map(|threads| {
+            let (out, rejects) = (dir.path().join(format!("{threads}.parquet")), dir.path().join(format!("{threads}.rejects")));
+            lakeport(&["convert", "--schema", "gateway_dns", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--rejects", rejects.to_str().unwrap(), "--threads", threads], 0);
+            (std::fs::read(out).unwrap(), std::fs::read(rejects).unwrap())
+        })
+        .collect();
+    assert!(outputs[0].1.len() > 1000, "rejects written");
+    for (i, other) in outputs.iter().enumerate().skip(1) {
+        assert!(other.0 == outputs[0].0, "Parquet of run {i} differs from one thread's");
+        assert!(other.1 == outputs[0].1, "rejects of run {i} differ from one thread's");
+    }
+}
+
 #[test]
 fn max_rejects_fails_the_run_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,9 +6,8 @@ use super::json::{
     Record,
 };
 use super::pools::{
-    below, between, chance, choose, pick, record_time, weighted, Account, Asker, AskerOdds, Device,
-    Domain, Ip, Location, Pools, Rng, User, APPS, CATEGORIES, CAT_CDN, CAT_CONTENT_SERVERS, COLOS,
-    FEEDS, GEOS,
+    below, between, chance, choose, pick, weighted, Account, Asker, AskerOdds, Device, Domain, Ip,
+    Location, Pools, Rng, User, APPS, CATEGORIES, CAT_CDN, CAT_CONTENT_SERVERS, COLOS, FEEDS, GEOS,
 };
 
 /// Who asks a query: the source address is the location's, else the user's.
@@ -271,9 +270,9 @@ struct Query<'a> {
 
 /// Writes one record: the query is drawn, its answers built, then each group of fields
 /// in reference order (the draws from `rng` in this order make a seed's bytes).
-pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch, start: i64) {
+pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch, time: (i64, u32)) {
     sc.clear();
-    let q = draw(rng, p, sc, start);
+    let q = draw(rng, p, sc, time);
     if q.rcode == 0 {
         answers(rng, q.dom, q.qtype, q.decision.0, q.blocked, q.cached, sc);
     }
@@ -289,9 +288,8 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
 }
 
 /// Draws who asks what and how the resolver decides; a made-up name goes to `sc.name`.
-fn draw<'a>(rng: &mut Rng, p: &'a Pools, sc: &mut Scratch, start: i64) -> Query<'a> {
+fn draw<'a>(rng: &mut Rng, p: &'a Pools, sc: &mut Scratch, (secs, nanos): (i64, u32)) -> Query<'a> {
     sc.clear();
-    let (secs, nanos) = record_time(rng, start);
     let Asker {
         acct,
         user,

@@ -5,8 +5,8 @@ use super::json::{
     time_format, write_datetime, write_hex, write_str, write_u64, KeyFilter, Record,
 };
 use super::pools::{
-    below, between, chance, choose, pick, private_ip, record_time, weighted, Account, Asker,
-    AskerOdds, Device, Domain, Ip, Location, Pools, Rng, User, APPS, CATEGORIES, GEOS,
+    below, between, chance, choose, pick, private_ip, weighted, Account, Asker, AskerOdds, Device,
+    Domain, Ip, Location, Pools, Rng, User, APPS, CATEGORIES, GEOS,
 };
 
 /// Who sends a request: the source address is mostly the user's, else the location's.
@@ -228,8 +228,8 @@ struct Request<'a> {
 
 /// Writes one record: the request is drawn, then each group of fields in reference order
 /// (the draws from `rng` in this order make a seed's bytes).
-pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch, start: i64) {
-    let r = draw(rng, p, start);
+pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch, time: (i64, u32)) {
+    let r = draw(rng, p, time);
     identity_and_applications(rng, rec, &r);
     blocked_file_and_categories(rng, rec, sc, &r);
     time_destination_and_download(rng, rec, sc, &r);
@@ -241,8 +241,7 @@ pub(crate) fn fill(rng: &mut Rng, p: &Pools, rec: &mut Record, sc: &mut Scratch,
 }
 
 /// Draws who sends what to where, and what the policy does with it.
-fn draw<'a>(rng: &mut Rng, p: &'a Pools, start: i64) -> Request<'a> {
-    let (secs, nanos) = record_time(rng, start);
+fn draw<'a>(rng: &mut Rng, p: &'a Pools, (secs, nanos): (i64, u32)) -> Request<'a> {
     let Asker {
         acct,
         user,

@@ -132,6 +132,7 @@ pub struct Generator {
     dns: dns::Scratch,
     http: http::Scratch,
     start: i64,
+    live: Option<Live>,
     bad_always: bool,
     bad_threshold: u64,
     bad_order: [BadKind; 11],
@@ -153,6 +154,7 @@ impl Generator {
             dns: dns::Scratch::new(),
             http: http::Scratch::new(),
             start: DEFAULT_START,
+            live: None,
             bad_always: false,
             bad_threshold: 0,
             bad_order: BadKind::ALL,
@@ -181,6 +183,17 @@ impl Generator {
         self
     }
 
+    /// Records in arrival order, as a live feed delivers them: `per_second` records a second
+    /// from the start, each up to 5 s late, instead of spread over 48 h (so a batch touches
+    /// one or two hourly partitions). A `per_second` of 0 is taken as 1.
+    pub fn live(mut self, per_second: u32) -> Self {
+        self.live = Some(Live {
+            step_nanos: 1_000_000_000 / u64::from(per_second.max(1)),
+            emitted: 0,
+        });
+        self
+    }
+
     /// Appends one record (JSON object bytes, no trailing newline) to `out`; returns what it is.
     pub fn next_record(&mut self, out: &mut Vec<u8>) -> RecordKind {
         let draw = self.rng.next_u64();
@@ -204,12 +217,14 @@ impl Generator {
             Dataset::GatewayHttp => &http::PROFILES,
         };
         rec.keep = profiles[pools::weighted(&mut self.rng, &profiles.map(|p| p.1))].0;
+        let time = match &mut self.live {
+            None => pools::record_time(&mut self.rng, self.start),
+            Some(live) => live.next_time(&mut self.rng, self.start),
+        };
         match self.dataset {
-            Dataset::GatewayDns => {
-                dns::fill(&mut self.rng, &self.pools, rec, &mut self.dns, self.start)
-            }
+            Dataset::GatewayDns => dns::fill(&mut self.rng, &self.pools, rec, &mut self.dns, time),
             Dataset::GatewayHttp => {
-                http::fill(&mut self.rng, &self.pools, rec, &mut self.http, self.start)
+                http::fill(&mut self.rng, &self.pools, rec, &mut self.http, time)
             }
         }
         if chance(&mut self.rng, 50) {
@@ -236,5 +251,29 @@ impl Generator {
         self.bad_pos = (self.bad_pos + 1) % self.bad_order.len();
         bad::write(kind, self.dataset, &mut self.rng, rec, out);
         RecordKind::Bad(kind)
+    }
+}
+
+/// The clock of a live feed: the n-th record happens n steps after the start, minus a delay.
+struct Live {
+    step_nanos: u64,
+    emitted: u64,
+}
+
+impl Live {
+    /// (unix seconds, nanoseconds) of the next record.
+    fn next_time(&mut self, rng: &mut Rng, start: i64) -> (i64, u32) {
+        const MAX_DELAY_NANOS: u64 = 5_000_000_000;
+        let at = self
+            .emitted
+            .saturating_mul(self.step_nanos)
+            .saturating_add(MAX_DELAY_NANOS - pools::below64(rng, MAX_DELAY_NANOS));
+        self.emitted += 1;
+        (
+            start
+                .saturating_add((at / 1_000_000_000) as i64)
+                .min(MAX_START),
+            (at % 1_000_000_000) as u32,
+        )
     }
 }

@@ -562,6 +562,31 @@ fn with_start_moves_window() {
 }
 
 #[test]
+fn live_records_arrive_in_time_order() {
+    let start = 1_700_000_000;
+    for ds in [Dataset::GatewayDns, Dataset::GatewayHttp] {
+        let mut g = Generator::new(ds, 3).with_start(start).live(1000);
+        let mut latest = start;
+        for n in 0..5000 {
+            let mut out = Vec::new();
+            g.next_record(&mut out);
+            validate(ds, &out, start).unwrap();
+            let v: Value = serde_json::from_slice(&out).unwrap();
+            let secs = check_datetime(&v["Datetime"], start).unwrap();
+            assert!(
+                secs + 5 >= latest && secs <= start + 5 + n / 1000,
+                "record {n} at {secs}, latest {latest}"
+            );
+            latest = latest.max(secs);
+        }
+        assert!(
+            latest >= start + 9,
+            "5000 records at 1000/s span 5 s after the first 5: {latest}"
+        );
+    }
+}
+
+#[test]
 fn popular_names_dominate() {
     let mut counts: HashMap<String, usize> = HashMap::new();
     for (_, rec) in generate(Dataset::GatewayDns, 23, 0.0, 5000) {

@@ -38,6 +38,10 @@ pub struct ConvertArgs {
     /// Folder dataset names are looked up in.
     #[arg(long, default_value = "schemas")]
     schemas_dir: PathBuf,
+    /// Threads decoding chunks of the input side by side (the calling thread reads the
+    /// input and encodes Parquet); 1 does everything on one thread. Default: every core.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 /// What a conversion did.
@@ -81,7 +85,8 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
         None => Box::new(std::io::sink()),
     };
-    let summary = convert(input, schema, &args.out, &mut rejects)?;
+    let threads = args.threads.map_or_else(|| std::thread::available_parallelism().map_or(1, usize::from), usize::from);
+    let summary = convert(input, schema, &args.out, &mut rejects, threads)?;
     rejects.flush().context("writing rejects")?;
     summary.print(&format!("lakeport convert {}", args.input));
     if let Some(max) = args.max_rejects {
@@ -93,9 +98,9 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn open_input(spec: &str) -> anyhow::Result<Box<dyn Read>> {
-    let raw: Box<dyn Read> = if spec == "-" {
-        Box::new(std::io::stdin().lock())
+fn open_input(spec: &str) -> anyhow::Result<Box<dyn Read + Send>> {
+    let raw: Box<dyn Read + Send> = if spec == "-" {
+        Box::new(std::io::stdin())
     } else {
         Box::new(std::fs::File::open(spec).with_context(|| format!("opening input {spec}"))?)
     };
@@ -107,55 +112,172 @@ fn open_input(spec: &str) -> anyhow::Result<Box<dyn Read>> {
     })
 }
 
-/// Decodes NDJSON from `input` against `schema` into the Parquet file `out`; writes every
-/// rejected record to `rejects` as one JSON line. Memory stays bounded by the schema's
-/// `max_record_bytes` plus two chunks, whatever the input's line lengths.
-pub fn convert(input: impl Read, schema: Schema, out: &Path, rejects: &mut dyn Write) -> anyhow::Result<Summary> {
+/// Decodes NDJSON from `input` against `schema` into the Parquet file `out` with `threads`
+/// decoders; writes every rejected record to `rejects` as one JSON line, in input order.
+/// Memory stays bounded by the schema's `max_record_bytes` plus two chunks per thread,
+/// whatever the input's line lengths; the file is the same for every thread count.
+pub fn convert(input: impl Read + Send, schema: Schema, out: &Path, rejects: &mut dyn Write, threads: usize) -> anyhow::Result<Summary> {
     let start = Instant::now();
     let schema = Arc::new(schema);
     let mut decoder = Decoder::new(schema.clone())?;
     let mut writer = FileWriter::create(out, decoder.schema(), &WriterOptions::default(), &[])?;
     let mut summary = Summary::default();
     let mut chunks = LineChunks::new(input, schema.max_record_bytes);
-    let mut found = Vec::new();
-    let mut first_line = 1usize;
-    while let Some(chunk) = chunks.next().context("reading input")? {
-        match chunk {
-            Chunk::Lines(lines) => {
-                summary.input_bytes += lines.len() as u64;
-                summary.written += decoder.decode_lines(lines, &mut found) as u64;
-                for r in found.drain(..) {
-                    write_reject(rejects, &r, first_line + r.line - 1)?;
-                    *summary.rejected.entry(r.reason.kind()).or_insert(0) += 1;
-                }
-                first_line += memchr::memchr_iter(b'\n', lines).count();
-            }
-            Chunk::Oversized { head, bytes } => {
-                summary.input_bytes += bytes as u64 + 1;
-                let reason = RejectReason::TooLarge { bytes, limit: schema.max_record_bytes };
-                write_reject(rejects, &Reject { line: 1, reason, raw: head }, first_line)?;
-                *summary.rejected.entry("too_large").or_insert(0) += 1;
-                first_line += 1;
-            }
+    if threads <= 1 {
+        let mut first_line = 1;
+        while let Some(chunk) = chunks.next().context("reading input")? {
+            let lines = chunk.lines();
+            chunk.decode_at(&mut decoder, schema.max_record_bytes, first_line).0.write(&mut writer, rejects, &mut summary)?;
+            first_line += lines;
         }
-        while let Some(batch) = decoder.flush() {
-            writer.write(&batch)?;
-        }
+        summary.unknown_keys = decoder.unknown_keys();
+    } else {
+        summary.unknown_keys = in_parallel(chunks, &schema, threads, |decoded| decoded.write(&mut writer, rejects, &mut summary))?;
     }
     writer.finish()?;
     summary.read = summary.written + summary.rejected_total();
-    summary.unknown_keys = decoder.unknown_keys();
     summary.elapsed = start.elapsed();
     Ok(summary)
 }
 
-/// What [`LineChunks`] hands out next.
-enum Chunk<'a> {
+/// Reads chunks on one thread, decodes them on `threads` others and hands them to `write`
+/// on the calling thread in input order, with at most two chunks per thread in flight.
+/// Returns the unknown keys the decoders saw.
+fn in_parallel<R: Read + Send>(mut chunks: LineChunks<R>, schema: &Arc<Schema>, threads: usize, mut write: impl FnMut(Decoded) -> anyhow::Result<()>) -> anyhow::Result<u64> {
+    let limit = schema.max_record_bytes;
+    let decoders = (0..threads).map(|_| Decoder::new(schema.clone())).collect::<Result<Vec<_>, _>>()?;
+    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(usize, usize, Chunk<Vec<u8>>)>(threads);
+    let work_rx = std::sync::Mutex::new(work_rx);
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<anyhow::Result<(usize, Decoded)>>(threads);
+    let (credit_tx, credit_rx) = std::sync::mpsc::sync_channel::<()>(2 * threads);
+    // Chunk buffers go back to the reader: fresh 8 MiB buffers cost page faults.
+    let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * threads);
+    std::thread::scope(|scope| {
+        let reader_done = done_tx.clone();
+        scope.spawn(move || {
+            let mut first_line = 1;
+            for seq in 0.. {
+                if seq >= 2 * threads && credit_rx.recv().is_err() {
+                    return;
+                }
+                let chunk = match chunks.next() {
+                    Ok(Some(chunk)) => chunk.to_owned(spare_rx.try_recv().unwrap_or_default()),
+                    Ok(None) => return,
+                    Err(e) => return drop(reader_done.send(Err(anyhow::Error::new(e).context("reading input")))),
+                };
+                let lines = chunk.lines();
+                if work_tx.send((seq, first_line, chunk)).is_err() {
+                    return;
+                }
+                first_line += lines;
+            }
+        });
+        let workers: Vec<_> = decoders
+            .into_iter()
+            .map(|mut decoder| {
+                let (work_rx, done_tx, spare_tx) = (&work_rx, done_tx.clone(), spare_tx.clone());
+                scope.spawn(move || {
+                    loop {
+                        let Ok((seq, first_line, chunk)) = work_rx.lock().expect("no worker panics").recv() else { break };
+                        let (decoded, buf) = chunk.decode_at(&mut decoder, limit, first_line);
+                        buf.map(|buf| spare_tx.try_send(buf));
+                        if done_tx.send(Ok((seq, decoded))).is_err() {
+                            break;
+                        }
+                    }
+                    decoder.unknown_keys()
+                })
+            })
+            .collect();
+        drop(done_tx);
+        let mut pending = BTreeMap::new();
+        let mut next = 0;
+        let written = done_rx.iter().try_for_each(|done| {
+            let (seq, decoded) = done?;
+            pending.insert(seq, decoded);
+            while let Some(decoded) = pending.remove(&next) {
+                write(decoded)?;
+                next += 1;
+                let _ = credit_tx.try_send(());
+            }
+            anyhow::Ok(())
+        });
+        // On an error the channels close and the chunks still queued are dropped, so that
+        // the reader and the workers stop.
+        drop((done_rx, credit_tx));
+        work_rx.lock().expect("no worker panics").iter().for_each(drop);
+        let unknown = workers.into_iter().map(|w| w.join().expect("no worker panics")).sum();
+        written.map(|()| unknown)
+    })
+}
+
+/// A chunk's outcome, ready to be written.
+struct Decoded {
+    batches: Vec<arrow_array::RecordBatch>,
+    /// Rejects with their line in the input.
+    rejects: Vec<(usize, Reject)>,
+    rows: u64,
+    input_bytes: u64,
+}
+
+impl Decoded {
+    fn write(self, writer: &mut FileWriter, rejects: &mut dyn Write, summary: &mut Summary) -> anyhow::Result<()> {
+        summary.input_bytes += self.input_bytes;
+        summary.written += self.rows;
+        for (line, r) in &self.rejects {
+            write_reject(rejects, r, *line)?;
+            *summary.rejected.entry(r.reason.kind()).or_insert(0) += 1;
+        }
+        self.batches.iter().try_for_each(|b| writer.write(b)).map_err(Into::into)
+    }
+}
+
+/// What [`LineChunks`] hands out next (borrowing its buffer), or a copy of it.
+enum Chunk<L = Vec<u8>> {
     /// Whole lines (the last one without its line end at the end of the input).
-    Lines(&'a [u8]),
+    Lines(L),
     /// A line longer than the limit plus a chunk: its first `limit` bytes and its length,
     /// line end excluded. The rest of it was read and dropped, never held.
     Oversized { head: Vec<u8>, bytes: usize },
+}
+
+impl Chunk<&[u8]> {
+    /// A copy, in `buf`.
+    fn to_owned(self, mut buf: Vec<u8>) -> Chunk {
+        match self {
+            Chunk::Lines(lines) => {
+                buf.clear();
+                buf.extend_from_slice(lines);
+                Chunk::Lines(buf)
+            }
+            Chunk::Oversized { head, bytes } => Chunk::Oversized { head, bytes },
+        }
+    }
+}
+
+impl<L: AsRef<[u8]>> Chunk<L> {
+    /// Decodes the chunk, whose first line is `first_line` of the input, with `decoder`;
+    /// gives back the buffer of its lines.
+    fn decode_at(self, decoder: &mut Decoder, limit: usize, first_line: usize) -> (Decoded, Option<L>) {
+        let mut found = Vec::new();
+        let (rows, input_bytes, lines) = match self {
+            Chunk::Lines(lines) => (decoder.decode_lines(lines.as_ref(), &mut found) as u64, lines.as_ref().len() as u64, Some(lines)),
+            Chunk::Oversized { head, bytes } => {
+                found.push(Reject { line: 1, reason: RejectReason::TooLarge { bytes, limit }, raw: head });
+                (0, bytes as u64 + 1, None)
+            }
+        };
+        let rejects = found.into_iter().map(|r| (first_line + r.line - 1, r)).collect();
+        (Decoded { batches: std::iter::from_fn(|| decoder.flush()).collect(), rejects, rows, input_bytes }, lines)
+    }
+
+    /// Input lines the chunk holds.
+    fn lines(&self) -> usize {
+        match self {
+            Chunk::Lines(lines) => memchr::memchr_iter(b'\n', lines.as_ref()).count(),
+            Chunk::Oversized { .. } => 1,
+        }
+    }
 }
 
 /// Cuts a stream into chunks of whole lines, holding at most the record limit plus two
@@ -174,7 +296,7 @@ impl<R: Read> LineChunks<R> {
         Self { input, buf: Vec::with_capacity(CHUNK_BYTES * 2), consumed: 0, limit, eof: false }
     }
 
-    fn next(&mut self) -> std::io::Result<Option<Chunk<'_>>> {
+    fn next(&mut self) -> std::io::Result<Option<Chunk<&[u8]>>> {
         self.buf.drain(..self.consumed);
         let end = loop {
             let filled = self.buf.len();
@@ -196,7 +318,7 @@ impl<R: Read> LineChunks<R> {
     }
 
     /// Reads the rest of the line `buf` starts, keeping only its head.
-    fn skip_line(&mut self) -> std::io::Result<Chunk<'static>> {
+    fn skip_line(&mut self) -> std::io::Result<Chunk<&'static [u8]>> {
         let head = self.buf[..self.limit].to_vec();
         let mut bytes = 0;
         loop {

@@ -24,6 +24,11 @@ pub struct GenArgs {
     /// `now` for the 48 h that end now (so `now()` / `today()` queries find them).
     #[arg(long, value_parser = parse_start, default_value = "2026-11-23T00:00:00Z")]
     start: i64,
+    /// Records in arrival order at this many a second from --start, each up to 5 s late, as
+    /// a live feed delivers them (a batch then touches one or two hourly partitions);
+    /// default: spread over the 48 h.
+    #[arg(long, value_name = "RECORDS_PER_SECOND")]
+    live: Option<u32>,
     /// Fraction (0–1) of malformed records, spread over every rejection class.
     #[arg(long, default_value_t = 0.0)]
     bad_ratio: f64,
@@ -103,6 +108,9 @@ fn generate(args: &GenArgs, out: &mut impl Write) -> anyhow::Result<BTreeMap<Str
         None => None,
     };
     let mut g = Generator::new(args.dataset, args.seed).with_start(args.start).with_bad_ratio(args.bad_ratio);
+    if let Some(per_second) = args.live {
+        g = g.live(per_second);
+    }
     let mut kinds = BTreeMap::new();
     let mut buf = Vec::with_capacity(4096);
     for _ in 0..args.count {
