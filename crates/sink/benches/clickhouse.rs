@@ -7,9 +7,10 @@
 //! 3. Inserts into the local ClickHouse 18.16 (`LAKEPORT_TEST_CLICKHOUSE_URL`, from
 //!    `.lakeport/services/env`): rows/s end to end (encode, compress, send, server insert)
 //!    of the same batches as Native and as JSONEachRow, in the same run, with the ratio; and
-//!    the CPU each costs, per million rows: this process (encode, compress, send) and the
-//!    server (`LAKEPORT_TEST_CLICKHOUSE_PID_FILE`; parse, decompress, write parts), both from
-//!    `/proc/PID/stat`.
+//!    the CPU each costs, per million rows: this process (encode, compress, send; from
+//!    `/proc/self/stat`), the server's insert queries (parse, decompress, write parts; user +
+//!    system time of `system.query_log`), and the whole server process, background merges
+//!    included (`LAKEPORT_TEST_CLICKHOUSE_PID_FILE`, `/proc/PID/stat`).
 //!
 //! `cargo bench -p sink --bench clickhouse`
 
@@ -154,13 +155,14 @@ async fn inserts(url: &str, datasets: &[(Arc<Schema>, RecordBatch)]) {
     let config = |table: &str, compression| {
         let mut c = ClickHouseConfig::new(url, table);
         (c.database, c.compression) = (db.clone(), compression);
+        c.settings.insert("log_queries".into(), "1".into());
         c.validate().unwrap()
     };
     let client = Client::new(&ClickHouseConfig::new(url, "none").validate().unwrap()).unwrap();
     client.query(&format!("CREATE DATABASE {db}")).await.unwrap();
     println!("\nInserts into ClickHouse {} at {url}, {INSERTS} × {ROWS} rows per format (encode + compress + send + insert):", client.server_version().await.unwrap());
     let server = std::env::var("LAKEPORT_TEST_CLICKHOUSE_PID_FILE").ok().and_then(|f| std::fs::read_to_string(f).ok()).map(|p| p.trim().to_string());
-    println!("{:<14} {:<22} {:>10} {:>12} {:>10} {:>14} {:>14}", "dataset", "format", "MB sent", "rows/s", "vs JSON", "client CPU-s/M", "server CPU-s/M");
+    println!("{:<14} {:<22} {:>8} {:>8} {:>8} {:>14} {:>14} {:>14}", "dataset", "format", "MB sent", "rows/s", "vs JSON", "client CPU-s/M", "inserts CPU-s/M", "server CPU-s/M");
     let formats = [
         ("JSONEachRow, gzip", Compression::Gzip),
         ("Native, gzip", Compression::Gzip),
@@ -181,7 +183,7 @@ async fn inserts(url: &str, datasets: &[(Arc<Schema>, RecordBatch)]) {
             for i in 0..INSERTS {
                 let id = BatchId { topic: "bench".into(), partition: 0, first_offset: (i * ROWS) as i64, last_offset: ((i + 1) * ROWS - 1) as i64 };
                 sent += if format.starts_with("JSON") {
-                    let settings = [("date_time_input_format", "best_effort")];
+                    let settings = [("date_time_input_format", "best_effort"), ("log_queries", "1")];
                     writer.client().insert(&query, json(&for_json), &settings).await.unwrap().sent_bytes
                 } else {
                     writer.insert(batch, &id).await.unwrap().sent_bytes
@@ -194,10 +196,17 @@ async fn inserts(url: &str, datasets: &[(Arc<Schema>, RecordBatch)]) {
                 (Some(before), Some(pid)) => format!("{:.2}", per_million(before, cpu_seconds(pid))),
                 _ => "-".into(),
             };
+            client.query("SYSTEM FLUSH LOGS").await.unwrap();
+            let cpu_micros = "arraySum(arrayMap((n, v) -> if(n = 'UserTimeMicroseconds' OR n = 'SystemTimeMicroseconds', v, 0), ProfileEvents.Names, ProfileEvents.Values))";
+            let logged = client
+                .query(&format!("SELECT sum({cpu_micros}) FROM system.query_log WHERE type = 2 AND query LIKE 'INSERT INTO %' AND position(query, '{table}') > 0 AND position(query, '{db}') > 0"))
+                .await
+                .unwrap();
+            let inserts_cpu = per_million(0.0, logged.trim().parse::<f64>().unwrap() / 1e6);
             let count = client.query(&format!("SELECT count() FROM {db}.{table}")).await.unwrap();
             assert_eq!(count.trim(), (INSERTS * ROWS).to_string(), "{format}: every row inserted");
             let ratio = results.first().map_or(1.0, |json_rows_s| rows_s / json_rows_s);
-            println!("{:<14} {:<22} {:>10.2} {:>12.0} {:>9.2}× {:>14.2} {:>14}", schema.name, format, sent as f64 / 1e6, rows_s, ratio, client_cpu, server_cpu);
+            println!("{:<14} {:<22} {:>8.2} {:>8.0} {:>7.2}× {:>14.2} {:>15.2} {:>14}", schema.name, format, sent as f64 / 1e6, rows_s, ratio, client_cpu, inserts_cpu, server_cpu);
             results.push(rows_s);
         }
     }
