@@ -132,6 +132,35 @@ fn a_line_far_beyond_the_record_limit_is_rejected_in_bounded_memory() {
     }
 }
 
+/// Good lines read together with the end of a line too long to hold are decoded, not taken
+/// for the start of the next long line (which the reader skipped on a buffer starting with
+/// them, rejecting a good record per 8 MiB and holding the long line whole).
+#[test]
+fn lines_after_a_skipped_line_are_kept() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let good = r#"{"Datetime":"2026-11-23T07:00:00Z","QueryName":"example.com"}"#;
+    let input = dir.path().join("in.ndjson");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    let long_line = |f: &mut std::io::BufWriter<std::fs::File>, mib: usize| {
+        (0..mib).for_each(|_| f.write_all(&vec![b'x'; 1 << 20]).unwrap());
+        f.write_all(b"\n").unwrap();
+    };
+    long_line(&mut f, 20);
+    (0..60_000).for_each(|_| writeln!(f, "{good}").unwrap()); // ~3.8 MiB
+    long_line(&mut f, 12);
+    (0..10).for_each(|_| writeln!(f, "{good}").unwrap());
+    f.into_inner().unwrap().sync_all().unwrap();
+    for threads in ["1", "2"] {
+        let (out, rejects) = (dir.path().join("o.parquet"), dir.path().join("rejects.ndjson"));
+        let res = lakeport(&["convert", "--schema", "gateway_dns", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--rejects", rejects.to_str().unwrap(), "--threads", threads], 0);
+        let summary = String::from_utf8_lossy(&res.stdout);
+        assert_eq!((count(&summary, "wrote"), count(&summary, "rejected")), (60_010, 2), "{summary}");
+        let lines: Vec<u64> = std::fs::read_to_string(&rejects).unwrap().lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["line"].as_u64().unwrap()).collect();
+        assert_eq!(lines, [1, 60_002], "{summary}");
+    }
+}
+
 /// Waits for child `pid`; its exit code and peak resident memory in KiB.
 fn wait_with_peak_rss(pid: u32) -> (i32, i64) {
     let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });

@@ -38,8 +38,8 @@ pub struct ConvertArgs {
     /// Folder dataset names are looked up in.
     #[arg(long, default_value = "schemas")]
     schemas_dir: PathBuf,
-    /// Threads decoding chunks of the input side by side (the calling thread reads the
-    /// input and encodes Parquet); 1 does everything on one thread. Default: every core.
+    /// Threads decoding chunks of the input side by side (beside one reading the input and
+    /// one encoding Parquet); 1 does everything on one thread. Default: every core.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
 }
@@ -179,7 +179,11 @@ fn in_parallel<R: Read + Send>(mut chunks: LineChunks<R>, schema: &Arc<Schema>, 
                 scope.spawn(move || {
                     loop {
                         let Ok((seq, first_line, chunk)) = work_rx.lock().expect("no worker panics").recv() else { break };
-                        let (decoded, buf) = chunk.decode_at(&mut decoder, limit, first_line);
+                        // A panic would leave a gap the writer waits at forever: make it an error.
+                        let Ok((decoded, buf)) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chunk.decode_at(&mut decoder, limit, first_line))) else {
+                            let _ = done_tx.send(Err(anyhow::anyhow!("the decoder panicked on the chunk from line {first_line}: please report it with that input")));
+                            break;
+                        };
                         buf.map(|buf| spare_tx.try_send(buf));
                         if done_tx.send(Ok((seq, decoded))).is_err() {
                             break;
@@ -298,20 +302,20 @@ impl<R: Read> LineChunks<R> {
 
     fn next(&mut self) -> std::io::Result<Option<Chunk<&[u8]>>> {
         self.buf.drain(..self.consumed);
+        // What is left after a skipped line may hold whole lines: search it too.
+        let mut searched = 0;
         let end = loop {
-            let filled = self.buf.len();
-            if !self.eof {
-                self.fill()?;
+            if let Some(i) = memchr::memrchr(b'\n', &self.buf[searched..]) {
+                break searched + i + 1;
             }
             if self.eof {
                 break self.buf.len();
             }
-            if let Some(i) = memchr::memrchr(b'\n', &self.buf[filled..]) {
-                break filled + i + 1;
-            }
             if self.buf.len() > self.limit + CHUNK_BYTES {
                 return self.skip_line().map(Some);
             }
+            searched = self.buf.len();
+            self.fill()?;
         };
         self.consumed = end;
         Ok((end > 0).then(|| Chunk::Lines(&self.buf[..end])))
