@@ -24,6 +24,9 @@ fn python() -> String {
     })
 }
 
+/// A valid gateway_dns record.
+const GOOD: &str = r#"{"Datetime":"2026-11-23T07:00:00Z","QueryName":"example.com"}"#;
+
 fn count(text: &str, word: &str) -> u64 {
     let i = text.find(word).unwrap_or_else(|| panic!("{word:?} not in {text:?}")) + word.len();
     text[i..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
@@ -100,14 +103,13 @@ fn bad_schema_and_missing_input_give_clear_errors() {
 fn a_line_far_beyond_the_record_limit_is_rejected_in_bounded_memory() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let good = r#"{"Datetime":"2026-11-23T07:00:00Z","QueryName":"example.com"}"#;
     // 256 MiB in one line, between two good records, as plain text and as zstd.
     let plain = dir.path().join("in.ndjson");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&plain).unwrap());
-    writeln!(f, "{good}").unwrap();
+    writeln!(f, "{GOOD}").unwrap();
     let block = vec![b'x'; 1 << 20];
     (0..256).for_each(|_| f.write_all(&block).unwrap());
-    write!(f, "\n{good}\n").unwrap();
+    write!(f, "\n{GOOD}\n").unwrap();
     f.into_inner().unwrap().sync_all().unwrap();
     let zst = dir.path().join("in.ndjson.zst");
     zstd::stream::copy_encode(std::fs::File::open(&plain).unwrap(), std::fs::File::create(&zst).unwrap(), 1).unwrap();
@@ -139,7 +141,6 @@ fn a_line_far_beyond_the_record_limit_is_rejected_in_bounded_memory() {
 fn lines_after_a_skipped_line_are_kept() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let good = r#"{"Datetime":"2026-11-23T07:00:00Z","QueryName":"example.com"}"#;
     let input = dir.path().join("in.ndjson");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
     let long_line = |f: &mut std::io::BufWriter<std::fs::File>, mib: usize| {
@@ -147,9 +148,9 @@ fn lines_after_a_skipped_line_are_kept() {
         f.write_all(b"\n").unwrap();
     };
     long_line(&mut f, 20);
-    (0..60_000).for_each(|_| writeln!(f, "{good}").unwrap()); // ~3.8 MiB
+    (0..60_000).for_each(|_| writeln!(f, "{GOOD}").unwrap()); // ~3.8 MiB
     long_line(&mut f, 12);
-    (0..10).for_each(|_| writeln!(f, "{good}").unwrap());
+    (0..10).for_each(|_| writeln!(f, "{GOOD}").unwrap());
     f.into_inner().unwrap().sync_all().unwrap();
     for threads in ["1", "2"] {
         let (out, rejects) = (dir.path().join("o.parquet"), dir.path().join("rejects.ndjson"));

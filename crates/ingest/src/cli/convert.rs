@@ -161,7 +161,7 @@ fn in_parallel<R: Read + Send>(mut chunks: LineChunks<R>, schema: &Arc<Schema>, 
                     return;
                 }
                 let chunk = match chunks.next() {
-                    Ok(Some(chunk)) => chunk.to_owned(spare_rx.try_recv().unwrap_or_default()),
+                    Ok(Some(chunk)) => chunk.copy_into(spare_rx.try_recv().unwrap_or_default()),
                     Ok(None) => return,
                     Err(e) => return drop(reader_done.send(Err(anyhow::Error::new(e).context("reading input")))),
                 };
@@ -247,7 +247,7 @@ enum Chunk<L = Vec<u8>> {
 
 impl Chunk<&[u8]> {
     /// A copy, in `buf`.
-    fn to_owned(self, mut buf: Vec<u8>) -> Chunk {
+    fn copy_into(self, mut buf: Vec<u8>) -> Chunk {
         match self {
             Chunk::Lines(lines) => {
                 buf.clear();
