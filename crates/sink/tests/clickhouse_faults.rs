@@ -4,14 +4,13 @@
 
 mod clickhouse_support;
 
-use std::io::Read as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
 use clickhouse_support::*;
-use sink::clickhouse::{create_table, ClickHouseWriter, Client, Dialect, NativeEncoder, TableColumn};
+use sink::clickhouse::{create_table, ClickHouseWriter, Client, Compression, Dialect, NativeEncoder, TableColumn};
 use sink::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -237,32 +236,35 @@ async fn retries_stop_after_max_attempts() {
     assert_eq!(s.inserts().len(), 4);
 }
 
-/// What a server of each version receives: the Native block, compressed as it accepts, with
-/// the deduplication token from 22.2 on; never the password in the URL.
+/// What a server of each version receives: the Native block in ClickHouse's LZ4 blocks by
+/// default (zstd when asked, from 20.12 on), with the deduplication token from 22.2 on; never
+/// the password in the URL.
 #[tokio::test]
 async fn inserts_carry_token_and_compression_by_server_version() {
     let table = [("k", "UInt32"), ("s", "String")].map(|(n, t)| TableColumn { name: n.into(), type_name: t.into(), default_kind: String::new() });
     let native = NativeEncoder::new("db.t", &batch().schema(), &table).unwrap().encode(&batch()).unwrap();
-    for version in ["18.16.1", "24.3.2.23"] {
+    for (version, compression) in [("18.16.1", Compression::Auto), ("24.3.2.23", Compression::Auto), ("24.3.2.23", Compression::Zstd)] {
         let s = server(version, |_| (200, String::new())).await;
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("pw"), "s3cret-pw\n").unwrap();
         let mut config = sink::clickhouse::ClickHouseConfig::new(&s.url, "t");
-        (config.database, config.user, config.password_file) = ("db".into(), "ingest".into(), Some(dir.path().join("pw")));
+        (config.database, config.user, config.password_file, config.compression) = ("db".into(), "ingest".into(), Some(dir.path().join("pw")), compression);
         let id = batch_id(5, 6);
         let stats = ClickHouseWriter::new(config.validate().unwrap()).unwrap().insert(&batch(), &id).await.unwrap();
         let sent = &s.inserts()[0];
         assert_eq!(sent.param("query").unwrap(), "INSERT INTO `db`.`t` (`k`, `s`) FORMAT Native");
         assert_eq!(sent.header("authorization"), Some("Basic aW5nZXN0OnMzY3JldC1wdw==")); // ingest:s3cret-pw
         assert!(!sent.url.as_str().contains("s3cret"), "no password in the URL");
-        let mut body = Vec::new();
+        let body = if compression == Compression::Zstd {
+            assert_eq!((sent.header("content-encoding"), sent.param("decompress")), (Some("zstd"), None));
+            zstd::decode_all(&sent.body[..]).unwrap()
+        } else {
+            assert_eq!((sent.header("content-encoding"), sent.param("decompress").as_deref()), (None, Some("1")));
+            lz4_blocks(&sent.body)
+        };
         if version.starts_with("18.") {
-            assert_eq!(sent.header("content-encoding"), Some("gzip"));
-            flate2::read::GzDecoder::new(&sent.body[..]).read_to_end(&mut body).unwrap();
             assert_eq!((sent.param("insert_deduplication_token"), sent.param("async_insert"), stats.dedup_token), (None, None, None));
         } else {
-            assert_eq!(sent.header("content-encoding"), Some("zstd"));
-            body = zstd::decode_all(&sent.body[..]).unwrap();
             assert_eq!(sent.param("insert_deduplication_token"), Some(id.token()));
             assert_eq!(stats.dedup_token, Some(id.token()));
             assert_eq!((sent.param("insert_deduplicate").as_deref(), sent.param("async_insert").as_deref()), (Some("1"), Some("0")));
@@ -270,6 +272,19 @@ async fn inserts_carry_token_and_compression_by_server_version() {
         assert_eq!(body, native);
         assert_eq!((stats.body_bytes, stats.sent_bytes), (native.len(), sent.body.len()));
     }
+}
+
+/// The body of ClickHouse's compressed blocks: 16-byte checksum, method 0x82 (LZ4), sizes.
+fn lz4_blocks(mut wire: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while !wire.is_empty() {
+        assert_eq!(wire[16], 0x82, "LZ4 method byte");
+        let size = |at: usize| u32::from_le_bytes(wire[at..at + 4].try_into().unwrap()) as usize;
+        let (compressed, plain) = (size(17), size(21));
+        out.extend(lz4_flex::block::decompress(&wire[25..16 + compressed], plain).unwrap());
+        wire = &wire[16 + compressed..];
+    }
+    out
 }
 
 #[tokio::test]

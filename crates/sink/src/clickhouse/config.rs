@@ -28,7 +28,7 @@ pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Query settings the client sets itself; a configured value would be overridden or leak.
-const RESERVED_SETTINGS: &[&str] = &["query", "user", "password", "insert_deduplicate", "insert_deduplication_token", "async_insert", "wait_end_of_query"];
+const RESERVED_SETTINGS: &[&str] = &["query", "user", "password", "insert_deduplicate", "insert_deduplication_token", "async_insert", "wait_end_of_query", "decompress", "compress"];
 
 /// Where and how to write to ClickHouse, as read from the pipeline's configuration file.
 /// Build the writer from [`ClickHouseConfig::validate`]'s result.
@@ -319,6 +319,7 @@ mod tests {
         assert!(err(|c| c.url = "ftp://h".into()).contains("url"));
         assert!(err(|c| c.table.clear()).contains("table"));
         assert!(err(|c| { c.settings.insert("async_insert".into(), "1".into()); }).contains("set by the writer"));
+        assert!(err(|c| { c.settings.insert("decompress".into(), "0".into()); }).contains("set by the writer"));
         assert!(err(|c| c.retry.max_attempts = 0).contains("retry.max_attempts"));
         assert!(err(|c| c.password_env = Some("LAKEPORT_SURELY_UNSET_VARIABLE".into())).contains("LAKEPORT_SURELY_UNSET_VARIABLE"));
         assert!(err(|c| c.password_file = Some("/nonexistent/pw".into())).contains("/nonexistent/pw"));
