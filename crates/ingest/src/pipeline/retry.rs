@@ -62,7 +62,7 @@ impl Retry {
 ///
 /// # Errors
 /// The last error, described as `what`, as [`Failure::Permanent`] or, once `timeout`
-/// passed, [`Failure::Unavailable`].
+/// passed, [`Failure::Unavailable`] naming `retry_timeout` (every caller's timeout).
 pub async fn retrying<T, F, Fut>(what: &str, timeout: Duration, mut attempt: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
@@ -79,6 +79,7 @@ where
                 tracing::warn!(error = %format!("{e:#}"), retry_in = ?wait, "request failed; retrying");
                 tokio::time::sleep(wait).await;
             }
+            Decision::Fail(Failure::Unavailable) => return Err(e.context(format!("still failing after {timeout:?} (`[runtime] retry_timeout`)")).context(Failure::Unavailable)),
             Decision::Fail(failure) => return Err(e.context(failure)),
         }
     }
@@ -167,6 +168,14 @@ mod tests {
 
     fn unavailable() -> anyhow::Error {
         anyhow::Error::new(sink::Error::ClickHouseUnavailable { url: "http://x".into(), attempts: 3, last: "refused".into() }).context("inserting")
+    }
+
+    /// Whatever gives up waiting (a ledger read, a Kafka request) names the setting to raise.
+    #[tokio::test]
+    async fn giving_up_names_retry_timeout() {
+        let e = retrying("reading the batch ledger", Duration::ZERO, || async { Err::<(), _>(unavailable()) }).await.unwrap_err();
+        assert_eq!(e.downcast_ref::<Failure>(), Some(&Failure::Unavailable));
+        assert!(format!("{e:#}").contains("`[runtime] retry_timeout`"), "{e:#}");
     }
 
     #[test]
