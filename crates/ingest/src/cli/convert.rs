@@ -127,12 +127,12 @@ pub fn convert(input: impl Read + Send, schema: Schema, out: &Path, rejects: &mu
         let mut first_line = 1;
         while let Some(chunk) = chunks.next().context("reading input")? {
             let lines = chunk.lines();
-            chunk.decode_at(&mut decoder, schema.max_record_bytes, first_line).0.write(&mut writer, rejects, &mut summary)?;
+            chunk.decode_at(&mut decoder, schema.max_record_bytes, first_line).write(&mut writer, rejects, &mut summary)?;
             first_line += lines;
         }
         summary.unknown_keys = decoder.unknown_keys();
     } else {
-        summary.unknown_keys = in_parallel(chunks, &schema, threads, |decoded| decoded.write(&mut writer, rejects, &mut summary))?;
+        summary.unknown_keys = in_parallel(chunks, &schema, decoder, threads, |decoded| decoded.write(&mut writer, rejects, &mut summary))?;
     }
     writer.finish()?;
     summary.read = summary.written + summary.rejected_total();
@@ -140,18 +140,19 @@ pub fn convert(input: impl Read + Send, schema: Schema, out: &Path, rejects: &mu
     Ok(summary)
 }
 
-/// Reads chunks on one thread, decodes them on `threads` others and hands them to `write`
-/// on the calling thread in input order, with at most two chunks per thread in flight.
-/// Returns the unknown keys the decoders saw.
-fn in_parallel<R: Read + Send>(mut chunks: LineChunks<R>, schema: &Arc<Schema>, threads: usize, mut write: impl FnMut(Decoded) -> anyhow::Result<()>) -> anyhow::Result<u64> {
+/// Reads chunks on one thread, decodes them on `threads` others (`decoder` and more of
+/// `schema`) and hands them to `write` on the calling thread in input order, with at most two
+/// chunks per thread in flight. Returns the unknown keys the decoders saw.
+fn in_parallel<R: Read + Send>(mut chunks: LineChunks<R>, schema: &Arc<Schema>, decoder: Decoder, threads: usize, mut write: impl FnMut(Decoded) -> anyhow::Result<()>) -> anyhow::Result<u64> {
     let limit = schema.max_record_bytes;
-    let decoders = (0..threads).map(|_| Decoder::new(schema.clone())).collect::<Result<Vec<_>, _>>()?;
+    let mut decoders = vec![decoder];
+    for _ in 1..threads {
+        decoders.push(Decoder::new(schema.clone())?);
+    }
     let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(usize, usize, Chunk<Vec<u8>>)>(threads);
     let work_rx = std::sync::Mutex::new(work_rx);
     let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<anyhow::Result<(usize, Decoded)>>(threads);
     let (credit_tx, credit_rx) = std::sync::mpsc::sync_channel::<()>(2 * threads);
-    // Chunk buffers go back to the reader: fresh 8 MiB buffers cost page faults.
-    let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * threads);
     std::thread::scope(|scope| {
         let reader_done = done_tx.clone();
         scope.spawn(move || {
@@ -161,7 +162,7 @@ fn in_parallel<R: Read + Send>(mut chunks: LineChunks<R>, schema: &Arc<Schema>, 
                     return;
                 }
                 let chunk = match chunks.next() {
-                    Ok(Some(chunk)) => chunk.copy_into(spare_rx.try_recv().unwrap_or_default()),
+                    Ok(Some(chunk)) => chunk.into_owned(),
                     Ok(None) => return,
                     Err(e) => return drop(reader_done.send(Err(anyhow::Error::new(e).context("reading input")))),
                 };
@@ -175,16 +176,15 @@ fn in_parallel<R: Read + Send>(mut chunks: LineChunks<R>, schema: &Arc<Schema>, 
         let workers: Vec<_> = decoders
             .into_iter()
             .map(|mut decoder| {
-                let (work_rx, done_tx, spare_tx) = (&work_rx, done_tx.clone(), spare_tx.clone());
+                let (work_rx, done_tx) = (&work_rx, done_tx.clone());
                 scope.spawn(move || {
                     loop {
                         let Ok((seq, first_line, chunk)) = work_rx.lock().expect("no worker panics").recv() else { break };
                         // A panic would leave a gap the writer waits at forever: make it an error.
-                        let Ok((decoded, buf)) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chunk.decode_at(&mut decoder, limit, first_line))) else {
+                        let Ok(decoded) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chunk.decode_at(&mut decoder, limit, first_line))) else {
                             let _ = done_tx.send(Err(anyhow::anyhow!("the decoder panicked on the chunk from line {first_line}: please report it with that input")));
                             break;
                         };
-                        buf.map(|buf| spare_tx.try_send(buf));
                         if done_tx.send(Ok((seq, decoded))).is_err() {
                             break;
                         }
@@ -246,33 +246,28 @@ enum Chunk<L = Vec<u8>> {
 }
 
 impl Chunk<&[u8]> {
-    /// A copy, in `buf`.
-    fn copy_into(self, mut buf: Vec<u8>) -> Chunk {
+    /// A copy that outlives the reader's buffer.
+    fn into_owned(self) -> Chunk {
         match self {
-            Chunk::Lines(lines) => {
-                buf.clear();
-                buf.extend_from_slice(lines);
-                Chunk::Lines(buf)
-            }
+            Chunk::Lines(lines) => Chunk::Lines(lines.to_vec()),
             Chunk::Oversized { head, bytes } => Chunk::Oversized { head, bytes },
         }
     }
 }
 
 impl<L: AsRef<[u8]>> Chunk<L> {
-    /// Decodes the chunk, whose first line is `first_line` of the input, with `decoder`;
-    /// gives back the buffer of its lines.
-    fn decode_at(self, decoder: &mut Decoder, limit: usize, first_line: usize) -> (Decoded, Option<L>) {
+    /// Decodes the chunk, whose first line is `first_line` of the input, with `decoder`.
+    fn decode_at(self, decoder: &mut Decoder, limit: usize, first_line: usize) -> Decoded {
         let mut found = Vec::new();
-        let (rows, input_bytes, lines) = match self {
-            Chunk::Lines(lines) => (decoder.decode_lines(lines.as_ref(), &mut found) as u64, lines.as_ref().len() as u64, Some(lines)),
+        let (rows, input_bytes) = match self {
+            Chunk::Lines(lines) => (decoder.decode_lines(lines.as_ref(), &mut found) as u64, lines.as_ref().len() as u64),
             Chunk::Oversized { head, bytes } => {
                 found.push(Reject { line: 1, reason: RejectReason::TooLarge { bytes, limit }, raw: head });
-                (0, bytes as u64 + 1, None)
+                (0, bytes as u64 + 1)
             }
         };
         let rejects = found.into_iter().map(|r| (first_line + r.line - 1, r)).collect();
-        (Decoded { batches: std::iter::from_fn(|| decoder.flush()).collect(), rejects, rows, input_bytes }, lines)
+        Decoded { batches: std::iter::from_fn(|| decoder.flush()).collect(), rejects, rows, input_bytes }
     }
 
     /// Input lines the chunk holds.

@@ -79,7 +79,8 @@ where
                 tracing::warn!(error = %format!("{e:#}"), retry_in = ?wait, "request failed; retrying");
                 tokio::time::sleep(wait).await;
             }
-            Decision::Fail(Failure::Unavailable) => return Err(e.context(format!("still failing after {timeout:?} (`[runtime] retry_timeout`)")).context(Failure::Unavailable)),
+            // Its own timeout ran out (not a failure already decided further down).
+            Decision::Fail(Failure::Unavailable) if e.downcast_ref::<Failure>().is_none() => return Err(e.context(format!("still failing after {timeout:?} (`[runtime] retry_timeout`)")).context(Failure::Unavailable)),
             Decision::Fail(failure) => return Err(e.context(failure)),
         }
     }
