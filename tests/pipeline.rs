@@ -308,3 +308,76 @@ fn verify_reports_what_each_sink_lacks_or_repeats() {
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(dir).map_or_else(|_| Vec::new(), |entries| entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect())
 }
+
+/// `lakeport backfill --from-lake` loads the lake into a rebuilt table exactly once: the same
+/// rows as the pipeline's table (partition columns from the lake's paths), nothing added by a
+/// second run, a batch cut short put back whole, a batch deleted from the pipeline's own
+/// table restored, and a batch the lake lacks a file of not loaded (exit 8).
+#[test]
+fn backfill_loads_the_lake_into_a_table_exactly_once() {
+    let dataset = "gateway_http";
+    let env = PipelineEnv::new("backfill");
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = pipeline_file(dir.path(), dataset, &[("max_messages = 200000", "max_messages = 400")]);
+    ok({
+        let mut c = lakeport();
+        c.args(["gen", "--dataset", dataset, "--count", "3000", "--seed", "8", "--bad-ratio", "0.05", "--start", "now", "--kafka", &service("LAKEPORT_TEST_KAFKA_BROKERS"), "--topic", &env.topic, "--partitions", &PARTITIONS.to_string()]);
+        c
+    });
+    env.migrate(dataset, &pipeline);
+    ok({
+        let mut c = env.lakeport(dataset);
+        c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+        c
+    });
+    let db = &env.database;
+    let dump = |table: &str| clickhouse(&format!("SELECT * FROM `{db}`.{table} ORDER BY _partition, _offset, _line FORMAT TabSeparated"));
+    let original = dump(dataset);
+    let rows = original.lines().count();
+    assert!(rows > 2500, "{rows}");
+    let backfill = |table: Option<&str>| {
+        let mut c = env.lakeport(dataset);
+        c.arg("backfill").arg(&pipeline).arg("--from-lake");
+        if let Some(t) = table {
+            c.args(["--table", t]);
+        }
+        let out = c.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let summary = |report: &str| report.lines().find(|l| l.starts_with("backfilled")).unwrap_or_default().to_string();
+
+    let out = ok({
+        let mut c = env.lakeport(dataset);
+        c.arg("migrate").arg(&pipeline).args(["--table", "rebuilt"]);
+        c
+    });
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rollups are filled from gateway_http, not from rebuilt"), "{out:?}");
+    let (code, report) = backfill(Some("rebuilt"));
+    assert_eq!(code, Some(0), "{report}");
+    assert!(summary(&report).contains(&format!("{rows} rows inserted, 0 already there, 0 batches skipped")), "{report}");
+    assert!(dump("rebuilt") == original, "the rebuilt table holds other rows than the pipeline's");
+
+    let (code, report) = backfill(Some("rebuilt"));
+    assert_eq!(code, Some(0), "{report}");
+    assert!(summary(&report).contains(&format!("0 rows inserted, {rows} already there")), "{report}");
+
+    // An interrupted load left part of a batch: it is replaced, not added to.
+    clickhouse(&format!("ALTER TABLE `{db}`.rebuilt DELETE WHERE _partition = 0 AND _offset BETWEEN 1 AND 50"));
+    clickhouse(&format!("ALTER TABLE `{db}`.{dataset} DELETE WHERE _partition = 1 AND _offset < 400"));
+    while clickhouse(&format!("SELECT count() FROM system.mutations WHERE database = '{db}' AND is_done = 0 FORMAT TabSeparated")).trim() != "0" {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (code, report) = backfill(Some("rebuilt"));
+    assert_eq!(code, Some(0), "{report}");
+    assert!(dump("rebuilt") == original, "after the repair the rebuilt table holds other rows:\n{report}");
+    let (code, report) = backfill(None);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(dump(dataset) == original && report.contains("--backfill-rollups"), "the pipeline's table was not restored:\n{report}");
+
+    let lake_file = walk(&env.lake).into_iter().find(|p| p.to_string_lossy().contains(&format!("{}-1-", env.topic))).expect("a lake file of partition 1");
+    std::fs::remove_file(&lake_file).unwrap();
+    let (code, report) = backfill(Some("rebuilt"));
+    assert_eq!(code, Some(8), "{report}");
+    assert!(report.lines().any(|l| l.starts_with(&format!("SKIPPED {}[1]", env.topic)) && l.contains("the lake holds")), "{report}");
+    assert!(dump("rebuilt") == original, "a skipped batch changed nothing");
+}

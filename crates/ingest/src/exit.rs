@@ -11,7 +11,7 @@
 //! | 5 | [`Failure::Unread`]: a scheduled run could not read partitions it should have |
 //! | 6 | [`Failure::Conflict`]: the source no longer holds what the ledger recorded |
 //! | 7 | [`Failure::Interrupted`]: a signal stopped the run before every batch was durable |
-//! | 8 | [`Failure::Disagree`]: `verify` found the sinks holding other rows than the ledger recorded |
+//! | 8 | [`Failure::Disagree`]: `verify` found the sinks holding other rows than the ledger recorded, or `backfill` left batches unloaded |
 
 use std::fmt;
 

@@ -207,6 +207,17 @@ impl Ledger {
     }
 }
 
+/// The batches rows were written under: a batch too large to decode as one is recorded
+/// whole and as the parts it was written in, which lie inside it; the parts are kept.
+pub fn innermost(batches: Vec<LedgerBatch>) -> Vec<LedgerBatch> {
+    // Sorted by partition and first offset, the longest first: a part follows its whole.
+    let inside = |outer: &LedgerBatch, inner: &LedgerBatch| {
+        (&outer.id.topic, outer.id.partition) == (&inner.id.topic, inner.id.partition) && inner.id.first_offset <= outer.id.last_offset && inner.id.last_offset <= outer.id.last_offset
+    };
+    let keep: Vec<bool> = (0..batches.len()).map(|i| batches.get(i + 1).is_none_or(|next| !inside(&batches[i], next))).collect();
+    batches.into_iter().zip(keep).filter_map(|(b, k)| k.then_some(b)).collect()
+}
+
 /// The ledger table of `database`, quoted.
 fn ledger_name(database: &str) -> String {
     format!("{}.{}", quote_ident(database), quote_ident(LEDGER_TABLE))

@@ -33,7 +33,8 @@ pub struct MigrateArgs {
     /// Database, when TARGET is a schema.
     #[arg(long, default_value = "lakeport")]
     database: String,
-    /// Table, when TARGET is a schema (default: the dataset name).
+    /// Table: another than the pipeline's (a rebuilt table for `lakeport backfill --table`),
+    /// or, when TARGET is a schema, another than the dataset name.
     #[arg(long)]
     table: Option<String>,
     /// Then refill the rollups (all, or those named by --rollup) from the dataset's table,
@@ -58,7 +59,16 @@ pub struct MigrateArgs {
 pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     let (schema, config) = if is_pipeline(Path::new(&args.target)) {
         let p = Pipeline::load(Path::new(&args.target))?;
-        (p.schema, p.file.clickhouse)
+        let (mut schema, mut config) = (p.schema, p.file.clickhouse);
+        if let Some(table) = args.table.clone().filter(|t| *t != config.table) {
+            // Rollups are the database's, filled from the pipeline's table: one table feeds them.
+            if !schema.clickhouse.rollups.is_empty() {
+                println!("-- note: rollups are filled from {}, not from {table}: after pointing the pipeline at {table}, `lakeport migrate PIPELINE --allow-destructive --backfill-rollups` rebuilds them from it", config.table);
+                schema.clickhouse.rollups.clear();
+            }
+            config.table = table;
+        }
+        (schema, config)
     } else {
         let schema = load_schema(&args.target, &args.schemas_dir)?;
         let url = args.clickhouse_url.clone().context("TARGET is a schema: give --clickhouse-url (or LAKEPORT_CLICKHOUSE_URL), or pass a pipeline file")?;

@@ -1,5 +1,6 @@
 //! The command line: one file per command.
 
+mod backfill;
 mod convert;
 mod gen;
 mod migrate;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Check that ClickHouse and the lake hold exactly the rows the ledger recorded, batch by batch.
     #[command(after_help = "Examples:\n  lakeport verify pipelines/gateway_dns.toml\n  lakeport verify pipelines/gateway_dns.toml --since 24h   # after each scheduled run")]
     Verify(verify::VerifyArgs),
+    /// Load the lake's batches into a ClickHouse table (the pipeline's, or a rebuilt one), each exactly once.
+    #[command(after_help = "Examples:\n  lakeport backfill pipelines/gateway_dns.toml --from-lake                        # repair the pipeline's table\n  lakeport migrate pipelines/gateway_dns.toml --table gateway_dns_v2 && lakeport backfill pipelines/gateway_dns.toml --from-lake --table gateway_dns_v2")]
+    Backfill(backfill::BackfillArgs),
     /// Send the lines of an NDJSON file to a Kafka topic, one message per line.
     #[command(after_help = "Example:\n  lakeport produce dns.ndjson --kafka 127.0.0.1:9092 --topic gateway_dns")]
     Produce(produce::ProduceArgs),
@@ -74,6 +78,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Migrate(a) => migrate::run(a),
         Command::Produce(a) => produce::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Backfill(a) => backfill::run(a),
     }
 }
 

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::Args;
 use sink::clickhouse::{message_rows, with_quorum, Client, RollupTable};
 use sink::dead_letter::DeadLetters;
-use sink::ledger::{Ledger, LedgerBatch};
+use sink::ledger::{innermost, Ledger};
 use sink::parquet::lake_files;
 
 use crate::exit::Failure;
@@ -171,15 +171,4 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         return Err(anyhow::anyhow!("{disagree} disagreements between the ledger and the sinks (listed above)")).context(Failure::Disagree);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The batches rows were written under: a batch too large to decode as one is recorded
-/// whole and as the parts it was written in, which lie inside it; the parts are kept.
-fn innermost(batches: Vec<LedgerBatch>) -> Vec<LedgerBatch> {
-    // Sorted by partition and first offset, the longest first: a part follows its whole.
-    let inside = |outer: &LedgerBatch, inner: &LedgerBatch| {
-        (&outer.id.topic, outer.id.partition) == (&inner.id.topic, inner.id.partition) && inner.id.first_offset <= outer.id.last_offset && inner.id.last_offset <= outer.id.last_offset
-    };
-    let keep: Vec<bool> = (0..batches.len()).map(|i| batches.get(i + 1).is_none_or(|next| !inside(&batches[i], next))).collect();
-    batches.into_iter().zip(keep).filter_map(|(b, k)| k.then_some(b)).collect()
 }

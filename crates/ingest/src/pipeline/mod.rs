@@ -9,6 +9,6 @@ mod runner;
 mod summary;
 
 pub use config::{Pipeline, SourceConfig};
-pub use retry::{classified, kafka_class, Decision, Retry};
-pub use runner::{run, RunOptions};
+pub use retry::{classified, kafka_class, retrying, Decision, Retry};
+pub use runner::{process_name, run, RunOptions};
 pub use summary::Summary;

@@ -727,7 +727,7 @@ async fn write_batch(sinks: Arc<Sinks>, turns: Arc<Semaphore>, batch: Arc<RawBat
 }
 
 /// A name for this process run, unique in practice: host, process id and start time.
-fn process_name() -> String {
+pub fn process_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     format!("{}-{}-{:x}", host.trim(), std::process::id(), started.as_micros())

@@ -29,10 +29,7 @@ impl ClickHouseWriter {
         // An earlier insert whose answer was lost may still be running on the server: count
         // only once it is over, or the count misses what it is about to add.
         self.wait_inserts_of(id).await?;
-        let range = format!("_topic = {} AND _partition = {} AND _offset BETWEEN {} AND {}", quote_str(&id.topic), id.partition, id.first_offset, id.last_offset);
-        let sql = format!("SELECT count() FROM {} WHERE {range} FORMAT TabSeparated", self.qualified());
-        let text = self.client.query(&sql).await?;
-        let present: usize = text.trim().parse().map_err(|_| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{}` is not a count", text.trim()) })?;
+        let present = self.rows_of(id).await?;
         if present == batch.num_rows() {
             tracing::info!(batch = %id, rows = present, "ClickHouse already holds this batch");
             return Ok(InsertStats { rows: present, attempts: 0, body_bytes: 0, sent_bytes: 0, dedup_token: None });
@@ -43,9 +40,19 @@ impl ClickHouseWriter {
         // A view over the table (a rollup) may have counted the part already there: the
         // delete does not reach it. `lakeport verify` compares each rollup with its table.
         tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting again (a rollup may count that part twice: lakeport verify tells, migrate --backfill-rollups repairs)");
-        self.client.query(&format!("ALTER TABLE {} DELETE WHERE {range}", self.qualified())).await?;
+        self.client.query(&format!("ALTER TABLE {} DELETE WHERE {}", self.qualified(), range_of(id))).await?;
         self.wait_mutations().await?;
         self.reinsert(batch, id).await
+    }
+
+    /// Rows the table holds from the source range of batch `id` (its coordinate columns).
+    ///
+    /// # Errors
+    /// As [`Client::query`](super::Client::query); [`Error::ClickHouseAnswer`] when the count is not a number.
+    pub async fn rows_of(&self, id: &BatchId) -> Result<usize, Error> {
+        let sql = format!("SELECT count() FROM {} WHERE {} FORMAT TabSeparated", self.qualified(), range_of(id));
+        let text = self.client.query(&sql).await?;
+        text.trim().parse().map_err(|_| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{}` is not a count", text.trim()) })
     }
 
     /// Waits until the data table has no unfinished mutation.
@@ -78,4 +85,9 @@ impl ClickHouseWriter {
             }
         }
     }
+}
+
+/// SQL condition on the coordinate columns: the rows of batch `id`'s source range.
+fn range_of(id: &BatchId) -> String {
+    format!("_topic = {} AND _partition = {} AND _offset BETWEEN {} AND {}", quote_str(&id.topic), id.partition, id.first_offset, id.last_offset)
 }

@@ -1,5 +1,6 @@
 //! The Parquet side of the lake: encoding settings, the local file writer of `lakeport
-//! convert`, and the [`LakeWriter`] that puts decoded batches into object storage.
+//! convert`, the [`LakeWriter`] that puts decoded batches into object storage, and the
+//! [`LakeReader`] that reads them back.
 //!
 //! # Layout
 //!
@@ -60,6 +61,7 @@ mod layout;
 mod object;
 mod partition;
 mod properties;
+mod reader;
 mod store;
 mod upload;
 mod writer;
@@ -70,6 +72,7 @@ pub use config::{Codec, LakeConfig, ValidLakeConfig};
 pub use file::FileWriter;
 pub use inventory::{lake_files, LakeFile};
 pub use properties::WriterOptions;
+pub use reader::LakeReader;
 pub use writer::{LakeWriter, WrittenFile};
 pub(crate) use layout::escape;
 pub(crate) use store::open as open_store;

@@ -1,0 +1,160 @@
+//! `lakeport backfill --from-lake`: loads the batches the lake holds into a ClickHouse
+//! table — the pipeline's, to repair it, or a new one (another sort key, a rebuilt table) —
+//! each exactly once, however often it is run.
+//!
+//! Only batches the pipeline's ledger recorded done, whose lake files hold every row it
+//! recorded, are loaded. Each is recorded in the target table's ledger (`intent`, then
+//! `done`, with the source batch's fingerprint); the rows the table holds of its offsets
+//! are counted; when they are not all there it is inserted with
+//! [`ClickHouseWriter::insert_once`] (which waits for an earlier insert of the batch, and
+//! replaces a part of it) and counted again. So a second run, or a run after a crash, adds
+//! nothing twice, and a pipeline pointed at the new table later cuts the same batches.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use arrow::compute::concat_batches;
+use clap::Args;
+use sink::clickhouse::{with_quorum, ClickHouseWriter};
+use sink::ledger::{innermost, Ledger, LedgerState};
+use sink::parquet::{lake_files, LakeFile, LakeReader};
+use sink::BatchId;
+
+use crate::exit::Failure;
+use crate::pipeline::{classified, process_name, retrying, Pipeline};
+
+#[derive(Args)]
+pub struct BackfillArgs {
+    /// The pipeline file.
+    pipeline: PathBuf,
+    /// Load the batches the Parquet lake holds.
+    #[arg(long, required = true)]
+    from_lake: bool,
+    /// Into this table of the pipeline's database (create it first with `lakeport migrate
+    /// PIPELINE --table NEW`); the pipeline's own table otherwise.
+    #[arg(long)]
+    table: Option<String>,
+    /// Only batches the ledger recorded this recently (`24h`, `7d`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    since: Option<Duration>,
+}
+
+/// What a backfill did, batch by batch.
+#[derive(Default)]
+struct Loaded {
+    batches: usize,
+    inserted: usize,
+    present: usize,
+    skipped: usize,
+}
+
+pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = Pipeline::load(&args.pipeline).context(Failure::Permanent)?;
+    let file = &pipeline.file;
+    let source = file.clickhouse.validate().context("[clickhouse]").context(Failure::Permanent)?;
+    let mut target = file.clickhouse.clone();
+    if let Some(table) = &args.table {
+        target.table = table.clone();
+    }
+    let target = target.validate().context("--table").context(Failure::Permanent)?;
+    let target_name = format!("{}.{}", target.database(), target.table());
+    let lake = file.lake.validate().context("[lake]").context(Failure::Permanent)?;
+    let reader = LakeReader::new(&lake, &pipeline.schema).context("[lake]").context(Failure::Permanent)?;
+    let timeout = file.runtime.retry_timeout;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let loaded = runtime.block_on(async {
+        let source = with_quorum(source).await.context("[clickhouse] cluster")?;
+        let target = with_quorum(target).await.context("[clickhouse] cluster")?;
+        let source_ledger = Ledger::existing(&source).await.context("reading the pipeline's ledger (has the pipeline run?)")?;
+        let batches = innermost(source_ledger.batches(args.since).await.context("reading the ledger")?);
+        let mut files: HashMap<BatchId, Vec<LakeFile>> = HashMap::new();
+        for f in lake_files(&lake, &pipeline.schema.name).await.context("listing the lake")? {
+            files.entry(f.batch.clone()).or_default().push(f);
+        }
+        let writer = match ClickHouseWriter::open(target.clone()).await {
+            Err(e @ sink::Error::ClickHouseNoTable { .. }) => {
+                return Err(anyhow::Error::new(e).context(format!("create it first: lakeport migrate {} --table {}", args.pipeline.display(), target.table())).context(Failure::Permanent));
+            }
+            opened => opened.context("[clickhouse] reading the server and the table")?,
+        };
+        let target_ledger = Ledger::open(&target).await.context("opening the target table's ledger")?;
+        let name = format!("backfill-{}", process_name());
+        let mut loaded = Loaded::default();
+        let total = batches.len();
+        for (i, b) in batches.iter().enumerate() {
+            let mut parts = files.remove(&b.id).unwrap_or_default();
+            let in_lake: u64 = parts.iter().map(|f| f.rows).sum();
+            let Some(want) = b.done_rows else {
+                loaded.skipped += 1;
+                println!("SKIPPED {}: not recorded done (a run is writing it, or stopped mid-batch: let a run finish it, then backfill again)", b.id);
+                continue;
+            };
+            if in_lake != want {
+                loaded.skipped += 1;
+                println!("SKIPPED {}: the ledger recorded {want} rows, the lake holds {in_lake} (lakeport verify tells more)", b.id);
+                continue;
+            }
+            if want == 0 {
+                continue;
+            }
+            parts.sort_by(|a, b| a.path.cmp(&b.path));
+            let mut read = Vec::with_capacity(parts.len());
+            for part in &parts {
+                read.push(reader.read(part).await.with_context(|| format!("reading batch {}", b.id)).context(Failure::Permanent)?);
+            }
+            let batch = concat_batches(&read[0].schema(), &read).with_context(|| format!("the lake files of {} have different columns", b.id)).context(Failure::Permanent)?;
+            let (id, rows) = (&b.id, batch.num_rows());
+            let fingerprint = retrying("reading the ledger", timeout, || async { Ok(source_ledger.state(id).await?) }).await?.and_then(|r| r.fingerprint).unwrap_or(0);
+            retrying("recording the batch's intent", timeout, || async { Ok(target_ledger.record(id, LedgerState::Intent, rows, fingerprint, &name).await?) }).await?;
+            let count = || retrying("counting the batch's rows", timeout, || async { Ok(writer.rows_of(id).await?) });
+            let present = count().await? == rows;
+            if !present {
+                // Counts again first, every attempt: a retry after a lost answer adds nothing twice.
+                retrying("inserting into ClickHouse", timeout, || async { Ok(writer.insert_once(&batch, id, true).await?) }).await?;
+                let held = count().await?;
+                if held != rows {
+                    return Err(anyhow::anyhow!(
+                        "{target_name} holds {held} rows of {id} after the insert, the lake {rows}: a table that deduplicates drops a batch inserted again within its deduplication window; load into a new table"
+                    ))
+                    .context(Failure::Disagree);
+                }
+            }
+            retrying("recording the batch done", timeout, || async { Ok(target_ledger.record(id, LedgerState::Done, rows, fingerprint, &name).await?) }).await?;
+            let what = if present { "already there" } else { "inserted" };
+            if present {
+                loaded.present += rows;
+            } else {
+                loaded.inserted += rows;
+            }
+            loaded.batches += 1;
+            println!("[{}/{total}] {id}: {rows} rows {what}", i + 1);
+        }
+        // Lake files of no batch in the ledger: the window of --since ends before them, or the
+        // ledger lost them (verify reports them as unrecorded).
+        if args.since.is_none() {
+            for (id, parts) in &files {
+                loaded.skipped += 1;
+                println!("SKIPPED {id}: {} rows in the lake the ledger does not record (lakeport verify tells more)", parts.iter().map(|f| f.rows).sum::<u64>());
+            }
+        }
+        anyhow::Ok(loaded)
+    })
+    .map_err(classified)?;
+    println!(
+        "backfilled {} batches from the lake into {target_name}: {} rows inserted, {} already there, {} batches skipped",
+        loaded.batches,
+        loaded.inserted,
+        loaded.present,
+        loaded.skipped
+    );
+    if loaded.inserted > 0 && args.table.is_none() && !pipeline.schema.clickhouse.rollups.is_empty() {
+        println!("note: the rollups count the rows inserted; where rows of those batches were deleted from the table, not from its rollups, `lakeport verify` tells and `lakeport migrate --backfill-rollups` refills them");
+    }
+    if loaded.skipped > 0 {
+        return Err(anyhow::anyhow!("{} batches were not loaded (listed above)", loaded.skipped)).context(Failure::Disagree);
+    }
+    Ok(ExitCode::SUCCESS)
+}
