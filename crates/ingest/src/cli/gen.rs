@@ -48,7 +48,8 @@ pub struct GenArgs {
     /// Partitions of a topic created by --kafka.
     #[arg(long, default_value_t = 1)]
     partitions: i32,
-    /// With --kafka: a librdkafka setting, repeatable (`-X security.protocol=ssl`).
+    /// With --kafka: a librdkafka setting, repeatable (`-X security.protocol=ssl`; `${VAR}`
+    /// from the environment: `-X 'sasl.password=${KAFKA_PASSWORD}'`).
     #[arg(short = 'X', long = "kafka-setting", value_name = "KEY=VALUE", value_parser = super::produce::parse_setting, requires = "kafka")]
     settings: Vec<(String, String)>,
 }

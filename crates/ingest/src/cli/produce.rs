@@ -29,13 +29,17 @@ pub struct ProduceArgs {
     #[arg(long, default_value_t = 1)]
     partitions: i32,
     /// A librdkafka setting, repeatable: `-X security.protocol=ssl -X ssl.ca.location=ca.pem`.
+    /// `${VAR}` in a value is read from the environment, so a secret stays out of the process
+    /// list: `-X 'sasl.password=${KAFKA_PASSWORD}'` (single quotes: the shell leaves it).
     #[arg(short = 'X', long = "kafka-setting", value_name = "KEY=VALUE", value_parser = parse_setting)]
     settings: Vec<(String, String)>,
 }
 
-/// `KEY=VALUE` of `-X`.
+/// `KEY=VALUE` of `-X`, with `${VAR}` in the value taken from the environment.
 pub fn parse_setting(s: &str) -> Result<(String, String), String> {
-    s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
+    let (key, value) = s.split_once('=').ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
+    let value = crate::pipeline::expand_env(value).map_err(|e| format!("{key}: {e:#}"))?;
+    Ok((key.to_string(), value))
 }
 
 pub fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
@@ -97,4 +101,18 @@ where
         result.map_err(|(e, _)| e).context("producing a record")?;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_setting;
+
+    #[test]
+    fn settings_take_secrets_from_the_environment() {
+        let home = std::env::var("HOME").expect("HOME is set");
+        assert_eq!(parse_setting("sasl.password=${HOME}"), Ok(("sasl.password".into(), home)));
+        assert_eq!(parse_setting("a=$${HOME}=b"), Ok(("a".into(), "${HOME}=b".into())));
+        assert!(parse_setting("sasl.password=${LAKEPORT_NO_SUCH_VARIABLE}").unwrap_err().contains("LAKEPORT_NO_SUCH_VARIABLE"));
+        assert!(parse_setting("no-equals").is_err());
+    }
 }

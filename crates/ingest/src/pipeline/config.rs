@@ -231,6 +231,15 @@ fn interpolate(value: &mut toml::Value, lookup: &dyn Fn(&str) -> Option<String>)
     Ok(())
 }
 
+/// `s` with `${VAR}` (or `${VAR:-default}`) replaced from the environment, as in pipeline
+/// files (`$${` for a literal `${`).
+///
+/// # Errors
+/// When a variable is not set and has no default, or a `${` is not closed.
+pub fn expand_env(s: &str) -> anyhow::Result<String> {
+    interpolate_str(s, &|name| std::env::var(name).ok())
+}
+
 fn interpolate_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;

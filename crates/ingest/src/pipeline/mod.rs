@@ -8,7 +8,7 @@ mod retry;
 mod runner;
 mod summary;
 
-pub use config::{Pipeline, SourceConfig};
+pub use config::{expand_env, Pipeline, SourceConfig};
 pub use retry::{classified, kafka_class, retrying, Decision, Retry};
 pub use runner::{process_name, run, RunOptions};
 pub use summary::Summary;
