@@ -5,7 +5,7 @@
 use arrow_array::RecordBatch;
 
 use super::ddl::quote_str;
-use super::writer::{ClickHouseWriter, InsertStats};
+use super::writer::{ClickHouseWriter, InsertStats, Repeat};
 use crate::{BatchId, Error};
 
 /// How long `insert_once` waits for an earlier insert or the delete of a partial batch.
@@ -40,9 +40,31 @@ impl ClickHouseWriter {
         // A view over the table (a rollup) may have counted the part already there: the
         // delete does not reach it. `lakeport verify` compares each rollup with its table.
         tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting again (a rollup may count that part twice: lakeport verify tells, migrate --backfill-rollups repairs)");
-        self.client.query(&format!("ALTER TABLE {} DELETE WHERE {}", self.qualified(), range_of(id))).await?;
-        self.wait_mutations().await?;
+        self.delete_rows_of(id).await?;
         self.reinsert(batch, id).await
+    }
+
+    /// Makes the table hold `batch` exactly once whatever it held of its source range before
+    /// (`lakeport backfill`): nothing is sent when every row is there; rows of the range are
+    /// deleted when some are; the batch is then inserted without its token, since a table
+    /// that deduplicates would drop it as a repeat of the insert its rows came from. Returns
+    /// whether the batch was inserted. A view over the table (a rollup) counts the rows again
+    /// unless they were deleted from it too.
+    ///
+    /// # Errors
+    /// As [`ClickHouseWriter::insert_once`].
+    pub async fn replace(&self, batch: &RecordBatch, id: &BatchId) -> Result<bool, Error> {
+        self.wait_inserts_of(id).await?;
+        let present = self.rows_of(id).await?;
+        if present == batch.num_rows() {
+            return Ok(false);
+        }
+        if present > 0 {
+            tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting it whole");
+            self.delete_rows_of(id).await?;
+        }
+        self.send(batch, id, Repeat::Inserted).await?;
+        Ok(true)
     }
 
     /// Rows the table holds from the source range of batch `id` (its coordinate columns).
@@ -53,6 +75,12 @@ impl ClickHouseWriter {
         let sql = format!("SELECT count() FROM {} WHERE {} FORMAT TabSeparated", self.qualified(), range_of(id));
         let text = self.client.query(&sql).await?;
         text.trim().parse().map_err(|_| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{}` is not a count", text.trim()) })
+    }
+
+    /// Deletes the rows of batch `id`'s source range and waits until they are gone.
+    async fn delete_rows_of(&self, id: &BatchId) -> Result<(), Error> {
+        self.client.query(&format!("ALTER TABLE {} DELETE WHERE {}", self.qualified(), range_of(id))).await?;
+        self.wait_mutations().await
     }
 
     /// Waits until the data table has no unfinished mutation.

@@ -42,6 +42,18 @@ struct Server {
     columns: Vec<TableColumn>,
 }
 
+/// What the table does with a block it saw before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Repeat {
+    /// Drops it, where the table keeps insert tokens (the batch's token is sent, 22.2+).
+    Dropped,
+    /// Inserts it: the rows of an interrupted attempt were deleted. No block deduplication;
+    /// the token is still sent, so the rollups' views drop what they counted of the attempt.
+    AfterDelete,
+    /// Inserts it, token or not: a backfill deleted the batch's rows, whenever they came.
+    Inserted,
+}
+
 /// What one [`ClickHouseWriter::insert`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InsertStats {
@@ -119,24 +131,24 @@ impl ClickHouseWriter {
     /// [`Error::ClickHouseRejected`] when the server refuses the rows (bisect the batch);
     /// [`Error::ClickHouseQuery`] / [`Error::ClickHouseUnavailable`] as in [`Client::insert`].
     pub async fn insert(&self, batch: &RecordBatch, id: &BatchId) -> Result<InsertStats, Error> {
-        self.send(batch, id, true).await
+        self.send(batch, id, Repeat::Dropped).await
     }
 
     /// Inserts `batch`; when the server refuses it for touching too many partitions, inserts
     /// its halves (recursively), each with its own token `token-<path>` (`0`/`1` per halving),
     /// so that a replay, which splits the same way, repeats the same tokens.
-    async fn send(&self, batch: &RecordBatch, id: &BatchId, deduplicate: bool) -> Result<InsertStats, Error> {
-        self.send_part(batch, id, deduplicate, String::new()).await
+    pub(super) async fn send(&self, batch: &RecordBatch, id: &BatchId, repeat: Repeat) -> Result<InsertStats, Error> {
+        self.send_part(batch, id, repeat, String::new()).await
     }
 
-    fn send_part<'a>(&'a self, batch: &'a RecordBatch, id: &'a BatchId, deduplicate: bool, path: String) -> futures::future::BoxFuture<'a, Result<InsertStats, Error>> {
+    fn send_part<'a>(&'a self, batch: &'a RecordBatch, id: &'a BatchId, repeat: Repeat, path: String) -> futures::future::BoxFuture<'a, Result<InsertStats, Error>> {
         Box::pin(async move {
-            match self.send_block(batch, id, deduplicate, &path).await {
+            match self.send_block(batch, id, repeat, &path).await {
                 Err(Error::ClickHouseTooManyPartitions { .. }) if batch.num_rows() > 1 => {
                     let half = batch.num_rows() / 2;
                     tracing::info!(batch = %id, rows = batch.num_rows(), "the rows span too many partitions for one insert: inserting halves");
-                    let first = self.send_part(&batch.slice(0, half), id, deduplicate, format!("{path}0")).await?;
-                    let second = self.send_part(&batch.slice(half, batch.num_rows() - half), id, deduplicate, format!("{path}1")).await?;
+                    let first = self.send_part(&batch.slice(0, half), id, repeat, format!("{path}0")).await?;
+                    let second = self.send_part(&batch.slice(half, batch.num_rows() - half), id, repeat, format!("{path}1")).await?;
                     Ok(InsertStats {
                         rows: first.rows + second.rows,
                         attempts: first.attempts + second.attempts + 1,
@@ -157,15 +169,15 @@ impl ClickHouseWriter {
     /// # Errors
     /// As [`ClickHouseWriter::insert`].
     pub(super) async fn reinsert(&self, batch: &RecordBatch, id: &BatchId) -> Result<InsertStats, Error> {
-        self.send(batch, id, false).await
+        self.send(batch, id, Repeat::AfterDelete).await
     }
 
-    async fn send_block(&self, batch: &RecordBatch, id: &BatchId, deduplicate: bool, path: &str) -> Result<InsertStats, Error> {
+    async fn send_block(&self, batch: &RecordBatch, id: &BatchId, repeat: Repeat, path: &str) -> Result<InsertStats, Error> {
         let server = self.server().await?;
         if batch.num_rows() == 0 {
             return Ok(InsertStats { rows: 0, attempts: 0, body_bytes: 0, sent_bytes: 0, dedup_token: None });
         }
-        let token = server.version.has_dedup_token().then(|| if path.is_empty() { id.token() } else { format!("{}-{path}", id.token()) });
+        let token = (server.version.has_dedup_token() && repeat != Repeat::Inserted).then(|| if path.is_empty() { id.token() } else { format!("{}-{path}", id.token()) });
         let encoder = self.encoder(batch.schema(), &server.columns)?;
         let columns: Vec<String> = encoder.column_names().map(quote_ident).collect();
         let query = format!("INSERT INTO {} ({}) FORMAT Native", self.qualified(), columns.join(", "));
@@ -178,7 +190,7 @@ impl ClickHouseWriter {
         match &token {
             // The rollups' views drop a repeated block as the table does.
             Some(token) => settings.extend([("insert_deduplicate", "1"), ("insert_deduplication_token", token.as_str()), ("deduplicate_blocks_in_dependent_materialized_views", "1")]),
-            None if !deduplicate => settings.push(("insert_deduplicate", "0")),
+            None if repeat != Repeat::Dropped => settings.push(("insert_deduplicate", "0")),
             None => {}
         }
         if server.version.has_async_insert() {

@@ -12,6 +12,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::config::ValidLakeConfig;
 use super::layout::NULL_PARTITION;
+use super::writer::PARTITION_BY_KEY;
 use super::{store, LakeFile};
 use crate::Error;
 
@@ -21,6 +22,7 @@ pub struct LakeReader {
     store: Arc<dyn ObjectStore>,
     /// The decoder's columns: the dataset's, then the source columns.
     schema: SchemaRef,
+    /// The schema's partition columns.
     partition_by: Vec<String>,
 }
 
@@ -35,7 +37,8 @@ impl LakeReader {
     }
 
     /// The rows of `file` with the dataset's columns in the schema's order: stored columns
-    /// from the file, partition columns from their `column=value` directory (Hive's null
+    /// from the file, the columns it was partitioned by (its `lakeport.partition_by`
+    /// metadata; the schema's for files without) from their `column=value` directory (Hive's null
     /// directory gives null, or `""` where the column is not nullable). A column the file
     /// lacks (added to the schema later) is left out, so ClickHouse fills its default.
     ///
@@ -48,20 +51,25 @@ impl LakeReader {
         let read_failed = |e: object_store::Error| Error::LakeRead { path: file.path.clone(), source: e.into() };
         let location = Path::parse(&file.path).map_err(|e| failed(e.to_string()))?;
         let bytes = self.store.get(&location).await.map_err(read_failed)?.bytes().await.map_err(read_failed)?;
-        let stored = tokio::task::spawn_blocking(move || -> Result<RecordBatch, parquet::errors::ParquetError> {
+        let (stored, partitioned) = tokio::task::spawn_blocking(move || -> Result<_, parquet::errors::ParquetError> {
             let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
+            // The partition columns the file was written with (the schema's may have changed since).
+            let metadata = reader.metadata().file_metadata().key_value_metadata();
+            let partitioned = metadata.and_then(|kv| kv.iter().find(|kv| kv.key == PARTITION_BY_KEY)).map(|kv| kv.value.clone().unwrap_or_default());
+            let partitioned = partitioned.map(|v| v.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect::<Vec<_>>());
             let schema = reader.schema().clone();
             let batches = reader.with_batch_size(64 * 1024).build()?.collect::<Result<Vec<_>, _>>()?;
-            Ok(concat_batches(&schema, &batches)?)
+            Ok((concat_batches(&schema, &batches)?, partitioned))
         })
         .await
         .expect("decoding does not panic")
         .map_err(|e| failed(e.to_string()))?;
+        let partitioned = partitioned.as_ref().unwrap_or(&self.partition_by);
         let rows = stored.num_rows();
         let (mut fields, mut columns): (Vec<Field>, Vec<ArrayRef>) = (Vec::new(), Vec::new());
         for field in self.schema.fields() {
             let name = field.name();
-            let column = if self.partition_by.contains(name) {
+            let column = if partitioned.contains(name) {
                 let value = partition_value(&file.path, name).ok_or_else(|| failed(format!("no `{name}=…` directory in the path")))?;
                 let value = value.or_else(|| (!field.is_nullable()).then(String::new));
                 match value {
@@ -104,6 +112,38 @@ fn partition_value(path: &str, column: &str) -> Option<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parquet::{lake_files, LakeConfig, LakeWriter};
+    use crate::BatchId;
+
+    /// Rows written under one `partition_by` read back the same under a schema that has since
+    /// dropped it: the file's metadata names the columns its path holds.
+    #[test]
+    fn files_read_back_as_written_after_partition_by_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = |partition_by: &str| {
+            let text = format!("name = \"demo\"\nversion = 1\n[[field]]\nname = \"host\"\ntype = \"string\"\nrequired = true\n[[field]]\nname = \"day\"\ntype = \"date\"\nrequired = true\n[[field]]\nname = \"bytes\"\ntype = \"uint32\"\n[parquet]\npartition_by = [{partition_by}]\n");
+            transform::Schema::from_toml_str(&text, "demo.toml").unwrap()
+        };
+        let (then, now) = (schema("\"host\", \"day\""), schema(""));
+        let mut decoder = transform::Decoder::new(Arc::new(then.clone())).unwrap().with_source("t", 0);
+        let mut rejects = Vec::new();
+        for (offset, line) in [r#"{"host":"a/b=%","day":"2026-11-23","bytes":1}"#, r#"{"host":"..","day":"2026-11-24","bytes":2}"#, r#"{"host":"a/b=%","day":"2026-11-23","bytes":3}"#].iter().enumerate() {
+            decoder.decode_at(line.as_bytes(), offset as i64, &mut rejects);
+        }
+        let batch = decoder.flush().unwrap();
+        let config = LakeConfig::new(dir.path().to_str().unwrap()).validate().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(LakeWriter::new(&config, &then).unwrap().write(&batch, &BatchId { topic: "t".into(), partition: 0, first_offset: 0, last_offset: 2 })).unwrap();
+        let reader = LakeReader::new(&config, &now).unwrap();
+        let files = rt.block_on(lake_files(&config, "demo")).unwrap();
+        assert_eq!(files.len(), 2);
+        let read: Vec<RecordBatch> = files.iter().map(|f| rt.block_on(reader.read(f)).unwrap()).collect();
+        let read = concat_batches(&read[0].schema(), &read).unwrap();
+        let sorted = arrow::compute::take_record_batch(&read, &arrow::compute::sort_to_indices(read.column_by_name("_offset").unwrap(), None, None).unwrap()).unwrap();
+        let names = |b: &RecordBatch| b.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect::<Vec<_>>();
+        assert_eq!(names(&sorted), names(&batch));
+        assert_eq!(sorted.columns(), batch.columns());
+    }
 
     #[test]
     fn partition_values_come_back_from_the_path() {

@@ -13,6 +13,9 @@ use super::upload::UploadOptions;
 use super::{object, store, WriterOptions};
 use crate::{BatchId, Error};
 
+/// The key-value metadata key of a lake file's partition columns, comma-separated.
+pub(super) const PARTITION_BY_KEY: &str = "lakeport.partition_by";
+
 /// Writes the batches of one dataset to the lake. Cheap to share: `write` takes `&self` and
 /// may run for several batches at once.
 ///
@@ -191,7 +194,7 @@ impl LakeWriter {
             ("lakeport.source_partition", id.partition.to_string()),
             ("lakeport.first_offset", id.first_offset.to_string()),
             ("lakeport.last_offset", id.last_offset.to_string()),
-            ("lakeport.partition_by", partition_by.join(",")),
+            (PARTITION_BY_KEY, partition_by.join(",")),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
