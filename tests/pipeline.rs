@@ -206,39 +206,6 @@ fn dead_letters_also_go_to_a_kafka_topic() {
     }
 }
 
-/// docs/adding-a-dataset.md, step by step, on a dataset lakeport does not ship: the drafts
-/// of `schema infer` and `pipeline new` work unedited and every record lands in both sinks.
-#[test]
-fn a_new_dataset_lands_in_both_sinks_from_unedited_drafts() {
-    let env = PipelineEnv::new("weblogs");
-    let dir = tempfile::tempdir().unwrap();
-    let sample = dir.path().join("sample.ndjson");
-    ok({
-        let mut c = lakeport();
-        c.args(["gen", "--dataset", "gateway_http", "--count", "3000", "--seed", "9", "--out"]).arg(&sample);
-        c
-    });
-    std::fs::create_dir_all(dir.path().join("schemas")).unwrap();
-    std::fs::create_dir_all(dir.path().join("pipelines")).unwrap();
-    let step = |args: &[&str]| {
-        let mut c = env.lakeport("weblogs");
-        c.current_dir(dir.path()).args(args);
-        String::from_utf8(ok(c).stdout).unwrap()
-    };
-    std::fs::write(dir.path().join("schemas/weblogs.toml"), step(&["schema", "infer", "sample.ndjson", "--name", "weblogs"])).unwrap();
-    assert!(step(&["schema", "check", "schemas/weblogs.toml"]).starts_with("ok "));
-    std::fs::write(dir.path().join("pipelines/weblogs.toml"), step(&["pipeline", "new", "weblogs"])).unwrap();
-    let brokers = service("LAKEPORT_TEST_KAFKA_BROKERS");
-    step(&["produce", "sample.ndjson", "--kafka", &brokers, "--topic", &env.topic, "--partitions", "2"]);
-    let plan = step(&["migrate", "pipelines/weblogs.toml", "--dry-run"]);
-    assert!(plan.contains("CREATE TABLE") && plan.contains("ORDER BY (`datetime`)") && plan.contains("nothing was changed"), "{plan}");
-    step(&["migrate", "pipelines/weblogs.toml"]);
-    let report = step(&["run", "pipelines/weblogs.toml", "--until-caught-up", "--no-progress"]);
-    assert_eq!(count_rows_at(&service("LAKEPORT_TEST_CLICKHOUSE_URL"), &env.database, "weblogs"), "3000\t3000", "{report}");
-    assert_eq!(lake_counts(&env.lake), (3000, 3000), "{report}");
-    assert!(dead_letter_lines(&env.dead_letters).is_empty(), "{report}");
-}
-
 /// `lakeport verify` agrees with a clean run, then names each sink's damage: rows of a batch
 /// repeated in ClickHouse, a lake file gone.
 #[test]
