@@ -240,9 +240,10 @@ impl Decoded {
 enum Chunk<L = Vec<u8>> {
     /// Whole lines (the last one without its line end at the end of the input).
     Lines(L),
-    /// A line longer than the limit plus a chunk: its first `limit` bytes and its length,
-    /// line end excluded. The rest of it was read and dropped, never held.
-    Oversized { head: Vec<u8>, bytes: usize },
+    /// A line longer than the limit plus a chunk: its first `limit` bytes, its length (line
+    /// end excluded) and the input it spans (line end included, when it has one). The rest
+    /// of it was read and dropped, never held.
+    Oversized { head: Vec<u8>, bytes: usize, spans: usize },
 }
 
 impl Chunk<&[u8]> {
@@ -250,7 +251,7 @@ impl Chunk<&[u8]> {
     fn into_owned(self) -> Chunk {
         match self {
             Chunk::Lines(lines) => Chunk::Lines(lines.to_vec()),
-            Chunk::Oversized { head, bytes } => Chunk::Oversized { head, bytes },
+            Chunk::Oversized { head, bytes, spans } => Chunk::Oversized { head, bytes, spans },
         }
     }
 }
@@ -261,9 +262,9 @@ impl<L: AsRef<[u8]>> Chunk<L> {
         let mut found = Vec::new();
         let (rows, input_bytes) = match self {
             Chunk::Lines(lines) => (decoder.decode_lines(lines.as_ref(), &mut found) as u64, lines.as_ref().len() as u64),
-            Chunk::Oversized { head, bytes } => {
+            Chunk::Oversized { head, bytes, spans } => {
                 found.push(Reject { line: 1, reason: RejectReason::TooLarge { bytes, limit }, raw: head });
-                (0, bytes as u64 + 1)
+                (0, spans as u64)
             }
         };
         let rejects = found.into_iter().map(|r| (first_line + r.line - 1, r)).collect();
@@ -296,7 +297,7 @@ impl<R: Read> LineChunks<R> {
     }
 
     fn next(&mut self) -> std::io::Result<Option<Chunk<&[u8]>>> {
-        self.buf.drain(..self.consumed);
+        self.buf.drain(..std::mem::take(&mut self.consumed));
         // What is left after a skipped line may hold whole lines: search it too.
         let mut searched = 0;
         let end = loop {
@@ -323,12 +324,12 @@ impl<R: Read> LineChunks<R> {
         loop {
             if let Some(i) = memchr::memchr(b'\n', &self.buf) {
                 self.consumed = i + 1;
-                return Ok(Chunk::Oversized { head, bytes: bytes + i });
+                return Ok(Chunk::Oversized { head, bytes: bytes + i, spans: bytes + i + 1 });
             }
             bytes += self.buf.len();
             self.buf.clear();
             if self.eof {
-                return Ok(Chunk::Oversized { head, bytes });
+                return Ok(Chunk::Oversized { head, bytes, spans: bytes });
             }
             self.fill()?;
         }
@@ -372,4 +373,25 @@ pub fn write_reject(out: &mut dyn Write, r: &Reject, line: usize) -> anyhow::Res
     }
     serde_json::to_writer(&mut *out, &obj).context("writing rejects")?;
     out.write_all(b"\n").context("writing rejects")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The input an oversized line spans: its line end counted only when it has one.
+    #[test]
+    fn an_oversized_line_spans_its_bytes_and_line_end() {
+        let long = vec![b'x'; CHUNK_BYTES * 3];
+        for (end, spans) in [(&b"\n"[..], long.len() + 1), (&b""[..], long.len())] {
+            let input = [&b"{}\n"[..], &long, end].concat();
+            let mut chunks = LineChunks::new(&input[..], 16);
+            assert!(matches!(chunks.next().unwrap(), Some(Chunk::Lines(b"{}\n"))));
+            match chunks.next().unwrap() {
+                Some(Chunk::Oversized { head, bytes, spans: s }) => assert_eq!((head.len(), bytes, s), (16, long.len(), spans)),
+                _ => panic!("an oversized line"),
+            }
+            assert!(chunks.next().unwrap().is_none());
+        }
+    }
 }
