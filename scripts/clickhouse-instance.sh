@@ -45,6 +45,8 @@ if [[ -n "${LAKEPORT_CLICKHOUSE_ZOOKEEPER:-}" ]]; then
 <yandex>
   <zookeeper>
     <node><host>${LAKEPORT_CLICKHOUSE_ZOOKEEPER%:*}</host><port>${LAKEPORT_CLICKHOUSE_ZOOKEEPER##*:}</port></node>
+    <!-- a killed replica's session (and its is_active node) expires in seconds, not 30 s -->
+    <session_timeout_ms>6000</session_timeout_ms>
   </zookeeper>
   <macros><shard>01</shard><replica>${LAKEPORT_CLICKHOUSE_REPLICA:-$http}</replica></macros>
   <interserver_http_host>127.0.0.1</interserver_http_host>

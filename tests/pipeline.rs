@@ -245,6 +245,10 @@ fn verify_reports_what_each_sink_lacks_or_repeats() {
     assert!(lines.iter().any(|l| (l.starts_with("MISSING    lake") || l.starts_with("PARTIAL    lake")) && l.contains(&format!("{}[1]", env.topic))), "{report}");
     assert_eq!(lines.iter().filter(|l| l.contains("offsets")).count(), 2, "nothing else is reported:\n{report}");
     assert!(!report.contains("ROLLUP"), "rows repeated in the table are repeated in its rollup too:\n{report}");
+    // Every batch was recorded in the last hour: a window of an hour sees the same damage.
+    let out = env.lakeport(dataset).arg("verify").arg(&pipeline).args(["--since", "1h"]).output().unwrap();
+    let windowed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!((out.status.code(), windowed.lines().filter(|l| l.contains("offsets")).count()), (Some(8), 2), "{windowed}");
 
     // A rollup counting some minute twice is reported, and refilled from the table.
     let rollup = format!("`{}`.gateway_dns_minute", env.database);

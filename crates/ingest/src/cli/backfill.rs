@@ -75,7 +75,9 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         let source_ledger = Ledger::existing(&source).await.context("reading the pipeline's ledger (has the pipeline run?)")?;
         let batches = innermost(source_ledger.batches(args.since).await.context("reading the ledger")?);
         let mut files: HashMap<BatchId, Vec<LakeFile>> = HashMap::new();
-        for f in lake_files(&lake, &pipeline.schema.name).await.context("listing the lake")? {
+        // With --since, only the footers of the window's batches are read.
+        let wanted: HashSet<&BatchId> = batches.iter().map(|b| &b.id).collect();
+        for f in lake_files(&lake, &pipeline.schema.name, |b| args.since.is_none() || wanted.contains(b)).await.context("listing the lake")? {
             files.entry(f.batch.clone()).or_default().push(f);
         }
         // Read again after the listing: files of batches a live run wrote meanwhile are pending,

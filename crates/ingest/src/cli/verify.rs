@@ -57,9 +57,18 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         let ledger = Ledger::existing(&config).await.context("reading the ledger")?;
         // Batches done before the sinks are read are judged; the ledger read again after
         // them covers what a live run wrote meanwhile (reported pending, not unrecorded).
-        let done_before: HashSet<sink::BatchId> = ledger.batches(args.since).await.context("reading the ledger")?.into_iter().filter(|b| b.done_rows.is_some()).map(|b| b.id).collect();
+        let recorded = ledger.batches(args.since).await.context("reading the ledger")?;
+        // With --since, the footers of lake files that end before their partition's first
+        // batch of the window are not read: those files are outside it.
+        let mut window: HashMap<(String, i32), i64> = HashMap::new();
+        for b in &recorded {
+            let first = window.entry((b.id.topic.clone(), b.id.partition)).or_insert(b.id.first_offset);
+            *first = (*first).min(b.id.first_offset);
+        }
+        let in_window = |b: &sink::BatchId| args.since.is_none() || window.get(&(b.topic.clone(), b.partition)).is_none_or(|&first| b.last_offset >= first);
+        let done_before: HashSet<sink::BatchId> = recorded.into_iter().filter(|b| b.done_rows.is_some()).map(|b| b.id).collect();
         let messages = message_rows(&Client::new(&config)?, config.database(), config.table()).await.context("counting the ClickHouse rows")?;
-        let files = lake_files(&lake, &pipeline.schema.name).await.context("listing the lake")?;
+        let files = lake_files(&lake, &pipeline.schema.name, in_window).await.context("listing the lake")?;
         let letters = match letters {
             Some(store) => store.counts(&pipeline.schema.name).await.context("listing the dead letters")?,
             None => Vec::new(),

@@ -15,9 +15,11 @@ impl ClickHouseWriter {
     /// Inserts `batch` so that ClickHouse ends up holding it exactly once, even when an
     /// earlier attempt (`maybe_present`: the ledger says `intent`) was interrupted. Tables
     /// that deduplicate drop the blocks they already have (same `insert_deduplication_token`);
-    /// elsewhere the rows of the batch's source range are counted: all there → nothing to
-    /// do; none → insert; some (an insert split into several parts was cut short) → delete
-    /// them and insert again, without block deduplication.
+    /// elsewhere the rows of the batch's source range are counted (once no quorum insert is
+    /// pending): all there → nothing to do; none → insert without block deduplication; some
+    /// (an insert split into several parts was cut short) → on a replicated table, insert
+    /// again and let it drop the parts it has by their checksums; else, or when that leaves
+    /// more rows than the batch, delete them and insert again without block deduplication.
     ///
     /// # Errors
     /// As [`ClickHouseWriter::insert`] and [`Client::query`](super::Client::query); [`Error::ClickHouseAnswer`]
@@ -29,18 +31,36 @@ impl ClickHouseWriter {
         // An earlier insert whose answer was lost may still be running on the server: count
         // only once it is over, or the count misses what it is about to add.
         self.wait_inserts_of(id).await?;
+        let replica = self.replica_path().await?;
+        if let Some(path) = &replica {
+            self.wait_quorum(path).await?;
+        }
         let present = self.rows_of(id).await?;
         if present == batch.num_rows() {
             tracing::info!(batch = %id, rows = present, "ClickHouse already holds this batch");
             return Ok(InsertStats { rows: present, attempts: 0, body_bytes: 0, sent_bytes: 0, dedup_token: None });
         }
         if present == 0 {
-            return self.insert(batch, id).await;
+            // A replicated table remembers the blocks of an attempt whose rows a delete
+            // removed (below, then a crash): it would drop these as their repeats.
+            return self.reinsert(batch, id).await;
         }
-        // A view over the table (a rollup) may have counted the part already there: the
-        // delete does not reach it. `lakeport verify` compares each rollup with its table.
-        tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting again (a rollup may count that part twice: lakeport verify tells, migrate --backfill-rollups repairs)");
-        self.delete_rows_of(id).await?;
+        // A view over the table (a rollup) may have counted the part already there: neither
+        // the checksums nor the delete reach it. `lakeport verify` compares each rollup with
+        // its table.
+        if replica.is_some() {
+            tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; inserting it again, the replicas drop the parts they have (a rollup may count those twice: lakeport verify tells, migrate --backfill-rollups repairs)");
+            let stats = self.insert(batch, id).await?;
+            let held = self.rows_of(id).await?;
+            if held == batch.num_rows() {
+                return Ok(stats);
+            }
+            // Their checksums had left the table's deduplication window.
+            tracing::warn!(batch = %id, held, expected = batch.num_rows(), "ClickHouse holds this batch's rows more than once; deleting them before inserting again");
+        } else {
+            tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting again (a rollup may count that part twice: lakeport verify tells, migrate --backfill-rollups repairs)");
+        }
+        self.delete_rows_of(id, replica.is_none()).await?;
         self.reinsert(batch, id).await
     }
 
@@ -61,7 +81,7 @@ impl ClickHouseWriter {
         }
         if present > 0 {
             tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting it whole");
-            self.delete_rows_of(id).await?;
+            self.delete_rows_of(id, true).await?;
         }
         self.send(batch, id, Repeat::Inserted).await?;
         Ok(true)
@@ -77,10 +97,32 @@ impl ClickHouseWriter {
         text.trim().parse().map_err(|_| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{}` is not a count", text.trim()) })
     }
 
-    /// Deletes the rows of batch `id`'s source range and waits until they are gone.
-    async fn delete_rows_of(&self, id: &BatchId) -> Result<(), Error> {
+    /// Deletes the rows of batch `id`'s source range, and with `wait` waits until they are
+    /// gone. Rows inserted after the delete was asked for are not touched by it, waited for or
+    /// not. (A replicated table of ClickHouse 18.16 mutates the last part a quorum insert added
+    /// to a partition only after the next one: waiting there could last forever.)
+    async fn delete_rows_of(&self, id: &BatchId, wait: bool) -> Result<(), Error> {
         self.client.query(&format!("ALTER TABLE {} DELETE WHERE {}", self.qualified(), range_of(id))).await?;
-        self.wait_mutations().await
+        if wait {
+            self.wait_mutations().await?;
+        }
+        Ok(())
+    }
+
+    /// The ZooKeeper path of the data table when it is replicated.
+    async fn replica_path(&self) -> Result<Option<String>, Error> {
+        let sql = format!("SELECT zookeeper_path FROM system.replicas WHERE database = {} AND table = {} FORMAT TabSeparated", quote_str(&self.database), quote_str(&self.table));
+        let path = self.client.query(&sql).await?;
+        Ok(Some(path.trim().to_string()).filter(|p| !p.is_empty()))
+    }
+
+    /// Waits until no quorum insert into the replicated table at ZooKeeper `path` is pending:
+    /// until its part reaches enough replicas, reads with sequential consistency do not count
+    /// it. (`quorum/status` exists while one is pending on servers before 20.10; later ones
+    /// keep parallel quorums elsewhere, but deduplicate by token and do not come here.)
+    async fn wait_quorum(&self, path: &str) -> Result<(), Error> {
+        let sql = format!("SELECT count() FROM system.zookeeper WHERE path = {} AND name = 'status' FORMAT TabSeparated", quote_str(&format!("{path}/quorum")));
+        self.wait_for_zero(sql, "a pending quorum insert").await
     }
 
     /// Waits until the data table has no unfinished mutation.

@@ -26,6 +26,7 @@ const RETRIABLE: &[(u32, &str)] = &[
     (236, "ABORTED: the operation was interrupted"),
     (241, "MEMORY_LIMIT_EXCEEDED: memory frees up as other queries finish"),
     (242, "TABLE_IS_READ_ONLY: a replica lost its Keeper session and is recovering"),
+    (244, "UNEXPECTED_ZOOKEEPER_ERROR: a replica's Keeper nodes change as it restarts or renews its session"),
     (252, "TOO_MANY_PARTS: inserts outpace merges; backing off lets merges catch up"),
     (285, "TOO_FEW_LIVE_REPLICAS: replicas are coming back"),
     (286, "UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE: the previous quorum insert completes"),

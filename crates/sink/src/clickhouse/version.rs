@@ -42,6 +42,12 @@ impl ServerVersion {
         self.at_least(21, 11)
     }
 
+    /// Whether quorum inserts into one table may overlap (`insert_quorum_parallel`, on by
+    /// default in 21.x): before, a second one fails while the first waits for its replicas.
+    pub fn has_parallel_quorum(self) -> bool {
+        self.at_least(21, 1)
+    }
+
     /// Whether the HTTP interface takes `Content-Encoding: zstd` request bodies (20.12).
     pub fn has_zstd_body(self) -> bool {
         self.at_least(20, 12)

@@ -33,6 +33,10 @@ pub struct ClickHouseWriter {
     deduplicates: OnceCell<bool>,
     /// The encoder for the last batch schema seen.
     encoder: Mutex<Option<(SchemaRef, Arc<NativeEncoder>)>>,
+    /// Held by the insert in flight when inserts wait for a quorum of replicas: servers
+    /// without parallel quorums refuse a second one until the first has its replicas, and a
+    /// refused insert of several parts leaves some of them behind.
+    quorum_turn: Option<tokio::sync::Mutex<()>>,
 }
 
 /// What the writer reads of the server and the table before its first insert.
@@ -77,7 +81,9 @@ impl ClickHouseWriter {
     /// As [`Client::new`].
     pub fn new(config: ValidatedConfig) -> Result<Self, Error> {
         let client = Client::new(&config)?;
+        let quorum = config.settings.iter().any(|(k, v)| k == "insert_quorum" && v.parse::<u64>().is_ok_and(|n| n > 1));
         Ok(Self {
+            quorum_turn: quorum.then(|| tokio::sync::Mutex::new(())),
             inserts: client.clone(),
             client,
             database: config.database,
@@ -196,6 +202,10 @@ impl ClickHouseWriter {
         if server.version.has_async_insert() {
             settings.push(("async_insert", "0"));
         }
+        let _turn = match &self.quorum_turn {
+            Some(turn) if !server.version.has_parallel_quorum() => Some(turn.lock().await),
+            _ => None,
+        };
         let sent = self.inserts.insert(&query, body, &settings).await?;
         tracing::debug!(batch = %id, rows = batch.num_rows(), attempts = sent.attempts, bytes = sent.sent_bytes, "inserted into ClickHouse");
         Ok(InsertStats { rows: batch.num_rows(), attempts: sent.attempts, body_bytes: sent.body_bytes, sent_bytes: sent.sent_bytes, dedup_token: token })

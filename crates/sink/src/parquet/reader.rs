@@ -135,7 +135,7 @@ mod tests {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(LakeWriter::new(&config, &then).unwrap().write(&batch, &BatchId { topic: "t".into(), partition: 0, first_offset: 0, last_offset: 2 })).unwrap();
         let reader = LakeReader::new(&config, &now).unwrap();
-        let files = rt.block_on(lake_files(&config, "demo")).unwrap();
+        let files = rt.block_on(lake_files(&config, "demo", |_| true)).unwrap();
         assert_eq!(files.len(), 2);
         let read: Vec<RecordBatch> = files.iter().map(|f| rt.block_on(reader.read(f)).unwrap()).collect();
         let read = concat_batches(&read[0].schema(), &read).unwrap();
