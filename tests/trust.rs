@@ -375,10 +375,11 @@ fn a_stalling_and_failing_object_store_is_waited_out() {
             .env("AWS_SECRET_ACCESS_KEY", service("LAKEPORT_TEST_S3_SECRET_ACCESS_KEY"))
             .env("AWS_REGION", service("LAKEPORT_TEST_S3_REGION"));
         c.arg("run").arg(&pipeline).args(["--until-caught-up", "--no-progress"]);
+        proxy.hold_answers(true);
         Background::spawn(c, &dir.path().join("run.log"))
     };
-    run.wait_for_rows(&env.database, "gateway_dns");
-    proxy.hold_answers(true);
+    // Held from the first request on: a write is in flight when the store stalls and fails.
+    run.wait_until("a store request held", || proxy.held("HTTP/1.1") > 0);
     std::thread::sleep(Duration::from_secs(8));
     proxy.cut(true);
     proxy.hold_answers(false);

@@ -54,7 +54,7 @@ impl Proxy {
                 accepting.connections.lock().expect("lock").push(connection.clone());
                 let requests = connection.clone();
                 std::thread::spawn(move || pump(client, server, |chunk| {
-                    if chunk.starts_with(b"POST ") || chunk.starts_with(b"GET ") {
+                    if [&b"POST "[..], b"GET ", b"PUT ", b"HEAD ", b"DELETE "].iter().any(|method| chunk.starts_with(method)) {
                         *requests.request.lock().expect("lock") = chunk[..chunk.len().min(4096)].to_vec();
                     }
                 }));
