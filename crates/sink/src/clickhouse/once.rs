@@ -55,13 +55,19 @@ impl ClickHouseWriter {
             if held == batch.num_rows() {
                 return Ok(stats);
             }
-            // Their checksums had left the table's deduplication window.
-            tracing::warn!(batch = %id, held, expected = batch.num_rows(), "ClickHouse holds this batch's rows more than once; deleting them before inserting again");
+            // More: the checksums of the parts there had left the deduplication window.
+            // Fewer: a delete had removed some parts, whose checksums the table remembers.
+            tracing::warn!(batch = %id, held, expected = batch.num_rows(), "ClickHouse holds other than this batch's rows after inserting it again; deleting them before inserting again");
         } else {
             tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting again (a rollup may count that part twice: lakeport verify tells, migrate --backfill-rollups repairs)");
         }
         self.delete_rows_of(id, replica.is_none()).await?;
-        self.reinsert(batch, id).await
+        let stats = self.reinsert(batch, id).await?;
+        if replica.is_some() {
+            // The delete reaches the parts inserted before it, not the reinserted ones.
+            self.wait_rows(id, batch.num_rows()).await?;
+        }
+        Ok(stats)
     }
 
     /// Makes the table hold `batch` exactly once whatever it held of its source range before
@@ -143,13 +149,19 @@ impl ClickHouseWriter {
         self.wait_for_zero(sql, "an earlier insert of this batch").await
     }
 
-    /// Asks `sql` (a count) until it answers 0, for at most [`MUTATION_DEADLINE`].
+    /// Waits until the table holds `rows` rows of batch `id`'s source range.
+    async fn wait_rows(&self, id: &BatchId, rows: usize) -> Result<(), Error> {
+        let sql = format!("SELECT count() - {rows} FROM {} WHERE {} FORMAT TabSeparated", self.qualified(), range_of(id));
+        self.wait_for_zero(sql, "the delete of this batch's earlier rows").await
+    }
+
+    /// Asks `sql` (a number) until it answers 0, for at most [`MUTATION_DEADLINE`].
     async fn wait_for_zero(&self, sql: String, what: &str) -> Result<(), Error> {
         let deadline = tokio::time::Instant::now() + MUTATION_DEADLINE;
         loop {
             match self.client.query(&sql).await?.trim() {
                 "0" => return Ok(()),
-                n if n.parse::<u64>().is_err() => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{n}` is not a count") }),
+                n if n.parse::<i64>().is_err() => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{n}` is not a count") }),
                 _ if tokio::time::Instant::now() >= deadline => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("{what} is still running after {MUTATION_DEADLINE:?}") }),
                 _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
             }
