@@ -84,8 +84,9 @@ fn runs_through_either_replica_write_each_record_once_on_both() {
 
 /// What an interrupted insert of a batch leaves, repaired by the next attempt, which knows
 /// only that the batch may be there (the ledger's intent): part of it (one partition's part
-/// of two), then — deleted since — none of it, which a replicated table would still drop as a
-/// repeat of blocks it remembers (ClickHouse 18.16 lost such batches).
+/// of two); then — deleted since — none of it, which a replicated table would still drop as a
+/// repeat of blocks it remembers; then part of it with a delete of it pending (ClickHouse
+/// 18.16 lost the batch in the last two).
 fn a_batch_deleted_after_its_insert_lands_again(replica: &PrivateServer, database: &str) {
     let table = "reinserted";
     let create = format!("CREATE TABLE `{database}`.{table} ON CLUSTER lakeport (_topic String, _partition Int32, _offset Int64, _line UInt32, n UInt64) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{database}/{table}', '{{replica}}') PARTITION BY n % 2 ORDER BY (_topic, _partition, _offset)");
@@ -113,17 +114,34 @@ fn a_batch_deleted_after_its_insert_lands_again(replica: &PrivateServer, databas
         writer.insert_once(&even, &id, false).await.unwrap();
         writer.insert_once(&whole, &id, true).await.unwrap();
         assert_eq!(writer.rows_of(&id).await.unwrap(), 10, "completed");
-        // Deleted (by a repair like the above, then a crash before its insert).
-        writer.client().query(&format!("ALTER TABLE `{database}`.{table} DELETE WHERE _offset <= 9")).await.unwrap();
+        // Deleted as lakeport's repair of a partial batch deletes (its marker names the batch
+        // in system.mutations), then a crash before the insert after it.
+        writer.client().query(&format!("ALTER TABLE `{database}`.{table} DELETE WHERE _offset <= 9 AND 'lakeport-delete {}' != ''", id.token())).await.unwrap();
         // 18.16 mutates the last part a quorum insert added to a partition after the next one.
         let next = sink::BatchId { topic: "t".into(), partition: 0, first_offset: 10, last_offset: 11 };
         writer.insert_once(&batch(vec![10, 11]), &next, false).await.unwrap();
         let pending = format!("SELECT count() FROM system.mutations WHERE database = '{database}' AND table = '{table}' AND is_done = 0 FORMAT TabSeparated");
-        while writer.client().query(&pending).await.unwrap().trim() != "0" {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        settled(&writer, &pending).await;
         assert_eq!(writer.rows_of(&id).await.unwrap(), 0, "deleted");
         writer.insert_once(&whole, &id, true).await.unwrap();
         assert_eq!(writer.rows_of(&id).await.unwrap(), 10, "inserted again");
+
+        // Partial, and the delete of it not done yet (held back on the last quorum parts):
+        // the rows counted are about to go; the batch is inserted after the delete.
+        let later = sink::BatchId { topic: "t".into(), partition: 0, first_offset: 20, last_offset: 29 };
+        writer.insert_once(&batch((20..30).step_by(2).collect()), &later, false).await.unwrap();
+        writer.client().query(&format!("ALTER TABLE `{database}`.{table} DELETE WHERE _offset BETWEEN 20 AND 29 AND 'lakeport-delete {}' != ''", later.token())).await.unwrap();
+        writer.insert_once(&batch((20..30).collect()), &later, true).await.unwrap();
+        settled(&writer, &pending).await;
+        assert_eq!(writer.rows_of(&later).await.unwrap(), 10, "inserted after the delete, which is done");
     });
+}
+
+/// Waits until the count `pending` of unfinished mutations is 0, for at most 60 s.
+async fn settled(writer: &ClickHouseWriter, pending: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while writer.client().query(pending).await.unwrap().trim() != "0" {
+        assert!(std::time::Instant::now() < deadline, "a delete still not done after 60 s: {pending}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

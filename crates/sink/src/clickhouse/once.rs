@@ -15,15 +15,18 @@ impl ClickHouseWriter {
     /// Inserts `batch` so that ClickHouse ends up holding it exactly once, even when an
     /// earlier attempt (`maybe_present`: the ledger says `intent`) was interrupted. Tables
     /// that deduplicate drop the blocks they already have (same `insert_deduplication_token`);
-    /// elsewhere the rows of the batch's source range are counted (once no quorum insert is
-    /// pending): all there → nothing to do; none → insert without block deduplication; some
-    /// (an insert split into several parts was cut short) → on a replicated table, insert
-    /// again and let it drop the parts it has by their checksums; else, or when that leaves
-    /// more rows than the batch, delete them and insert again without block deduplication.
+    /// elsewhere the rows of the batch's source range are counted, once no insert of it runs,
+    /// no quorum insert is pending and no delete of it is (on a replicated table, where a
+    /// delete may wait for the next insert, the batch is inserted after it instead): all
+    /// there → nothing to do; none → insert (without block deduplication if the range was
+    /// deleted before: a replicated table would drop the batch as a repeat); some (an insert
+    /// split into several parts was cut short) → on a replicated table, insert again and let
+    /// it drop the parts it has by their checksums; else, or when that does not leave
+    /// exactly the batch, delete the range and insert the batch after the delete.
     ///
     /// # Errors
     /// As [`ClickHouseWriter::insert`] and [`Client::query`](super::Client::query); [`Error::ClickHouseAnswer`]
-    /// when the count is not a number or the delete does not finish within 5 minutes.
+    /// when a count is not a number, or what is waited for does not end within 5 minutes.
     pub async fn insert_once(&self, batch: &RecordBatch, id: &BatchId, maybe_present: bool) -> Result<InsertStats, Error> {
         if !maybe_present || self.deduplicates().await? {
             return self.insert(batch, id).await;
@@ -31,9 +34,21 @@ impl ClickHouseWriter {
         // An earlier insert whose answer was lost may still be running on the server: count
         // only once it is over, or the count misses what it is about to add.
         self.wait_inserts_of(id).await?;
-        let replica = self.replica_path().await?;
-        if let Some(path) = &replica {
-            self.wait_quorum(path).await?;
+        let replicated = match self.replica_path().await? {
+            Some(path) => {
+                self.wait_quorum(&path).await?;
+                true
+            }
+            None => false,
+        };
+        let deletes = self.deletes_of(id).await?;
+        if deletes.pending {
+            // The rows it is about to remove are still counted.
+            if replicated {
+                tracing::warn!(batch = %id, "an earlier delete of this batch's rows is not done; inserting the batch after it");
+                return self.insert_after_delete(batch, id, replicated).await;
+            }
+            self.wait_mutations().await?;
         }
         let present = self.rows_of(id).await?;
         if present == batch.num_rows() {
@@ -41,14 +56,12 @@ impl ClickHouseWriter {
             return Ok(InsertStats { rows: present, attempts: 0, body_bytes: 0, sent_bytes: 0, dedup_token: None });
         }
         if present == 0 {
-            // A replicated table remembers the blocks of an attempt whose rows a delete
-            // removed (below, then a crash): it would drop these as their repeats.
-            return self.reinsert(batch, id).await;
+            return if deletes.any { self.reinsert(batch, id).await } else { self.insert(batch, id).await };
         }
         // A view over the table (a rollup) may have counted the part already there: neither
         // the checksums nor the delete reach it. `lakeport verify` compares each rollup with
         // its table.
-        if replica.is_some() {
+        if replicated {
             tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; inserting it again, the replicas drop the parts they have (a rollup may count those twice: lakeport verify tells, migrate --backfill-rollups repairs)");
             let stats = self.insert(batch, id).await?;
             let held = self.rows_of(id).await?;
@@ -61,10 +74,16 @@ impl ClickHouseWriter {
         } else {
             tracing::warn!(batch = %id, present, expected = batch.num_rows(), "ClickHouse holds part of this batch; deleting it before inserting again (a rollup may count that part twice: lakeport verify tells, migrate --backfill-rollups repairs)");
         }
-        self.delete_rows_of(id, replica.is_none()).await?;
+        self.delete_rows_of(id, !replicated).await?;
+        self.insert_after_delete(batch, id, replicated).await
+    }
+
+    /// Inserts `batch` without block deduplication after a delete of its range; on a
+    /// replicated table then waits until the delete has reached the rows before it (18.16
+    /// holds it back on a partition's last quorum part until the next insert, this one).
+    async fn insert_after_delete(&self, batch: &RecordBatch, id: &BatchId, replicated: bool) -> Result<InsertStats, Error> {
         let stats = self.reinsert(batch, id).await?;
-        if replica.is_some() {
-            // The delete reaches the parts inserted before it, not the reinserted ones.
+        if replicated {
             self.wait_rows(id, batch.num_rows()).await?;
         }
         Ok(stats)
@@ -108,11 +127,29 @@ impl ClickHouseWriter {
     /// not. (A replicated table of ClickHouse 18.16 mutates the last part a quorum insert added
     /// to a partition only after the next one: waiting there could last forever.)
     async fn delete_rows_of(&self, id: &BatchId, wait: bool) -> Result<(), Error> {
-        self.client.query(&format!("ALTER TABLE {} DELETE WHERE {}", self.qualified(), range_of(id))).await?;
+        // The marker (always true) names the batch in `system.mutations`.
+        self.client.query(&format!("ALTER TABLE {} DELETE WHERE {} AND {} != ''", self.qualified(), range_of(id), quote_str(&delete_marker(id)))).await?;
         if wait {
             self.wait_mutations().await?;
         }
         Ok(())
+    }
+
+    /// The deletes of batch `id`'s range that `system.mutations` still lists (the last
+    /// `finished_mutations_to_keep`, 100 by default, of the table).
+    async fn deletes_of(&self, id: &BatchId) -> Result<Deletes, Error> {
+        let sql = format!(
+            "SELECT count(), countIf(is_done = 0) FROM system.mutations WHERE database = {} AND table = {} AND position(command, {}) > 0 FORMAT TabSeparated",
+            quote_str(&self.database),
+            quote_str(&self.table),
+            quote_str(&delete_marker(id))
+        );
+        let text = self.client.query(&sql).await?;
+        let mut counts = text.split_whitespace().map(str::parse::<u64>);
+        match (counts.next(), counts.next()) {
+            (Some(Ok(all)), Some(Ok(pending))) => Ok(Deletes { any: all > 0, pending: pending > 0 }),
+            _ => Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{}` is not two counts", text.trim()) }),
+        }
     }
 
     /// The ZooKeeper path of the data table when it is replicated.
@@ -124,8 +161,9 @@ impl ClickHouseWriter {
 
     /// Waits until no quorum insert into the replicated table at ZooKeeper `path` is pending:
     /// until its part reaches enough replicas, reads with sequential consistency do not count
-    /// it. (`quorum/status` exists while one is pending on servers before 20.10; later ones
-    /// keep parallel quorums elsewhere, but deduplicate by token and do not come here.)
+    /// it. (`quorum/status` exists while one is pending, unless the server runs quorums in
+    /// parallel, `insert_quorum_parallel` from 20.10: those are not waited for; from 22.2
+    /// tokens deduplicate and nothing is counted.)
     async fn wait_quorum(&self, path: &str) -> Result<(), Error> {
         let sql = format!("SELECT count() FROM system.zookeeper WHERE path = {} AND name = 'status' FORMAT TabSeparated", quote_str(&format!("{path}/quorum")));
         self.wait_for_zero(sql, "a pending quorum insert").await
@@ -167,6 +205,17 @@ impl ClickHouseWriter {
             }
         }
     }
+}
+
+/// What `system.mutations` lists of the deletes of one batch's range.
+struct Deletes {
+    any: bool,
+    pending: bool,
+}
+
+/// The text a delete of batch `id`'s range carries, to be found in `system.mutations`.
+fn delete_marker(id: &BatchId) -> String {
+    format!("lakeport-delete {}", id.token())
 }
 
 /// SQL condition on the coordinate columns: the rows of batch `id`'s source range.

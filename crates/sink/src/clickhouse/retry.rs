@@ -30,6 +30,7 @@ const RETRIABLE: &[(u32, &str)] = &[
     (252, "TOO_MANY_PARTS: inserts outpace merges; backing off lets merges catch up"),
     (285, "TOO_FEW_LIVE_REPLICAS: replicas are coming back"),
     (286, "UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE: the previous quorum insert completes"),
+    (289, "REPLICA_IS_NOT_IN_QUORUM: the replica is fetching what quorum inserts wrote"),
     (319, "UNKNOWN_STATUS_OF_INSERT: the insert may or may not have landed; the retry carries the same deduplication token"),
     (364, "RECEIVED_ERROR_TOO_MANY_REQUESTS: a remote server throttles"),
     (394, "QUERY_WAS_CANCELLED: the server is shutting down or restarting"),
