@@ -62,8 +62,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         // batch of the window are not read: those files are outside it.
         let mut window: HashMap<(String, i32), i64> = HashMap::new();
         for b in &recorded {
-            let first = window.entry((b.id.topic.clone(), b.id.partition)).or_insert(b.id.first_offset);
-            *first = (*first).min(b.id.first_offset);
+            window.entry((b.id.topic.clone(), b.id.partition)).and_modify(|first| *first = (*first).min(b.id.first_offset)).or_insert(b.id.first_offset);
         }
         let in_window = |b: &sink::BatchId| args.since.is_none() || window.get(&(b.topic.clone(), b.partition)).is_none_or(|&first| b.last_offset >= first);
         let done_before: HashSet<sink::BatchId> = recorded.into_iter().filter(|b| b.done_rows.is_some()).map(|b| b.id).collect();

@@ -63,10 +63,6 @@ pub async fn with_quorum(mut config: ValidatedConfig) -> Result<ValidatedConfig,
 /// Shards and replicas of `cluster` as the server's `system.clusters` lists them.
 async fn shape(client: &Client, cluster: &str) -> Result<(u64, u64), Error> {
     let sql = format!("SELECT uniqExact(shard_num), count() FROM system.clusters WHERE cluster = {} FORMAT TabSeparated", quote_str(cluster));
-    let text = client.query(&sql).await?;
-    let mut numbers = text.split_whitespace().map(str::parse::<u64>);
-    match (numbers.next(), numbers.next()) {
-        (Some(Ok(shards)), Some(Ok(replicas))) => Ok((shards, replicas)),
-        _ => Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{}` is not two counts", text.trim()) }),
-    }
+    let [shards, replicas] = client.counts(&sql).await?;
+    Ok((shards, replicas))
 }

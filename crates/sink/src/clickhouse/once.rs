@@ -118,8 +118,8 @@ impl ClickHouseWriter {
     /// As [`Client::query`](super::Client::query); [`Error::ClickHouseAnswer`] when the count is not a number.
     pub async fn rows_of(&self, id: &BatchId) -> Result<usize, Error> {
         let sql = format!("SELECT count() FROM {} WHERE {} FORMAT TabSeparated", self.qualified(), range_of(id));
-        let text = self.client.query(&sql).await?;
-        text.trim().parse().map_err(|_| Error::ClickHouseAnswer { query: sql.clone(), reason: format!("`{}` is not a count", text.trim()) })
+        let [rows] = self.client.counts(&sql).await?;
+        usize::try_from(rows).map_err(|_| Error::ClickHouseAnswer { query: sql, reason: format!("{rows} rows do not fit this machine's usize") })
     }
 
     /// Deletes the rows of batch `id`'s source range, and with `wait` waits until they are
@@ -144,12 +144,8 @@ impl ClickHouseWriter {
             quote_str(&self.table),
             quote_str(&delete_marker(id))
         );
-        let text = self.client.query(&sql).await?;
-        let mut counts = text.split_whitespace().map(str::parse::<u64>);
-        match (counts.next(), counts.next()) {
-            (Some(Ok(all)), Some(Ok(pending))) => Ok(Deletes { any: all > 0, pending: pending > 0 }),
-            _ => Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{}` is not two counts", text.trim()) }),
-        }
+        let [all, pending] = self.client.counts(&sql).await?;
+        Ok(Deletes { any: all > 0, pending: pending > 0 })
     }
 
     /// The ZooKeeper path of the data table when it is replicated.
@@ -189,17 +185,17 @@ impl ClickHouseWriter {
 
     /// Waits until the table holds `rows` rows of batch `id`'s source range.
     async fn wait_rows(&self, id: &BatchId, rows: usize) -> Result<(), Error> {
-        let sql = format!("SELECT count() - {rows} FROM {} WHERE {} FORMAT TabSeparated", self.qualified(), range_of(id));
+        let sql = format!("SELECT count() != {rows} FROM {} WHERE {} FORMAT TabSeparated", self.qualified(), range_of(id));
         self.wait_for_zero(sql, "the delete of this batch's earlier rows").await
     }
 
-    /// Asks `sql` (a number) until it answers 0, for at most [`MUTATION_DEADLINE`].
+    /// Asks `sql` (a count) until it answers 0, for at most [`MUTATION_DEADLINE`].
     async fn wait_for_zero(&self, sql: String, what: &str) -> Result<(), Error> {
         let deadline = tokio::time::Instant::now() + MUTATION_DEADLINE;
         loop {
             match self.client.query(&sql).await?.trim() {
                 "0" => return Ok(()),
-                n if n.parse::<i64>().is_err() => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{n}` is not a count") }),
+                n if n.parse::<u64>().is_err() => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("`{n}` is not a count") }),
                 _ if tokio::time::Instant::now() >= deadline => return Err(Error::ClickHouseAnswer { query: sql, reason: format!("{what} is still running after {MUTATION_DEADLINE:?}") }),
                 _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
             }

@@ -195,8 +195,8 @@ impl<'a> RollupTable<'a> {
         client.query(&format!("ALTER TABLE {target} DROP PARTITION {}", quote_str(day))).await?;
         client.query(&format!("INSERT INTO {target} {}", self.states(Some(&self.day_filter(day))))).await?;
         let sql = format!("SELECT count() FROM {target} WHERE toDate({}) = toDate({}) FORMAT TabSeparated", quote_ident(&self.rollup.bucket), quote_str(day));
-        let text = client.query(&sql).await?;
-        text.trim().parse().map_err(|_| Error::ClickHouseAnswer { query: sql, reason: format!("`{}` is not a count", text.trim()) })
+        let [rows] = client.counts(&sql).await?;
+        Ok(rows)
     }
 
     /// The condition that keeps the days whose rows the table still holds in full (the day

@@ -86,6 +86,16 @@ impl Client {
         self.request(sql, url, Bytes::from(sql.to_owned()), Codec::Identity).await.map(|(text, _)| text)
     }
 
+    /// The `N` numbers (counts) a query answers with, in its first row.
+    ///
+    /// # Errors
+    /// As [`Client::query`], or [`Error::ClickHouseAnswer`] when the answer is not `N` counts.
+    pub async fn counts<const N: usize>(&self, sql: &str) -> Result<[u64; N], Error> {
+        let text = self.query(sql).await?;
+        let numbers: Vec<u64> = text.split_whitespace().map_while(|n| n.parse().ok()).take(N).collect();
+        numbers.try_into().map_err(|_| Error::ClickHouseAnswer { query: sql.to_string(), reason: format!("`{}` is not {N} count(s)", text.trim()) })
+    }
+
     /// The server's version, asked once and remembered.
     ///
     /// # Errors
